@@ -1,0 +1,136 @@
+"""The application factory. Nothing is built at import time: engines, caches and metrics belong to the
+app, and the lifespan closes what it opened."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from usagegraph.context import Database
+from usagegraph.db import migrate
+from usagegraph.db.engine import create_engine, resolve_database_url
+from usagegraph.graphql_http import GraphQLEndpoint, new_request_id
+from usagegraph.metrics import Metrics, MetricsMiddleware
+from usagegraph.schema.schema import build_schema
+from usagegraph.settings import Settings
+
+log = logging.getLogger("usagegraph.app")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        raw = headers.get(b"x-request-id")
+        request_id = new_request_id(raw.decode("latin-1") if raw else None)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)  # type: ignore[arg-type]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    read_engine: AsyncEngine | None = None,
+) -> Starlette:
+    """Build the ASGI app. Engines passed in are owned by the caller; engines built here are disposed by
+    the lifespan."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    schema = build_schema()
+    holder: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned: list[AsyncEngine] = []
+        primary = engine
+        if primary is None:
+            url = await anyio.to_thread.run_sync(resolve_database_url, settings)
+            primary = create_engine(settings, url)
+            owned.append(primary)
+        replica = read_engine
+        if replica is None and settings.database_read_url:
+            replica = create_engine(settings, settings.database_read_url)
+            owned.append(replica)
+        db = Database(engine=primary, read_engine=replica or primary)
+        holder["db"] = db
+        holder["graphql"] = GraphQLEndpoint(
+            schema._schema,
+            settings,
+            db,
+            executor_class=None,
+            on_operation=metrics.count_operation,
+        )
+        app.state.db = db
+        app.state.metrics = metrics
+        try:
+            yield
+        finally:
+            for owned_engine in owned:
+                await owned_engine.dispose()
+
+    async def graphql(request: Request) -> Response:
+        return await holder["graphql"](request)  # type: ignore[no-any-return]
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        db: Database = holder["db"]
+        try:
+            with anyio.fail_after(5):
+                async with db.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                pending = await migrate.pending(db.engine)
+        except Exception as error:  # noqa: BLE001  (readiness reports any failure as not ready)
+            return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+        if pending:
+            return JSONResponse({"status": "unavailable", "migrations": "pending"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+    ]
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Session-Token", "Content-Type"],
+                allow_credentials=False,
+                expose_headers=["X-Request-Id"],
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
+    return app

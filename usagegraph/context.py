@@ -1,0 +1,51 @@
+"""The per-request context: settings, database access, the caller and the request's loaders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from usagegraph.auth.principal import Principal
+from usagegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from usagegraph.loaders import Loaders
+
+
+@dataclass
+class Database:
+    """The engines of one process. Reads may go to a replica; writes always go to the primary."""
+
+    engine: AsyncEngine
+    read_engine: AsyncEngine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection of its own for one unit of read work (never shared between resolvers)."""
+        async with self.read_engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One explicit transaction, committed when the block ends without error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    principal: Principal
+    request_id: str
+    loaders: Loaders
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def viewer_id(self) -> uuid.UUID:
+        return self.principal.user_id

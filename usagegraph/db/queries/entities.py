@@ -1,0 +1,144 @@
+"""Entity reads: organizations, users, templates, workspaces, projects and their parameters.
+Visibility (the organizations a caller may see) is applied here, in SQL; None means every organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Visible = list[uuid.UUID] | None
+
+_VIS = "(CAST(:visible AS uuid[]) IS NULL OR {col} = ANY(CAST(:visible AS uuid[])))"
+
+
+def visible_clause(column: str) -> str:
+    return _VIS.format(col=column)
+
+
+async def organizations(conn: AsyncConnection, visible: Visible) -> Sequence[Row[Any]]:
+    sql = f"SELECT id, name, created_at FROM organizations WHERE {visible_clause('id')} ORDER BY name, id"
+    return (await conn.execute(text(sql), {"visible": visible})).all()
+
+
+async def organizations_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = "SELECT id, name, created_at FROM organizations WHERE id = ANY(:ids)"
+    return (await conn.execute(text(sql), {"ids": ids})).all()
+
+
+async def users_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = """
+        SELECT u.id, u.username, u.name, u.email, u.created_at, u.site_roles,
+               coalesce((SELECT array_agg(m.organization_id ORDER BY m.organization_id)
+                         FROM memberships m WHERE m.user_id = u.id), '{}') AS org_ids
+        FROM users u WHERE u.id = ANY(:ids)
+    """
+    return (await conn.execute(text(sql), {"ids": ids})).all()
+
+
+async def memberships(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> Sequence[Row[Any]]:
+    sql = """
+        SELECT m.user_id, m.organization_id, m.roles FROM memberships m
+        JOIN unnest(CAST(:users AS uuid[]), CAST(:orgs AS uuid[])) AS k(user_id, organization_id)
+          ON k.user_id = m.user_id AND k.organization_id = m.organization_id
+    """
+    params = {"users": [k[0] for k in keys], "orgs": [k[1] for k in keys]}
+    return (await conn.execute(text(sql), params)).all()
+
+
+async def user_visible(conn: AsyncConnection, user_id: uuid.UUID, visible: Visible) -> bool:
+    """A user is visible when they share an organization with the caller (site-wide: always)."""
+    if visible is None:
+        return bool((await conn.execute(text("SELECT 1 FROM users WHERE id = :id"), {"id": user_id})).first())
+    sql = "SELECT 1 FROM memberships WHERE user_id = :id AND organization_id = ANY(CAST(:visible AS uuid[]))"
+    return bool((await conn.execute(text(sql), {"id": user_id, "visible": visible})).first())
+
+
+async def members_page(
+    conn: AsyncConnection, organization_id: uuid.UUID, first: int, after: tuple[str, uuid.UUID] | None
+) -> tuple[Sequence[Row[Any]], int]:
+    params: dict[str, Any] = {"org": organization_id, "limit": first + 1}
+    cursor = ""
+    if after is not None:
+        cursor = "AND (u.username, u.id) > (:after_name, :after_id)"
+        params.update(after_name=after[0], after_id=after[1])
+    sql = f"""
+        SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = :org {cursor}
+        ORDER BY u.username, u.id LIMIT :limit
+    """
+    rows = (await conn.execute(text(sql), params)).all()
+    total = (
+        await conn.execute(text("SELECT count(*) FROM memberships WHERE organization_id = :org"), {"org": organization_id})
+    ).scalar_one()
+    return rows, total
+
+
+async def templates_of_orgs(conn: AsyncConnection, org_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = """
+        SELECT organization_id, id, name, display_name, created_at FROM templates
+        WHERE organization_id = ANY(:ids) ORDER BY organization_id, name, id
+    """
+    return (await conn.execute(text(sql), {"ids": org_ids})).all()
+
+
+async def templates_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = "SELECT organization_id, id, name, display_name, created_at FROM templates WHERE id = ANY(:ids)"
+    return (await conn.execute(text(sql), {"ids": ids})).all()
+
+
+async def template_parameters(conn: AsyncConnection, template_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = """
+        SELECT template_id, name, display_name, type, default_value, options FROM template_parameters
+        WHERE template_id = ANY(:ids) ORDER BY template_id, position, name
+    """
+    return (await conn.execute(text(sql), {"ids": template_ids})).all()
+
+
+_WORKSPACE_COLUMNS = "w.organization_id, w.id, w.template_id, w.owner_id, w.name, w.created_at, w.deleted_at"
+
+
+async def workspaces_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = ANY(:ids)"
+    return (await conn.execute(text(sql), {"ids": ids})).all()
+
+
+async def workspaces_by_owner(conn: AsyncConnection, owner_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces w WHERE w.owner_id = ANY(:ids) ORDER BY w.name, w.id"
+    return (await conn.execute(text(sql), {"ids": owner_ids})).all()
+
+
+async def workspaces_page(
+    conn: AsyncConnection,
+    organization_id: uuid.UUID,
+    template_id: uuid.UUID | None,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+) -> tuple[Sequence[Row[Any]], int]:
+    params: dict[str, Any] = {"org": organization_id, "template": template_id, "limit": first + 1}
+    scope = "w.organization_id = :org AND (CAST(:template AS uuid) IS NULL OR w.template_id = :template)"
+    cursor = ""
+    if after is not None:
+        cursor = "AND (w.name, w.id) > (:after_name, :after_id)"
+        params.update(after_name=after[0], after_id=after[1])
+    sql = f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces w WHERE {scope} {cursor} ORDER BY w.name, w.id LIMIT :limit"
+    rows = (await conn.execute(text(sql), params)).all()
+    count_params = {"org": organization_id, "template": template_id}
+    total = (await conn.execute(text(f"SELECT count(*) FROM workspaces w WHERE {scope}"), count_params)).scalar_one()
+    return rows, total
+
+
+async def workspace_parameters(conn: AsyncConnection, workspace_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = """
+        SELECT workspace_id, name, value FROM workspace_parameters
+        WHERE workspace_id = ANY(:ids) ORDER BY workspace_id, name
+    """
+    return (await conn.execute(text(sql), {"ids": workspace_ids})).all()
+
+
+async def projects_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
+    sql = "SELECT organization_id, id, name FROM projects WHERE id = ANY(:ids)"
+    return (await conn.execute(text(sql), {"ids": ids})).all()

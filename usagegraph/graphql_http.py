@@ -1,0 +1,417 @@
+"""GraphQL over HTTP: request parsing, content negotiation, authentication, parse/validate caches,
+execution and error masking. Written against graphql-core directly so that every status code of the
+GraphQL-over-HTTP specification is ours to choose."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.error import GraphQLSyntaxError
+from graphql.execution.executor import Executor
+from graphql.language import FieldNode
+from graphql.validation import ASTValidationRule, ValidationContext
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.utils.await_maybe import await_maybe
+
+from usagegraph.auth.principal import Principal
+from usagegraph.auth.tokens import token_digest
+from usagegraph.context import Context, Database
+from usagegraph.db.queries.auth import token_owner
+from usagegraph.errors import UsageGraphError
+from usagegraph.loaders import Loaders
+from usagegraph.settings import Settings
+
+log = logging.getLogger("usagegraph.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+GRAPHIQL_HTML = (Path(__file__).parent / "static" / "graphiql.html").read_text(encoding="utf-8")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
+    class DepthLimit(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            fragments = {f.name.value: f for f in context.document.definitions if f.kind == "fragment_definition"}
+            for definition in context.document.definitions:
+                if isinstance(definition, OperationDefinitionNode):
+                    depth = _depth(definition.selection_set, fragments, 0, set())
+                    if depth > max_depth:
+                        context.report_error(
+                            GraphQLError(
+                                f"query depth {depth} exceeds the limit of {max_depth}",
+                                definition,
+                                extensions={"code": "QUERY_TOO_COMPLEX", "depth": depth, "limit": max_depth},
+                            )
+                        )
+
+    return DepthLimit
+
+
+def _depth(selection_set: Any, fragments: dict[str, Any], depth: int, seen: set[str]) -> int:
+    if selection_set is None:
+        return depth
+    deepest = depth
+    for selection in selection_set.selections:
+        if selection.kind == "field":
+            if selection.name.value.startswith("__"):
+                continue
+            deepest = max(deepest, _depth(selection.selection_set, fragments, depth + 1, seen))
+        elif selection.kind == "inline_fragment":
+            deepest = max(deepest, _depth(selection.selection_set, fragments, depth, seen))
+        elif selection.kind == "fragment_spread":
+            name = selection.name.value
+            if name in fragments and name not in seen:
+                deepest = max(deepest, _depth(fragments[name].selection_set, fragments, depth, seen | {name}))
+    return deepest
+
+
+def _alias_rule(max_aliases: int) -> type[ASTValidationRule]:
+    class AliasLimit(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.count = 0
+
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            if node.alias is not None:
+                self.count += 1
+                if self.count == max_aliases + 1:
+                    self.report_error(
+                        GraphQLError(
+                            f"more than {max_aliases} aliases in one document",
+                            node,
+                            extensions={"code": "QUERY_TOO_COMPLEX", "limit": max_aliases},
+                        )
+                    )
+
+    return AliasLimit
+
+
+class NoIntrospection(ASTValidationRule):
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.name.value in ("__schema", "__type"):
+            self.report_error(GraphQLError("introspection is disabled", node, extensions={"code": "FORBIDDEN"}))
+
+
+class DocumentCache:
+    """Bounded caches of parsed documents and of their validation errors, keyed by the query text."""
+
+    def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
+        self.schema = schema
+        self.size = settings.document_cache_size
+        self.max_tokens = settings.max_tokens
+        rules: list[type[ASTValidationRule]] = [
+            *specified_rules,
+            MaybeNullValidationRule,
+            OneOfInputValidationRule,
+            _depth_rule(settings.max_depth),
+            _alias_rule(settings.max_aliases),
+        ]
+        if not settings.introspection:
+            rules.append(NoIntrospection)
+        self.rules = tuple(rules)
+        self._entries: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
+
+    def get(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        entry = self._entries.get(query)
+        if entry is not None:
+            self._entries.move_to_end(query)
+            return entry
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLSyntaxError as error:
+            entry = (None, [error])
+        else:
+            entry = (document, validate(self.schema, document, self.rules))
+        self._entries[query] = entry
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return entry
+
+
+def _accepts(request: Request) -> str | None:
+    """The media type to answer with, or None when the client accepts neither JSON form."""
+    accept = request.headers.get("accept", "")
+    if not accept.strip():
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate(accept.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for param in pieces[1:]:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media in (GRAPHQL_RESPONSE, JSON):
+            choice = media
+        elif media in ("*/*", "application/*"):
+            choice = GRAPHQL_RESPONSE
+        else:
+            continue
+        rank = (q, -position, choice)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    return best[2] if best else None
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    if isinstance(original, UsageGraphError):
+        formatted = error.formatted
+        formatted["message"] = original.message
+        formatted["extensions"] = {**original.to_graphql_extensions(), "requestId": request_id}
+        return formatted
+    if original is not None and not isinstance(original, GraphQLError):
+        if isinstance(original, ValueError) and _is_coercion(error):
+            formatted = error.formatted
+            formatted["extensions"] = {"code": "BAD_USER_INPUT", "requestId": request_id}
+            return formatted
+        log.error(
+            "unhandled error in resolver",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"request_id": request_id, "path": error.path},
+        )
+        masked: dict[str, Any] = {
+            "message": "Internal server error",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        }
+        if error.locations is not None:
+            masked["locations"] = [loc._asdict() for loc in error.locations]
+        if error.path is not None:
+            masked["path"] = error.path
+        return masked
+    formatted = error.formatted
+    extensions = dict(formatted.get("extensions") or {})
+    extensions.setdefault("code", "BAD_USER_INPUT")
+    extensions["requestId"] = request_id
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def _is_coercion(error: GraphQLError) -> bool:
+    return error.path is None
+
+
+def _dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload)
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        settings: Settings,
+        db: Database,
+        executor_class: type[Executor] | None = None,
+        on_operation: Callable[[str | None, str], None] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.db = db
+        self.documents = DocumentCache(schema, settings)
+        self.executor_class = executor_class
+        self.on_operation = on_operation
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = request.state.request_id
+        if request.method == "GET" and _wants_html(request) and self.settings.graphiql:
+            return HTMLResponse(GRAPHIQL_HTML)
+        media = _accepts(request)
+        try:
+            if media is None:
+                raise HttpError(406, "Accept application/graphql-response+json or application/json", "BAD_USER_INPUT")
+            params = await self._params(request)
+            principal = await self._authenticate(request)
+            return await self._run(request, params, principal, media, request_id)
+        except HttpError as error:
+            body = {"errors": [{"message": error.message, "extensions": {"code": error.code, "requestId": request_id}}]}
+            return Response(
+                _dumps(body), status_code=error.status, media_type=media or JSON, headers=error.headers
+            )
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            query_params = request.query_params
+            params: dict[str, Any] = {
+                "query": query_params.get("query"),
+                "operationName": query_params.get("operationName") or None,
+            }
+            raw_variables = query_params.get("variables")
+            if raw_variables:
+                try:
+                    params["variables"] = orjson.loads(raw_variables)
+                except orjson.JSONDecodeError:
+                    raise HttpError(400, "variables must be a JSON object", "BAD_USER_INPUT") from None
+            return self._check_params(params)
+        if request.method != "POST":
+            raise HttpError(405, "GraphQL accepts GET and POST", "BAD_USER_INPUT", {"Allow": "GET, POST"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise HttpError(415, "POST bodies must be application/json", "BAD_USER_INPUT")
+        body = await _read_limited(request, self.settings.max_body_bytes)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise HttpError(400, "the body is not valid JSON", "BAD_USER_INPUT") from None
+        if isinstance(payload, list):
+            raise HttpError(400, "batched operations are not enabled", "BAD_USER_INPUT")
+        if not isinstance(payload, dict):
+            raise HttpError(400, "the body must be a JSON object", "BAD_USER_INPUT")
+        return self._check_params(payload)
+
+    @staticmethod
+    def _check_params(params: dict[str, Any]) -> dict[str, Any]:
+        query = params.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise HttpError(400, "query must be a non-empty string", "BAD_USER_INPUT")
+        variables = params.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            raise HttpError(400, "variables must be a JSON object", "BAD_USER_INPUT")
+        operation_name = params.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise HttpError(400, "operationName must be a string", "BAD_USER_INPUT")
+        extensions = params.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise HttpError(400, "extensions must be a JSON object", "BAD_USER_INPUT")
+        return params
+
+    async def _authenticate(self, request: Request) -> Principal:
+        token = _token_from_headers(request)
+        if token is None:
+            raise HttpError(401, "authentication required: send Authorization: Bearer <token>", "UNAUTHENTICATED",
+                            {"WWW-Authenticate": "Bearer"})
+        async with self.db.read() as conn:
+            owner = await token_owner(conn, token_digest(token))
+        if owner is None:
+            raise HttpError(401, "invalid, expired or revoked token", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+        request.state.user_id = str(owner.user_id)
+        return Principal(owner.user_id, owner.username, owner.site_roles, owner.org_roles, owner.token_id)
+
+    async def _run(
+        self, request: Request, params: dict[str, Any], principal: Principal, media: str, request_id: str
+    ) -> Response:
+        strict = media == GRAPHQL_RESPONSE
+        document, errors = self.documents.get(params["query"])
+        operation_name = params.get("operationName")
+        if errors or document is None:
+            self._count(operation_name, "client_error")
+            body = {"errors": [format_error(e, request_id) for e in errors]}
+            return Response(_dumps(body), status_code=400 if strict else 200, media_type=media)
+        operation = get_operation_ast(document, operation_name)
+        if operation is not None and operation.operation != OperationType.QUERY and request.method == "GET":
+            raise HttpError(405, "mutations are only accepted over POST", "BAD_USER_INPUT", {"Allow": "POST"})
+        context = Context(
+            settings=self.settings,
+            db=self.db,
+            principal=principal,
+            request_id=request_id,
+            loaders=Loaders(self.db),
+        )
+        result = await await_maybe(
+            execute(
+                self.schema,
+                document,
+                context_value=context,
+                variable_values=params.get("variables"),
+                operation_name=operation_name,
+                executor_class=self.executor_class,
+            )
+        )
+        status = 200
+        payload: dict[str, Any] = {}
+        if result.errors:
+            payload["errors"] = [format_error(e, request_id) for e in result.errors]
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            self._count(operation_name, "client_error")
+            if strict:
+                status = 400
+            else:
+                payload["data"] = None
+        else:
+            payload["data"] = result.data
+            self._count(operation_name, _outcome(payload.get("errors")))
+        return Response(_dumps(payload), status_code=status, media_type=media)
+
+    def _count(self, operation_name: str | None, outcome: str) -> None:
+        if self.on_operation is not None:
+            self.on_operation(operation_name, outcome)
+
+
+def _outcome(errors: list[dict[str, Any]] | None) -> str:
+    if not errors:
+        return "ok"
+    if any(e.get("extensions", {}).get("code") == "INTERNAL_SERVER_ERROR" for e in errors):
+        return "server_error"
+    return "client_error"
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "query" not in request.query_params
+
+
+def _token_from_headers(request: Request) -> str | None:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    session_token = request.headers.get("session-token")
+    if session_token and session_token.strip():
+        return session_token.strip()
+    return None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpError(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def new_request_id(header: str | None) -> str:
+    if header and len(header) <= 64 and all(c.isalnum() or c in "-_." for c in header):
+        return header
+    return uuid.uuid4().hex

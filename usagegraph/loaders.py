@@ -1,0 +1,85 @@
+"""Per-request DataLoaders: one SQL statement per entity type per batch, whatever the row count.
+Each batch takes its own connection from the pool."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.context import Database
+from usagegraph.db.queries import entities as q
+from usagegraph.schema import builders
+from usagegraph.schema.entities import (
+    Organization,
+    Template,
+    TemplateParameter,
+    User,
+    Workspace,
+    WorkspaceParameter,
+)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+Fetch = Callable[[AsyncConnection, list[Any]], Awaitable[Sequence[Row[Any]]]]
+
+
+def _by_id(db: Database, fetch: Fetch, build: Callable[[Row[Any]], V]) -> DataLoader:
+    async def batch(keys: list[uuid.UUID]) -> list[V | None]:
+        async with db.read() as conn:
+            rows = await fetch(conn, list(set(keys)))
+        found = {row.id: build(row) for row in rows}
+        return [found.get(key) for key in keys]
+
+    return DataLoader(batch)
+
+
+def _grouped(db: Database, fetch: Fetch, key: str, build: Callable[[Row[Any]], V]) -> DataLoader:
+    async def batch(keys: list[uuid.UUID]) -> list[list[V]]:
+        async with db.read() as conn:
+            rows = await fetch(conn, list(set(keys)))
+        groups: dict[uuid.UUID, list[V]] = defaultdict(list)
+        for row in rows:
+            groups[getattr(row, key)].append(build(row))
+        return [groups.get(k, []) for k in keys]
+
+    return DataLoader(batch)
+
+
+class Loaders:
+    def __init__(self, db: Database) -> None:
+        self.user: DataLoader = _by_id(db, q.users_by_id, builders.user)
+        self.organization: DataLoader = _by_id(db, q.organizations_by_id, builders.organization)
+        self.template: DataLoader = _by_id(db, q.templates_by_id, builders.template)
+        self.workspace: DataLoader = _by_id(db, q.workspaces_by_id, builders.workspace)
+        self.project_name: DataLoader = _by_id(db, q.projects_by_id, lambda row: row.name)
+        self.org_templates: DataLoader = _grouped(db, q.templates_of_orgs, "organization_id", builders.template)
+        self.template_parameters: DataLoader = _grouped(
+            db, q.template_parameters, "template_id", builders.template_parameter
+        )
+        self.workspace_parameters: DataLoader = _grouped(
+            db, q.workspace_parameters, "workspace_id", builders.workspace_parameter
+        )
+        self.owner_workspaces: DataLoader = _grouped(db, q.workspaces_by_owner, "owner_id", builders.workspace)
+
+        async def membership_batch(keys: list[tuple[uuid.UUID, uuid.UUID]]) -> list[tuple[str, ...] | None]:
+            async with db.read() as conn:
+                rows = await q.memberships(conn, list(set(keys)))
+            found = {(row.user_id, row.organization_id): tuple(row.roles) for row in rows}
+            return [found.get(key) for key in keys]
+
+        self.membership_roles: DataLoader = DataLoader(membership_batch)
+
+    async def users(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+        """Prime the user loader once for many rows; analytics rows then carry plain User objects."""
+        users = await self.user.load_many(list(ids))
+        return {user.uuid: user for user in users if user is not None}
+
+
+__all__ = ["Loaders", "Organization", "Template", "TemplateParameter", "Workspace", "WorkspaceParameter"]

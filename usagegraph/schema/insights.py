@@ -1,0 +1,75 @@
+"""Template Insights types (API.md 5.4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+import strawberry
+
+from usagegraph.schema.common import TemplateRef, UserRef
+from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
+
+@strawberry.type
+class IntervalActiveUsers:
+    start: datetime
+    end: datetime
+    active_users: int
+    complete: bool
+
+
+@strawberry.type
+class Latency:
+    ms: float
+    band: LatencyBand
+
+
+@strawberry.type
+class UserLatency:
+    user: UserRef
+    p50: Latency
+    p95: Latency
+    samples: int
+
+
+@strawberry.type
+class AppUsage:
+    slug: str
+    display_name: str
+    kind: AppKind
+    category: ActivityCategory
+    seconds: float
+    users: int
+    times_used: int
+
+
+@strawberry.type
+class UserUsage:
+    user: UserRef
+    seconds: float
+
+
+@strawberry.type
+class ParameterValueCount:
+    value: str
+    count: int
+
+
+@strawberry.type
+class ParameterUsage:
+    name: str
+    display_name: str
+    type: str
+    values: list[ParameterValueCount]
+
+
+@strawberry.type
+class TemplateInsights:
+    start: datetime
+    end: datetime
+    templates: list[TemplateRef]
+    interval: InsightsInterval
+    active_users: int
+    active_users_series: list[IntervalActiveUsers]
+    user_latency: list[UserLatency]
+    app_usage: list[AppUsage]
+    user_activity: list[UserUsage]
+    parameters: list[ParameterUsage]

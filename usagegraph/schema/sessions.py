@@ -1,0 +1,179 @@
+"""AI coding sessions analytics types (API.md 5.5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry import Private
+from strawberry.types import Info
+
+from usagegraph.schema.common import PageInfo
+from usagegraph.schema.common import UserRef
+from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
+from usagegraph.schema.scalars import BigInt
+
+
+@strawberry.input
+class SessionFilter:
+    start: datetime | None = None
+    end: datetime | None = None
+    project_ids: list[strawberry.ID] | None = None
+    repositories: list[str] | None = None
+    agents: list[str] | None = None
+    user_ids: list[strawberry.ID] | None = None
+
+
+@strawberry.type
+class SessionSummary:
+    total_sessions: int
+    total_cost: Decimal
+    total_tokens: BigInt = strawberry.field(description="input + output tokens")
+    input_tokens: BigInt
+    output_tokens: BigInt
+    cache_read_tokens: BigInt
+    cache_write_tokens: BigInt
+    average_duration_seconds: float | None
+    average_cost_per_session: Decimal | None
+    unique_users: int
+    unpriced_sessions: int = strawberry.field(
+        description="sessions with at least one usage line that had no cost and no price in the table (priced at 0)"
+    )
+
+
+@strawberry.type
+class SessionPoint:
+    start: datetime
+    end: datetime
+    sessions: int
+    cost: Decimal
+    tokens: BigInt
+
+
+@strawberry.type
+class AgentStats:
+    agent: str
+    sessions: int
+    users: int
+    total_cost: Decimal
+    average_cost: Decimal
+    average_duration_seconds: float | None
+    tokens: BigInt
+
+
+@strawberry.type
+class CostSlice:
+    key: str
+    label: str
+    cost: Decimal
+    share: float
+    sessions: int
+    tokens: BigInt
+
+
+@strawberry.type
+class AgentCount:
+    agent: str
+    sessions: int
+
+
+@strawberry.type
+class DurationBucket:
+    le: float | None = strawberry.field(description="upper bound in seconds; null = unbounded")
+    count: int
+
+
+@strawberry.type
+class UserSessionStats:
+    user: UserRef
+    sessions: int
+    cost: Decimal
+    tokens: BigInt
+    average_duration_seconds: float | None
+    favorite_agent: str | None
+    agents: list[AgentCount]
+    duration_histogram: list[DurationBucket]
+    spec: Private[Any]
+
+    @strawberry.field
+    async def timeseries(
+        self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
+    ) -> list[SessionPoint]:
+        from usagegraph.resolvers import sessions
+
+        return await sessions.user_timeseries(info, self, interval, timezone)
+
+
+@strawberry.type
+class SessionAnalytics:
+    scope: AnalyticsScope
+    start: datetime
+    end: datetime
+    spec: Private[Any]
+
+    @strawberry.field
+    async def summary(self, info: Info) -> SessionSummary:
+        from usagegraph.resolvers import sessions
+
+        return await sessions.summary(info, self.spec)
+
+    @strawberry.field
+    async def timeseries(
+        self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
+    ) -> list[SessionPoint]:
+        from usagegraph.resolvers import sessions
+
+        return await sessions.timeseries(info, self.spec, interval, timezone)
+
+    @strawberry.field
+    async def by_agent(self, info: Info) -> list[AgentStats]:
+        from usagegraph.resolvers import sessions
+
+        return await sessions.by_agent(info, self.spec)
+
+    @strawberry.field
+    async def cost_breakdown(self, info: Info, by: CostDimension) -> list[CostSlice]:
+        from usagegraph.resolvers import sessions
+
+        return await sessions.cost_breakdown(info, self.spec, by)
+
+    @strawberry.field
+    async def users(self, info: Info) -> list[UserSessionStats]:
+        from usagegraph.resolvers import sessions
+
+        return await sessions.users(info, self.spec)
+
+
+@strawberry.type
+class ModelUsage:
+    model: str
+    input_tokens: BigInt
+    output_tokens: BigInt
+    cache_read_tokens: BigInt
+    cache_write_tokens: BigInt
+    cost: Decimal
+
+
+@strawberry.type
+class AiSession:
+    id: strawberry.ID
+    user: UserRef
+    project_id: strawberry.ID | None
+    project_name: str | None
+    repository: str | None
+    agent: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_seconds: float | None
+    cost: Decimal
+    tokens: BigInt
+    models: list[ModelUsage]
+
+
+@strawberry.type
+class AiSessionConnection:
+    nodes: list[AiSession]
+    page_info: PageInfo
+    total_count: int
