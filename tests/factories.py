@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usagegraph.auth.tokens import new_token, token_digest
+from usagegraph.db.queries.rollup import merge_sessions
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -151,3 +152,36 @@ class Factory:
             {"org": org_id, "id": project_id, "name": name or f"project-{self._n()}"},
         )
         return project_id
+
+    async def activity(
+        self,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+        category: str,
+        started_at: datetime,
+        ended_at: datetime | None = None,
+        *,
+        workspace_id: uuid.UUID | None = None,
+        template_id: uuid.UUID | None = None,
+        app: str | None = None,
+    ) -> uuid.UUID:
+        """A session written as ingest writes it (raw row plus rollup), for analytics tests that arrange
+        many facts; ingest itself is tested through the mutation."""
+        session_id = uuid.uuid4()
+        async with self.engine.begin() as conn:
+            if workspace_id is not None and template_id is None:
+                template_id = (
+                    await conn.execute(text("SELECT template_id FROM workspaces WHERE id = :id"), {"id": workspace_id})
+                ).scalar_one()
+            await conn.execute(
+                text(
+                    "INSERT INTO activity_sessions (organization_id, id, user_id, workspace_id, template_id, category, "
+                    "app, started_at, ended_at) VALUES (:org, :id, :user, :ws, :t, :cat, :app, :start, :end)"
+                ),
+                {
+                    "org": org_id, "id": session_id, "user": user_id, "ws": workspace_id, "t": template_id,
+                    "cat": category, "app": app, "start": started_at, "end": ended_at,
+                },
+            )
+            await merge_sessions(conn, [(org_id, session_id)])
+        return session_id

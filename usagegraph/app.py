@@ -85,6 +85,7 @@ def create_app(
             db,
             executor_class=None,
             on_operation=metrics.count_operation,
+            metrics=metrics,
         )
         app.state.db = db
         app.state.metrics = metrics

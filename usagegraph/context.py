@@ -15,6 +15,7 @@ from usagegraph.settings import Settings
 
 if TYPE_CHECKING:
     from usagegraph.loaders import Loaders
+    from usagegraph.metrics import Metrics
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Context:
     principal: Principal
     request_id: str
     loaders: Loaders
+    metrics: Metrics | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
     @property

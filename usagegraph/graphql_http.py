@@ -40,6 +40,7 @@ from usagegraph.context import Context, Database
 from usagegraph.db.queries.auth import token_owner
 from usagegraph.errors import UsageGraphError
 from usagegraph.loaders import Loaders
+from usagegraph.metrics import Metrics
 from usagegraph.settings import Settings
 
 log = logging.getLogger("usagegraph.http")
@@ -239,6 +240,7 @@ class GraphQLEndpoint:
         db: Database,
         executor_class: type[Executor] | None = None,
         on_operation: Callable[[str | None, str], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.schema = schema
         self.settings = settings
@@ -246,6 +248,7 @@ class GraphQLEndpoint:
         self.documents = DocumentCache(schema, settings)
         self.executor_class = executor_class
         self.on_operation = on_operation
+        self.metrics = metrics
 
     async def __call__(self, request: Request) -> Response:
         request_id = request.state.request_id
@@ -341,6 +344,7 @@ class GraphQLEndpoint:
             principal=principal,
             request_id=request_id,
             loaders=Loaders(self.db),
+            metrics=self.metrics,
         )
         result = await await_maybe(
             execute(
