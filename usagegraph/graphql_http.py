@@ -181,7 +181,7 @@ def _accepts(request: Request) -> str | None:
         if media in (GRAPHQL_RESPONSE, JSON):
             choice = media
         elif media in ("*/*", "application/*"):
-            choice = GRAPHQL_RESPONSE
+            choice = JSON
         else:
             continue
         rank = (q, -position, choice)

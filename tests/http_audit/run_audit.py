@@ -90,7 +90,9 @@ def run_audit(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]
     """
     node = _which("node")
     if not _PACKAGE_MARKER.is_file():
-        raise AuditHarnessError(f"graphql-http is not installed in {AUDIT_DIR}; call ensure_installed() first")
+        raise AuditHarnessError(
+            f"graphql-http is not installed in {AUDIT_DIR}; call ensure_installed() first"
+        )
     argv = [node, str(AUDIT_SCRIPT), url]
     for name, value in (headers or {}).items():
         argv += [name, value]
@@ -105,7 +107,9 @@ def run_audit(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]
             env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
     except subprocess.TimeoutExpired as exc:
-        raise AuditHarnessError(f"graphql-http audit against {url} timed out after {AUDIT_TIMEOUT_S:.0f}s") from exc
+        raise AuditHarnessError(
+            f"graphql-http audit against {url} timed out after {AUDIT_TIMEOUT_S:.0f}s"
+        ) from exc
     if proc.returncode != 0:
         raise AuditHarnessError(
             f"graphql-http audit against {url} failed to run (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
@@ -127,7 +131,7 @@ def _main(argv: list[str]) -> int:
         print("usage: run_audit.py <url> [<header-name> <header-value>]...", file=sys.stderr)
         return 2
     url, rest = argv[0], argv[1:]
-    headers = dict(zip(rest[::2], rest[1::2]))
+    headers = dict(zip(rest[::2], rest[1::2], strict=True))
     ensure_installed()
     summary = run_audit(url, headers)
     print(json.dumps(summary, indent=2))
