@@ -135,3 +135,12 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
     return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for uvicorn workers: each worker process reads its settings from the environment."""
+    from usagegraph.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

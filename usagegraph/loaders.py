@@ -27,6 +27,9 @@ from usagegraph.schema.entities import (
 K = TypeVar("K")
 V = TypeVar("V")
 
+PageKey = tuple[uuid.UUID, uuid.UUID | None, int, tuple[str, uuid.UUID] | None]
+WorkspacePage = tuple[list[Workspace], int]
+
 Fetch = Callable[[AsyncConnection, list[Any]], Awaitable[Sequence[Row[Any]]]]
 
 
@@ -75,6 +78,17 @@ class Loaders:
             return [found.get(key) for key in keys]
 
         self.membership_roles: DataLoader = DataLoader(membership_batch)
+
+        async def workspace_page_batch(keys: list[PageKey]) -> list[WorkspacePage]:
+            async with db.read() as conn:
+                rows, totals = await q.workspace_pages(conn, keys)
+            pages: dict[int, list[Workspace]] = defaultdict(list)
+            for row in rows:
+                pages[row.idx].append(builders.workspace(row))
+            counts = {row.idx: row.total for row in totals}
+            return [(pages.get(i + 1, []), counts.get(i + 1, 0)) for i in range(len(keys))]
+
+        self.workspace_page: DataLoader = DataLoader(workspace_page_batch, cache=False)
 
     async def users(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
         """Prime the user loader once for many rows; analytics rows then carry plain User objects."""

@@ -89,14 +89,15 @@ async def workspaces(
     info: Info, organization_id: uuid.UUID, template_id: uuid.UUID | None, first: int | None, after: str | None
 ) -> WorkspaceConnection:
     size = page_size(first)
-    async with info.context.db.read() as conn:
-        rows, total = await q.workspaces_page(conn, organization_id, template_id, size, decode_cursor(after))
+    rows, total = await info.context.loaders.workspace_page.load(
+        (organization_id, template_id, size, decode_cursor(after))
+    )
     page = rows[:size]
     return WorkspaceConnection(
-        nodes=[builders.workspace(row) for row in page],
+        nodes=page,
         page_info=PageInfo(
             has_next_page=len(rows) > size,
-            end_cursor=encode_cursor(page[-1].name, page[-1].id) if page else None,
+            end_cursor=encode_cursor(page[-1].name, page[-1].uuid) if page else None,
         ),
         total_count=total,
     )

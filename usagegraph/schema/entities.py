@@ -11,6 +11,7 @@ from strawberry import Private
 from strawberry.types import Info
 
 from usagegraph.auth.permissions import (
+    Authenticated,
     CanReadMonitoring,
     CanReadSessions,
     CanReadWorkspaceMetrics,
@@ -135,15 +136,17 @@ class User:
     def avatar_hash(self) -> str:
         return entities.avatar_hash(self.raw_email)
 
-    @strawberry.field(description="role names in organizationId, or site-wide roles when omitted")
+    @strawberry.field(
+        description="role names in organizationId, or site-wide roles when omitted", permission_classes=[Authenticated]
+    )
     async def roles(self, info: Info, organization_id: strawberry.ID | None = None) -> list[str]:
         return await entities.user_roles(info, self, organization_id)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[Authenticated])
     async def organizations(self, info: Info) -> list[Organization]:
         return await entities.user_organizations(info, self)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[Authenticated])
     async def workspaces(self, info: Info) -> list[Workspace]:
         return await entities.user_workspaces(info, self)
 

@@ -147,3 +147,11 @@ async def insights_grants(conn: AsyncConnection, user_id: uuid.UUID) -> dict[uui
         text("SELECT template_id, organization_id FROM insights_grants WHERE user_id = :u"), {"u": user_id}
     )
     return {row.template_id: row.organization_id for row in rows}
+
+
+async def user_exists(conn: AsyncConnection, user_id: uuid.UUID) -> bool:
+    return bool((await conn.execute(text("SELECT 1 FROM users WHERE id = :id"), {"id": user_id})).first())
+
+
+async def organization_exists(conn: AsyncConnection, org_id: uuid.UUID) -> bool:
+    return bool((await conn.execute(text("SELECT 1 FROM organizations WHERE id = :id"), {"id": org_id})).first())

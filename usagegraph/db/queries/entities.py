@@ -111,24 +111,39 @@ async def workspaces_by_owner(conn: AsyncConnection, owner_ids: list[uuid.UUID])
     return (await conn.execute(text(sql), {"ids": owner_ids})).all()
 
 
-async def workspaces_page(
-    conn: AsyncConnection,
-    organization_id: uuid.UUID,
-    template_id: uuid.UUID | None,
-    first: int,
-    after: tuple[str, uuid.UUID] | None,
-) -> tuple[Sequence[Row[Any]], int]:
-    params: dict[str, Any] = {"org": organization_id, "template": template_id, "limit": first + 1}
-    scope = "w.organization_id = :org AND (CAST(:template AS uuid) IS NULL OR w.template_id = :template)"
-    cursor = ""
-    if after is not None:
-        cursor = "AND (w.name, w.id) > (:after_name, :after_id)"
-        params.update(after_name=after[0], after_id=after[1])
-    sql = f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces w WHERE {scope} {cursor} ORDER BY w.name, w.id LIMIT :limit"
-    rows = (await conn.execute(text(sql), params)).all()
-    count_params = {"org": organization_id, "template": template_id}
-    total = (await conn.execute(text(f"SELECT count(*) FROM workspaces w WHERE {scope}"), count_params)).scalar_one()
-    return rows, total
+async def workspace_pages(
+    conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID | None, int, tuple[str, uuid.UUID] | None]]
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """Pages of workspaces for many parents at once (an organization, or one template of it): one statement
+    for the pages (a keyset LIMIT per key, rows tagged with the key's position) and one for the totals."""
+    params = {
+        "orgs": [k[0] for k in keys],
+        "templates": [k[1] for k in keys],
+        "limits": [k[2] + 1 for k in keys],
+        "after_names": [k[3][0] if k[3] else None for k in keys],
+        "after_ids": [k[3][1] if k[3] else None for k in keys],
+    }
+    pages = f"""
+        SELECT k.idx, {_WORKSPACE_COLUMNS}
+        FROM unnest(CAST(:orgs AS uuid[]), CAST(:templates AS uuid[]), CAST(:limits AS int[]),
+                    CAST(:after_names AS text[]), CAST(:after_ids AS uuid[]))
+             WITH ORDINALITY AS k(org, template, lim, after_name, after_id, idx)
+        CROSS JOIN LATERAL (
+            SELECT * FROM workspaces w
+            WHERE w.organization_id = k.org AND (k.template IS NULL OR w.template_id = k.template)
+              AND (k.after_name IS NULL OR (w.name, w.id) > (k.after_name, k.after_id))
+            ORDER BY w.name, w.id LIMIT k.lim
+        ) w
+        ORDER BY k.idx, w.name, w.id
+    """
+    totals = """
+        SELECT k.idx, (SELECT count(*) FROM workspaces w
+                       WHERE w.organization_id = k.org AND (k.template IS NULL OR w.template_id = k.template)) AS total
+        FROM unnest(CAST(:orgs AS uuid[]), CAST(:templates AS uuid[])) WITH ORDINALITY AS k(org, template, idx)
+    """
+    page_rows = (await conn.execute(text(pages), params)).all()
+    total_rows = (await conn.execute(text(totals), {"orgs": params["orgs"], "templates": params["templates"]})).all()
+    return page_rows, total_rows
 
 
 async def workspace_parameters(conn: AsyncConnection, workspace_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:

@@ -1,0 +1,137 @@
+"""GraphQL over HTTP as API.md section 1 describes it, seen from a client."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from graphql import GraphQLError
+
+from tests.factories import Factory
+from usagegraph.errors import Forbidden
+from usagegraph.graphql_http import format_error
+
+QUERY = "{ viewer { username } }"
+
+
+async def _token(factory: Factory) -> str:
+    org = await factory.organization()
+    return await factory.token(await factory.user("alice", orgs={org: ["member"]}))
+
+
+async def test_missing_token_is_401_with_graphql_error(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": QUERY})
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "data" not in response.json()
+
+
+async def test_bad_expired_and_revoked_tokens_are_401(client: httpx.AsyncClient, factory: Factory) -> None:
+    org = await factory.organization()
+    user = await factory.user(orgs={org: ["member"]})
+    expired = await factory.token(user, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    good = await factory.token(user)
+    for token in ("ug_not-a-token", expired):
+        response = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    admin = await factory.token(await factory.user("root", site_roles=["owner"]))
+    tokens = await client.post(
+        "/graphql",
+        json={"query": f'mutation {{ createToken(userId: "{user}", name: "x") {{ id token }} }}'},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    created = tokens.json()["data"]["createToken"]
+    ok = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {created['token']}"})
+    assert ok.status_code == 200
+    revoke = await client.post(
+        "/graphql",
+        json={"query": f'mutation {{ revokeToken(id: "{created["id"]}") }}'},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert revoke.json()["data"] == {"revokeToken": True}
+    after = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {created['token']}"})
+    assert after.status_code == 401
+    still = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {good}"})
+    assert still.json()["data"]["viewer"]["username"]
+
+
+async def test_session_token_header_and_cookie_ignored(client: httpx.AsyncClient, factory: Factory) -> None:
+    token = await _token(factory)
+    response = await client.post("/graphql", json={"query": QUERY}, headers={"Session-Token": token})
+    assert response.json()["data"] == {"viewer": {"username": "alice"}}
+    cookie = await client.post("/graphql", json={"query": QUERY}, headers={"Cookie": f"session_token={token}"})
+    assert cookie.status_code == 401
+
+
+async def test_graphql_response_json_status_codes(client: httpx.AsyncClient, factory: Factory) -> None:
+    headers = {"Authorization": f"Bearer {await _token(factory)}", "Accept": "application/graphql-response+json"}
+    parse_error = await client.post("/graphql", json={"query": "{"}, headers=headers)
+    assert parse_error.status_code == 400
+    assert parse_error.headers["content-type"].startswith("application/graphql-response+json")
+    assert "data" not in parse_error.json()
+    assert parse_error.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    invalid = await client.post("/graphql", json={"query": "{ nope }"}, headers=headers)
+    assert invalid.status_code == 400
+    coercion = await client.post(
+        "/graphql",
+        json={"query": "query($id: ID!) { organization(id: $id) { name } }", "variables": {"id": None}},
+        headers=headers,
+    )
+    assert coercion.status_code == 400
+    legacy = await client.post("/graphql", json={"query": "{ nope }"}, headers={**headers, "Accept": "application/json"})
+    assert legacy.status_code == 200
+    assert legacy.headers["content-type"].startswith("application/json")
+
+
+async def test_get_executes_queries_but_refuses_mutations(client: httpx.AsyncClient, factory: Factory) -> None:
+    headers = {"Authorization": f"Bearer {await _token(factory)}"}
+    ok = await client.get("/graphql", params={"query": QUERY}, headers=headers)
+    assert ok.json()["data"] == {"viewer": {"username": "alice"}}
+    mutation = await client.get(
+        "/graphql", params={"query": 'mutation { revokeToken(id: "00000000-0000-0000-0000-000000000000") }'},
+        headers=headers,
+    )
+    assert mutation.status_code == 405
+
+
+async def test_graphiql_page_for_browsers(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+
+
+async def test_batches_refused_and_body_limit(client: httpx.AsyncClient, factory: Factory) -> None:
+    headers = {"Authorization": f"Bearer {await _token(factory)}"}
+    batch = await client.post("/graphql", json=[{"query": QUERY}, {"query": QUERY}], headers=headers)
+    assert batch.status_code == 400
+    big = await client.post("/graphql", json={"query": QUERY, "variables": {"x": "a" * (9 * 1024 * 1024)}}, headers=headers)
+    assert big.status_code == 413
+    assert big.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_depth_and_alias_limits(client: httpx.AsyncClient, factory: Factory) -> None:
+    headers = {"Authorization": f"Bearer {await _token(factory)}"}
+    deep = "{ viewer { " + "organizations { templates { organization { " * 5 + "name" + " } } }" * 5 + " } }"
+    response = await client.post("/graphql", json={"query": deep}, headers=headers)
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    aliases = "{ " + " ".join(f"a{i}: viewer {{ username }}" for i in range(31)) + " }"
+    response = await client.post("/graphql", json={"query": aliases}, headers=headers)
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_request_id_header_and_health(client: httpx.AsyncClient) -> None:
+    health = await client.get("/healthz")
+    assert health.json() == {"status": "ok"}
+    assert len(health.headers["x-request-id"]) >= 8
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+
+
+def test_internal_errors_are_masked_with_request_id() -> None:
+    masked = format_error(GraphQLError("boom", original_error=RuntimeError("secret detail")), "req-1")
+    assert masked["message"] == "Internal server error"
+    assert masked["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-1"}
+    assert "secret" not in str(masked)
+    expected = format_error(GraphQLError("x", original_error=Forbidden("nope")), "req-2")
+    assert expected["extensions"] == {"code": "FORBIDDEN", "requestId": "req-2"}

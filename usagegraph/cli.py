@@ -1,0 +1,230 @@
+"""The `usagegraph` command (API.md section 7)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from usagegraph.settings import Settings
+
+err = Console(stderr=True)
+
+KINDS = (
+    "organizations", "users", "memberships", "templates", "workspaces", "projects",
+    "activity", "latency", "resources", "nodes", "aiSessions",
+)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    from usagegraph.local import local
+
+    async with local(settings):
+        pass
+    err.print("migrations applied")
+
+
+async def _has_data(settings: Settings) -> bool:
+    from sqlalchemy import text
+
+    from usagegraph.local import local
+
+    async with local(settings) as loc, loc.engine.connect() as conn:
+        return bool((await conn.execute(text("SELECT EXISTS (SELECT 1 FROM organizations)"))).scalar_one())
+
+
+async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
+    from usagegraph import demo
+    from usagegraph.local import local
+
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    async with local(settings) as loc:
+        with _progress() as progress:
+            task = progress.add_task("demo data", total=demo.estimate_records())
+            for batch in demo.generate(seed):
+                outcome = await loc.ingest(batch)
+                totals["accepted"] += outcome["accepted"]
+                totals["duplicates"] += outcome["duplicates"]
+                totals["rejected"] += len(outcome["rejected"])
+                for rejection in outcome["rejected"][:3]:
+                    err.print(f"[yellow]rejected[/] {rejection}")
+                progress.advance(task, sum(len(records) for records in batch.values()))
+            progress.update(task, total=progress.tasks[0].completed)
+    return totals
+
+
+async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, int]:
+    from usagegraph.local import local
+
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    size = path.stat().st_size if str(path) != "-" else None
+
+    async def send(batch: dict[str, list[Any]], lines: dict[str, list[int]]) -> None:
+        outcome = await loc.ingest(batch)
+        totals["accepted"] += outcome["accepted"]
+        totals["duplicates"] += outcome["duplicates"]
+        totals["rejected"] += len(outcome["rejected"])
+        for rejection in outcome["rejected"]:
+            line = lines[rejection["kind"]][rejection["index"]] if rejection["kind"] in lines else "?"
+            err.print(f"line {line}: {rejection['kind']} rejected ({rejection['code']}): {rejection['message']}")
+
+    async with local(settings) as loc:
+        stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+        with stream, _progress() as progress:
+            task = progress.add_task(f"import {path.name}", total=size)
+            batch: dict[str, list[Any]] = {}
+            lines: dict[str, list[int]] = {}
+            count = 0
+            for number, raw in enumerate(stream, start=1):
+                progress.advance(task, len(raw))
+                if not raw.strip():
+                    continue
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
+                    raise SystemExit(f"line {number}: not JSON ({error})") from None
+                kind = record.pop("kind", None) if isinstance(record, dict) else None
+                if kind not in KINDS:
+                    raise SystemExit(f"line {number}: 'kind' must be one of {', '.join(KINDS)}")
+                batch.setdefault(kind, []).append(record)
+                lines.setdefault(kind, []).append(number)
+                count += 1
+                if count >= batch_size:
+                    await send(batch, lines)
+                    batch, lines, count = {}, {}, 0
+            if count:
+                await send(batch, lines)
+    return totals
+
+
+async def _token(settings: Settings, username: str, label: str, expires_in: str | None, create_owner: bool) -> str:
+    from usagegraph.auth.tokens import new_token, parse_duration, token_digest
+    from usagegraph.db.queries import auth
+    from usagegraph.local import local
+
+    expires_at = datetime.now(UTC) + parse_duration(expires_in) if expires_in else None
+    async with local(settings) as loc, loc.engine.begin() as conn:
+        user_id = await auth.user_id_by_username(conn, username)
+        if user_id is None:
+            if not create_owner:
+                raise SystemExit(f"no user named {username!r} (use --create-owner to create a site-wide owner)")
+            user_id = await auth.create_owner(conn, username)
+        token = new_token()
+        await auth.insert_token(conn, user_id, label, token_digest(token), expires_at)
+        return token
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from usagegraph.db.engine import resolve_database_url
+    from usagegraph.logging import configure_logging
+
+    embedded = settings.database_url is None
+    if embedded:
+        url = resolve_database_url(settings)
+        os.environ["USAGEGRAPH_DATABASE_URL"] = url
+        settings = settings.model_copy(update={"database_url": url})
+        asyncio.run(_migrate(settings))
+    if args.demo:
+        if not asyncio.run(_has_data(settings)):
+            err.print("loading demo data (first start)")
+            totals = asyncio.run(_demo_data(settings, seed=1))
+            err.print(f"demo data: {totals['accepted']} records accepted, {totals['rejected']} rejected")
+        admin = asyncio.run(_token(settings, "admin", "serve --demo", "30d", False))
+        member = asyncio.run(_token(settings, "member", "serve --demo", "30d", False))
+        base = f"http://{settings.host}:{settings.port}/graphql"
+        print(f"GraphiQL:      {base}", flush=True)
+        print(f"admin token:   {admin}", flush=True)
+        print(f"member token:  {member}", flush=True)
+        print(f"Open {base}#token={admin} to explore as admin.", flush=True)
+    configure_logging(settings)
+    uvicorn.run(
+        "usagegraph.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if settings.workers > 1 else None,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    for flag, env in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            os.environ[f"USAGEGRAPH_{env}"] = str(value)
+    if getattr(args, "disable_template_insights", False):
+        os.environ["USAGEGRAPH_DISABLE_TEMPLATE_INSIGHTS"] = "true"
+    return Settings()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="usagegraph", description="GraphQL server for usage analytics")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server (embedded PostgreSQL unless USAGEGRAPH_DATABASE_URL)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--demo", action="store_true", help="load demo data into an empty database, print tokens")
+    serve.add_argument("--disable-template-insights", action="store_true")
+    commands.add_parser("migrate", help="apply pending migrations")
+    demo = commands.add_parser("demo-data", help="load the deterministic demo data set through ingest")
+    demo.add_argument("--seed", type=int, default=1)
+    token = commands.add_parser("token", help="API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="create a token and print it (shown once)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--name", default="cli")
+    create.add_argument("--expires-in")
+    create.add_argument("--create-owner", action="store_true")
+    importer = commands.add_parser("import", help='NDJSON, one {"kind": ..., ...record} per line, through ingest')
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--batch-size", type=int, default=5000)
+    commands.add_parser("export-schema", help="print the GraphQL SDL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "export-schema":
+        from usagegraph.schema.schema import export_sdl
+
+        sys.stdout.write(export_sdl())
+        return
+    settings = _settings_from(args)
+    if args.command == "serve":
+        _serve(settings, args)
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    elif args.command == "demo-data":
+        totals = asyncio.run(_demo_data(settings, args.seed))
+        err.print(f"{totals['accepted']} accepted, {totals['duplicates']} duplicates, {totals['rejected']} rejected")
+    elif args.command == "token":
+        print(asyncio.run(_token(settings, args.username, args.name, args.expires_in, args.create_owner)))
+    elif args.command == "import":
+        totals = asyncio.run(_import(settings, args.file, args.batch_size))
+        err.print(f"{totals['accepted']} accepted, {totals['duplicates']} duplicates, {totals['rejected']} rejected")
+        if totals["rejected"]:
+            raise SystemExit(1)
