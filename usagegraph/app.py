@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from usagegraph.compiled import CompiledExecutor
 from usagegraph.context import Database
 from usagegraph.db import migrate
 from usagegraph.db.engine import create_engine, resolve_database_url
@@ -83,7 +84,7 @@ def create_app(
             schema._schema,
             settings,
             db,
-            executor_class=None,
+            executor_class=CompiledExecutor if settings.compiled_execution else None,
             on_operation=metrics.count_operation,
             metrics=metrics,
         )

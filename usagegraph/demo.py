@@ -41,8 +41,8 @@ _GIB = 1 << 30
 class _Region:
     label: str
     latency_ms: float
-    """UTC offset, in seconds, of the people who mostly work close to this region."""
     utc_offset: int
+    """UTC offset, in seconds, of the people who mostly work close to this region."""
     weight: float
     nodes: tuple[str, ...]
 
@@ -64,8 +64,8 @@ class _Param:
     type: str
     default: str
     options: tuple[tuple[str, str], ...]
-    """Popularity of each option: real parameter choices are skewed towards the defaults."""
     weights: tuple[float, ...]
+    """Popularity of each option: real parameter choices are skewed towards the defaults."""
 
     def record(self) -> Record:
         return {
@@ -271,7 +271,7 @@ _PROJECT_SPECS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     ),
 )
 
-"""Membership roles: mostly plain members, every catalog role and the aliases of the source systems."""
+# Membership roles: mostly plain members, every catalog role and the aliases of the source systems.
 _ROLE_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("member", 60.0),
     ("basic", 4.0),
@@ -325,7 +325,7 @@ _AGENTS: tuple[tuple[str, float], ...] = (
     ("copilot", 0.18),
     ("aider", 0.12),
 )
-"""Per agent: the primary model of a session (with popularity) and the helper models it may add."""
+# Per agent: the primary model of a session (with popularity) and the helper models it may add.
 _AGENT_MODELS: dict[str, tuple[tuple[tuple[str, float], ...], tuple[str, ...]]] = {
     "claude-code": ((("claude-sonnet-4-5", 0.7), ("claude-opus-4-1", 0.3)), ("claude-haiku-4-5",)),
     "cursor": (
@@ -335,8 +335,8 @@ _AGENT_MODELS: dict[str, tuple[tuple[tuple[str, float], ...], tuple[str, ...]]] 
     "copilot": ((("claude-sonnet-4-5", 0.6), ("claude-haiku-4-5", 0.4)), ("claude-haiku-4-5",)),
     "aider": ((("claude-sonnet-4-5", 0.4), ("claude-opus-4-1", 0.2), ("local-llama", 0.4)), ("local-llama",)),
 }
-"""USD per million input, output, cache-read and cache-write tokens, for the costs that clients report
-themselves; models missing here have no reported cost."""
+# USD per million input, output, cache-read and cache-write tokens, for the costs that clients report
+# themselves; models missing here have no reported cost.
 _PRICES: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {
     "claude-opus-4-1": (Decimal("15"), Decimal("75"), Decimal("1.5"), Decimal("18.75")),
     "claude-sonnet-4-5": (Decimal("3"), Decimal("15"), Decimal("0.3"), Decimal("3.75")),
@@ -373,14 +373,14 @@ class _User:
     created: int
     region: str
     utc_offset: int
-    """Chance of being active on a working day once the deployment has fully grown."""
     propensity: float
+    """Chance of being active on a working day once the deployment has fully grown."""
     ide: str
-    """Mean AI sessions per active day at full adoption; 0 for people who never use an agent."""
     ai_rate: float
+    """Mean AI sessions per active day at full adoption; 0 for people who never use an agent."""
     agent: str
-    """Relative number of workspaces this person tends to own."""
     appetite: float
+    """Relative number of workspaces this person tends to own."""
     orgs: list[int] = field(default_factory=list)
     site_roles: list[str] = field(default_factory=list)
     workspaces: list[_Workspace] = field(default_factory=list)
@@ -411,8 +411,8 @@ class _Workspace:
     memory_gb: int
     cpu_cores: float
     node: str
-    """Relative share of its owner's sessions: people have a favourite workspace."""
     weight: float
+    """Relative share of its owner's sessions: people have a favourite workspace."""
     session_kinds: list[tuple[str, str, float]]
     session_cum_weights: list[float]
 
@@ -498,7 +498,7 @@ def _build_world(rng: random.Random, now: int, days: int) -> _World:
         else:
             created = int(start + (latest_join - start) * rng.random() ** 0.9)
         region = _pick(rng, org.region_weights)
-        propensity = rng.choices((0.9, 0.65, 0.35, 0.1), weights=(0.3, 0.4, 0.2, 0.1))[0]
+        propensity = rng.choices((0.95, 0.8, 0.5, 0.15), weights=(0.3, 0.4, 0.2, 0.1))[0]
         propensity = min(0.97, propensity * rng.uniform(0.85, 1.1))
         uses_ai = idx == 1 or rng.random() < 0.6
         user = _User(
@@ -565,7 +565,10 @@ def _build_world(rng: random.Random, now: int, days: int) -> _World:
         upper = now - _HOUR
         if lower >= upper:
             continue
-        created = int(lower + (upper - lower) * rng.random() ** 1.6)
+        if owner.workspaces:
+            created = int(lower + (upper - lower) * rng.random() ** 1.3)
+        else:
+            created = int(min(upper, lower + rng.expovariate(1.0 / (7 * _DAY))))
         deleted: int | None = None
         if rng.random() < 0.13 and now - created > 2 * _DAY and owner.idx >= 2:
             deleted = created + max(_HOUR, int((now - created) * rng.uniform(0.2, 0.95)))
@@ -618,16 +621,16 @@ def _make_workspace(
     if template.flavour == "data":
         notebook = "rstudio" if chosen.get("image") == "rocker/rstudio" else "jupyter"
         kinds = [
-            ("APP", notebook, 60.0, 0.50),
-            ("IDE", ide, 50.0, 0.20),
+            ("APP", notebook, 35.0, 0.50),
+            ("IDE", ide, 30.0, 0.20),
             ("APP", "ml-dashboard", 15.0, 0.12),
             ("TUNNEL", "ssh", 20.0, 0.08),
             ("WEB_TERMINAL", "web-terminal", 8.0, 0.10),
         ]
     else:
         kinds = [
-            ("IDE", ide, 70.0, 0.62),
-            ("TUNNEL", "ssh", 25.0, 0.17),
+            ("IDE", ide, 30.0, 0.62),
+            ("TUNNEL", "ssh", 15.0, 0.17),
             ("WEB_TERMINAL", "web-terminal", 8.0, 0.10),
             ("APP", "filebrowser", 10.0, 0.06),
             ("APP", "jupyter", 40.0, 0.05),
@@ -727,7 +730,7 @@ class _FactGenerator:
             for ws in world.workspaces
             if ws.created < world.now and (ws.deleted is None or ws.deleted > self.resource_start)
         ]
-        self.monitored = sorted(rng.sample(candidates, min(len(candidates), 190)), key=lambda ws: ws.idx)
+        self.monitored = sorted(rng.sample(candidates, min(len(candidates), 215)), key=lambda ws: ws.idx)
         self.always_on = {ws.idx: rng.random() < 0.45 for ws in self.monitored}
         self.sample_minute = {ws.idx: rng.randint(3, 56) for ws in self.monitored}
         self.memory_level = {ws.idx: rng.uniform(0.3, 0.7) for ws in self.monitored}
@@ -737,10 +740,10 @@ class _FactGenerator:
             cpu_limits[ws.node] += ws.cpu_cores
             mem_limits[ws.node] += ws.memory_gb * _GIB
         self.cpu_capacity = {
-            node: float(max(32, math.ceil(cpu_limits[node] * 0.6 / 8) * 8)) for node in _NODES
+            node: float(max(16, math.ceil(cpu_limits[node] * 0.45 / 8) * 8)) for node in _NODES
         }
         self.mem_capacity = {
-            node: float(max(128 * _GIB, math.ceil(mem_limits[node] * 0.8 / (64 * _GIB)) * 64 * _GIB))
+            node: float(max(64 * _GIB, math.ceil(mem_limits[node] * 0.7 / (64 * _GIB)) * 64 * _GIB))
             for node in _NODES
         }
 
@@ -756,13 +759,14 @@ class _FactGenerator:
         day_ts = day * _DAY
         weekday = (day + 3) % 7
         progress = min(1.0, max(0.0, (day_ts - world.start) / max(1, world.now - world.start)))
-        growth = 0.55 + 0.45 * progress
+        growth = 0.6 + 0.4 * progress
         ai_adoption = 0.3 + 0.9 * progress
         day_factor = (1.0, 1.0, 1.0, 0.97, 0.85, 0.1, 0.07)[weekday]
 
         activity: list[tuple[int, Record]] = []
         latency: list[tuple[int, Record]] = []
         ai_sessions: list[tuple[int, Record]] = []
+        self.latency_seen.clear()
         for user in world.users:
             midnight = day_ts - user.utc_offset
             if user.created > midnight + 20 * _HOUR:
@@ -774,22 +778,9 @@ class _FactGenerator:
             if login < user.created:
                 continue
             day_end = login + int(rng.uniform(6.5, 10.0) * _HOUR)
-            if world.start <= login < world.now:
-                org = (
-                    user.orgs[0] if len(user.orgs) == 1 or rng.random() < 0.85 else rng.choice(user.orgs[1:])
-                )
-                activity.append(
-                    (
-                        login,
-                        {
-                            "id": _new_id(rng),
-                            "userId": user.id,
-                            "organizationId": world.orgs[org].id,
-                            "category": "LOGIN",
-                            "startedAt": _iso(login),
-                        },
-                    )
-                )
+            self._login(user, login, activity)
+            if rng.random() < 0.3:
+                self._login(user, login + int(rng.uniform(3.5, 6.0) * _HOUR), activity)
             live = [ws for ws in user.workspaces if ws.alive(login) or ws.alive(day_end)]
             if live:
                 self._sessions(user, live, login, day_end, activity, latency)
@@ -807,6 +798,24 @@ class _FactGenerator:
         for _, record in ai_sessions:
             yield "aiSessions", record
         yield from self._compute(day_ts)
+
+    def _login(self, user: _User, at: int, activity: list[tuple[int, Record]]) -> None:
+        world, rng = self.world, self.rng
+        if not world.start <= at < world.now:
+            return
+        org = user.orgs[0] if len(user.orgs) == 1 or rng.random() < 0.85 else rng.choice(user.orgs[1:])
+        activity.append(
+            (
+                at,
+                {
+                    "id": _new_id(rng),
+                    "userId": user.id,
+                    "organizationId": world.orgs[org].id,
+                    "category": "LOGIN",
+                    "startedAt": _iso(at),
+                },
+            )
+        )
 
     def _sessions(
         self,
@@ -827,14 +836,14 @@ class _FactGenerator:
             minutes = min(240.0, max(1.0, median * rng.lognormvariate(0.0, 0.6)))
             length = int(minutes * _MINUTE) + rng.randrange(_MINUTE)
             self._session(ws, category, app, t, length, activity, latency)
-            if category == "IDE" and rng.random() < 0.22:
+            if category == "IDE" and rng.random() < 0.3:
                 side_category, side_app = (
                     ("TUNNEL", "ssh") if rng.random() < 0.6 else ("WEB_TERMINAL", "web-terminal")
                 )
                 side_start = t + rng.randrange(max(1, length))
                 side_length = int(min(90.0, max(1.0, 10.0 * rng.lognormvariate(0.0, 0.7))) * _MINUTE)
                 self._session(ws, side_category, side_app, side_start, side_length, activity, latency)
-            gap = rng.uniform(3, 40) * _MINUTE
+            gap = rng.uniform(2, 20) * _MINUTE
             if not lunch_taken and t + length - login > 3.5 * _HOUR:
                 lunch_taken = True
                 gap += rng.uniform(25, 60) * _MINUTE
@@ -871,7 +880,7 @@ class _FactGenerator:
                 },
             )
         )
-        if rng.random() < 0.3:
+        if rng.random() < 0.35:
             at = started + rng.randrange(max(1, ended - started))
             while (ws.idx, at) in self.latency_seen:
                 at += 1
@@ -903,9 +912,8 @@ class _FactGenerator:
         ]
         agent = user.agent if rng.random() < 0.8 else rng.choice([a for a, _ in _AGENTS])
         minutes = min(180.0, max(0.5, 14.0 * rng.lognormvariate(0.0, 0.9)))
-        ended: int | None = started + int(minutes * _MINUTE)
-        if ended is not None and (ended > world.now or rng.random() < 0.003):
-            ended = None
+        finished = started + int(minutes * _MINUTE)
+        ended = None if finished > world.now or rng.random() < 0.003 else finished
         project: _Project | None = rng.choice(org.projects) if rng.random() < 0.75 else None
         if project is not None:
             repository: str | None = rng.choice(project.repositories)
@@ -1070,7 +1078,5 @@ def generate(
 
 def estimate_records(days: int = 180) -> int:
     """Calibrated on seed 1; good enough for a progress bar, not for assertions."""
-    entities = 3 + USER_COUNT + 340 + TEMPLATE_COUNT + WORKSPACE_COUNT + 10
-    per_day = 1_300 + 300 + 60
-    compute_days = min(days, RESOURCE_DAYS)
-    return entities + per_day * days + 3_500 * compute_days
+    entities = 3 + USER_COUNT + 330 + TEMPLATE_COUNT + WORKSPACE_COUNT + 10
+    return entities + 1_250 * days + 3_530 * min(days, RESOURCE_DAYS)
