@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from typing import Any
+
 from graphql import GraphQLError
 
 from tests.factories import Factory
 from usagegraph.errors import Forbidden
 from usagegraph.graphql_http import format_error
+from usagegraph.ratelimit import RateLimiter
 
 QUERY = "{ viewer { username } }"
 
@@ -135,3 +138,27 @@ def test_internal_errors_are_masked_with_request_id() -> None:
     assert "secret" not in str(masked)
     expected = format_error(GraphQLError("x", original_error=Forbidden("nope")), "req-2")
     assert expected["extensions"] == {"code": "FORBIDDEN", "requestId": "req-2"}
+
+
+async def test_rate_limit_per_token_with_retry_after(make_client: Any, factory: Factory) -> None:
+    token = await _token(factory)
+    other = await factory.token(await factory.user("zed", site_roles=["auditor"]))
+    async for client in make_client(rate_limit_per_minute=60, rate_limit_burst=3):
+        statuses = []
+        for _ in range(4):
+            response = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"})
+            statuses.append(response.status_code)
+        assert statuses == [200, 200, 200, 429]
+        assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert response.headers["retry-after"] == "1"
+        fresh = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {other}"})
+        assert fresh.status_code == 200
+
+
+def test_rate_limiter_refills_over_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert [limiter.acquire("t") for _ in range(3)] == [0.0, 0.0, 1.0]
+    now[0] = 1.0
+    assert limiter.acquire("t") == 0.0
+    assert limiter.acquire("t") > 0

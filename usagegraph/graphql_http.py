@@ -4,7 +4,6 @@ GraphQL-over-HTTP specification is ours to choose."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,10 +39,12 @@ from usagegraph.context import Context, Database
 from usagegraph.db.queries.auth import token_owner
 from usagegraph.errors import UsageGraphError
 from usagegraph.loaders import Loaders
+from usagegraph.logging import get_logger
 from usagegraph.metrics import Metrics
+from usagegraph.ratelimit import RateLimiter, retry_after
 from usagegraph.settings import Settings
 
-log = logging.getLogger("usagegraph.http")
+log = get_logger("usagegraph.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -204,8 +205,9 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             return formatted
         log.error(
             "unhandled error in resolver",
+            request_id=request_id,
+            path=error.path,
             exc_info=(type(original), original, original.__traceback__),
-            extra={"request_id": request_id, "path": error.path},
         )
         masked: dict[str, Any] = {
             "message": "Internal server error",
@@ -249,6 +251,7 @@ class GraphQLEndpoint:
         self.executor_class = executor_class
         self.on_operation = on_operation
         self.metrics = metrics
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     async def __call__(self, request: Request) -> Response:
         request_id = request.state.request_id
@@ -323,6 +326,11 @@ class GraphQLEndpoint:
         if owner is None:
             raise HttpError(401, "invalid, expired or revoked token", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
         request.state.user_id = str(owner.user_id)
+        wait = self.limiter.acquire(owner.token_id)
+        if wait > 0:
+            raise HttpError(
+                429, "rate limit exceeded for this token", "RATE_LIMITED", {"Retry-After": retry_after(wait)}
+            )
         return Principal(owner.user_id, owner.username, owner.site_roles, owner.org_roles, owner.token_id)
 
     async def _run(
