@@ -162,3 +162,17 @@ def test_rate_limiter_refills_over_time() -> None:
     now[0] = 1.0
     assert limiter.acquire("t") == 0.0
     assert limiter.acquire("t") > 0
+
+
+async def test_query_cost_budget(client: httpx.AsyncClient, factory: Factory, make_client: Any) -> None:
+    token = await _token(factory)
+    headers = {"Authorization": f"Bearer {token}"}
+    query = "{ organizations { templates { workspaces(first: 500) { nodes { name owner { username } } } } } }"
+    ok = await client.post("/graphql", json={"query": query}, headers=headers)
+    assert "errors" not in ok.json()
+    async for small in make_client(max_cost=10_000):
+        refused = await small.post("/graphql", json={"query": query}, headers=headers)
+        error = refused.json()["errors"][0]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert error["extensions"]["cost"] == 20 * (1 + 20 * (1 + (1 + 500 * (1 + 1 + (1 + 1)))))
+        assert "data" not in refused.json() or refused.json()["data"] is None

@@ -36,6 +36,7 @@ from strawberry.utils.await_maybe import await_maybe
 from usagegraph.auth.principal import Principal
 from usagegraph.auth.tokens import token_digest
 from usagegraph.context import Context, Database
+from usagegraph.cost import estimate_cost
 from usagegraph.db.queries.auth import token_owner
 from usagegraph.errors import UsageGraphError
 from usagegraph.loaders import Loaders
@@ -346,6 +347,20 @@ class GraphQLEndpoint:
         operation = get_operation_ast(document, operation_name)
         if operation is not None and operation.operation != OperationType.QUERY and request.method == "GET":
             raise HttpError(405, "mutations are only accepted over POST", "BAD_USER_INPUT", {"Allow": "POST"})
+        if operation is not None:
+            cost = estimate_cost(self.schema, document, operation, params.get("variables"))
+            if cost > self.settings.max_cost:
+                self._count(operation_name, "client_error")
+                error = {
+                    "message": f"query cost {cost} exceeds the budget of {self.settings.max_cost}",
+                    "extensions": {
+                        "code": "QUERY_TOO_COMPLEX",
+                        "cost": cost,
+                        "budget": self.settings.max_cost,
+                        "requestId": request_id,
+                    },
+                }
+                return Response(_dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media)
         context = Context(
             settings=self.settings,
             db=self.db,

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     pool_size: int = 10
     pool_max_overflow: int = 10
     document_cache_size: int = 256
+    max_cost: int = 2_000_000
     rate_limit_per_minute: int = 1200
     rate_limit_burst: int = 200
 
