@@ -24,9 +24,12 @@ from usagegraph.context import Database
 from usagegraph.db import migrate
 from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.graphql_http import GraphQLEndpoint, new_request_id
-from usagegraph.metrics import Metrics, MetricsMiddleware
+from usagegraph.insights_metrics import start_insights_collector
+from usagegraph.logging import AccessLogMiddleware, configure_logging, is_configured
+from usagegraph.metrics import Metrics, MetricsMiddleware, PoolCollector
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
+from usagegraph.workspace_metrics import WorkspaceUtilizationCollector
 
 log = logging.getLogger("usagegraph.app")
 
@@ -90,9 +93,24 @@ def create_app(
         )
         app.state.db = db
         app.state.metrics = metrics
+        if not is_configured():
+            configure_logging(settings)
+        pools = PoolCollector({"primary": primary, **({"read": replica} if replica is not None else {})})
+        workspace_gauges = WorkspaceUtilizationCollector(db)
+        metrics.register(pools)
+        metrics.register(workspace_gauges)
+        metrics.log_handler.attach()
+        workspace_gauges.start()
+        app.state.workspace_gauges = workspace_gauges
+        insights_gauges = await start_insights_collector(metrics.registry, db, settings)
         try:
             yield
         finally:
+            await insights_gauges.close()
+            await workspace_gauges.stop()
+            metrics.log_handler.detach()
+            metrics.unregister(workspace_gauges)
+            metrics.unregister(pools)
             for owned_engine in owned:
                 await owned_engine.dispose()
 
@@ -121,7 +139,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -140,8 +158,6 @@ def create_app(
 
 def create_app_from_env() -> Starlette:
     """Factory for uvicorn workers: each worker process reads its settings from the environment."""
-    from usagegraph.logging import configure_logging
-
     settings = Settings()
     configure_logging(settings)
     return create_app(settings)

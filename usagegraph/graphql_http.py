@@ -345,6 +345,8 @@ class GraphQLEndpoint:
             body = {"errors": [format_error(e, request_id) for e in errors]}
             return Response(_dumps(body), status_code=400 if strict else 200, media_type=media)
         operation = get_operation_ast(document, operation_name)
+        if operation_name is None and operation is not None and operation.name is not None:
+            operation_name = operation.name.value
         if operation is not None and operation.operation != OperationType.QUERY and request.method == "GET":
             raise HttpError(405, "mutations are only accepted over POST", "BAD_USER_INPUT", {"Allow": "POST"})
         if operation is not None:

@@ -1,16 +1,24 @@
 """Prometheus metrics of one app instance (API.md section 6). The registry belongs to the app, never to
-the module, so that tests and several apps in one process do not share counters."""
+the module, so that tests and several apps in one process do not share counters.
+
+Values that already live elsewhere (the connection pool's state, the workspace utilization snapshot)
+are read by custom collectors at scrape time instead of being copied into gauges on every change."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph import __version__
@@ -44,23 +52,136 @@ class Metrics:
             ["kind", "result"],
             registry=self.registry,
         )
+        self.log_events = Counter(
+            "usagegraph_log_events",
+            "Log events emitted by severity (debug, info, warning, error, critical).",
+            ["level"],
+            registry=self.registry,
+        )
         self.build_info = Gauge(
             "usagegraph_build_info", "Build information.", ["version"], registry=self.registry
         )
         self.build_info.labels(version=__version__).set(1)
+        self.log_handler = LogEventCounter(self)
 
     def count_operation(self, operation_name: str | None, outcome: str) -> None:
         name = (operation_name or "anonymous")[:64]
         self.graphql_operations.labels(operation=name, outcome=outcome).inc()
 
+    def register(self, collector: Collector) -> None:
+        self.registry.register(collector)
+
+    def unregister(self, collector: Collector) -> None:
+        try:
+            self.registry.unregister(collector)
+        except KeyError:
+            pass
+
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
-    """Counts every request by its route template (never the raw path, to bound label cardinality)."""
+class LogEventCounter(logging.Handler):
+    """Counts every record that reaches the root logger, whoever logged it (ours, uvicorn, SQLAlchemy),
+    so a burst of errors shows on a dashboard even when nobody reads the log."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Callable[[], list[object]]) -> None:
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(logging.NOTSET)
+        self.counter = metrics.log_events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counter.labels(level=record.levelname.lower()).inc()
+
+    def attach(self) -> None:
+        root = logging.getLogger()
+        if self not in root.handlers:
+            root.addHandler(self)
+
+    def detach(self) -> None:
+        logging.getLogger().removeHandler(self)
+
+
+class PoolCollector(Collector):
+    """Connection pool state of each engine, read at scrape time. `waiting` counts coroutines blocked
+    on a checkout because the pool and its overflow are exhausted: the first sign that the pool, not
+    the database, is the bottleneck."""
+
+    def __init__(self, engines: Mapping[str, AsyncEngine]) -> None:
+        self.engines = dict(engines)
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        families = self._families()
+        size, limit, open_, in_use, idle, overflow, waiting = families
+        for name, engine in self.engines.items():
+            state = pool_state(engine)
+            if state is None:
+                continue
+            size.add_metric([name], state["size"])
+            limit.add_metric([name], state["limit"])
+            open_.add_metric([name], state["open"])
+            in_use.add_metric([name], state["checked_out"])
+            idle.add_metric([name], state["idle"])
+            overflow.add_metric([name], state["overflow"])
+            waiting.add_metric([name], state["waiting"])
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        def family(name: str, doc: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"usagegraph_db_pool_{name}", doc, labels=["pool"])
+
+        return [
+            family("size", "Connections the pool keeps (pool_size)."),
+            family("limit", "Most connections the pool may open (pool_size + max_overflow)."),
+            family("connections", "Connections currently open."),
+            family("checked_out", "Connections in use."),
+            family("idle", "Open connections waiting in the pool."),
+            family("overflow", "Connections open beyond pool_size."),
+            family("waiting", "Checkouts waiting for a connection."),
+        ]
+
+
+def pool_state(engine: AsyncEngine) -> dict[str, int] | None:
+    """The pool's numbers, or None for a pool that does not queue connections (NullPool)."""
+    pool: Any = engine.sync_engine.pool
+    if not all(hasattr(pool, attr) for attr in ("size", "checkedin", "checkedout", "overflow")):
+        return None
+    size, checked_out, idle = int(pool.size()), int(pool.checkedout()), int(pool.checkedin())
+    return {
+        "size": size,
+        "limit": size + max(int(getattr(pool, "_max_overflow", 0)), 0),
+        "open": checked_out + idle,
+        "checked_out": checked_out,
+        "idle": idle,
+        "overflow": max(int(pool.overflow()), 0),
+        "waiting": _waiters(pool),
+    }
+
+
+def _waiters(pool: Any) -> int:
+    queue = getattr(pool, "_pool", None)
+    inner = vars(queue).get("_queue") if queue is not None and hasattr(queue, "__dict__") else None
+    getters = getattr(inner if inner is not None else queue, "_getters", None) or ()
+    return sum(1 for getter in getters if not getter.done())
+
+
+def route_template(scope: Scope, routes: Iterable[BaseRoute]) -> str:
+    """The template of the route that serves the request (never the raw path: bounded cardinality)."""
+    for candidate in routes:
+        match, _ = candidate.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(candidate, "path", "unmatched"))
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """Counts every request by its route template and leaves the template in the request state for
+    the access log."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes
@@ -69,12 +190,8 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = "unmatched"
-        for candidate in self.routes():
-            match, _ = candidate.matches(scope)  # type: ignore[attr-defined]
-            if match == Match.FULL:
-                route = candidate.path  # type: ignore[attr-defined]
-                break
+        route = route_template(scope, self.routes())
+        scope.setdefault("state", {})["route"] = route
         status = 500
         started = time.perf_counter()
 
@@ -89,7 +206,9 @@ class MetricsMiddleware:
         finally:
             method = scope["method"]
             self.metrics.http_requests.labels(method=method, route=route, status=str(status)).inc()
-            self.metrics.http_latency.labels(method=method, route=route).observe(time.perf_counter() - started)
+            self.metrics.http_latency.labels(method=method, route=route).observe(
+                time.perf_counter() - started
+            )
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -3,6 +3,7 @@ error the client should see: NOT_FOUND when the object is not visible at all, FO
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +12,8 @@ from strawberry.types import Info
 
 from usagegraph.auth import roles
 from usagegraph.auth.principal import Principal
-from usagegraph.errors import BadUserInput, Forbidden, NotFound
+from usagegraph.db.queries import auth as auth_queries
+from usagegraph.errors import BadUserInput, Forbidden, InsightsDisabled, NotFound
 
 
 def principal_of(info: Info) -> Principal:
@@ -105,12 +107,103 @@ class CanReadActivity(BasePermission):
 
 
 class CanViewInsights(BasePermission):
-    """view_insights: insights:read in the organization, or per-template grants. The exact set of
-    templates is checked by the resolver (it needs the templates' organizations); this class refuses
-    callers who can view insights nowhere."""
+    """view_insights (API.md section 3): insights:read in the template's organization (or site-wide), or a
+    per-template grant. Asking for a template without it is FORBIDDEN; a template or organization the
+    caller cannot see at all is NOT_FOUND. With templateIds omitted the selection is every template of
+    the organization the caller may view insights of (FORBIDDEN when there is none).
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    The check runs once per field. The selection it computes is kept on the request context so that
+    the resolver applies exactly what was authorized; grants are read at most once per request, and not
+    at all when a role already allows everything."""
+
+    _GRANTS = "insights.grants"
+    _SCOPES = "insights.scopes"
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.context.settings.disable_template_insights:
+            raise InsightsDisabled("template insights are disabled on this deployment")
+        if "organization_id" in kwargs:
+            await self.scope(info, kwargs["organization_id"], kwargs.get("template_ids"))
+        else:
+            await self.require_template(info, source.organization_id, source.uuid)
         return True
+
+    @classmethod
+    async def require_template(cls, info: Info, organization_id: uuid.UUID, template_id: uuid.UUID) -> None:
+        principal = principal_of(info)
+        if principal.has(roles.INSIGHTS_READ, organization_id):
+            return
+        grants = await cls.grants(info)
+        if template_id in grants:
+            return
+        if not principal.sees_org(organization_id):
+            raise NotFound("template not found")
+        raise Forbidden("requires insights:read in this organization or an insights grant on this template")
+
+    @classmethod
+    async def scope(
+        cls, info: Info, organization_arg: Any, template_ids_arg: Any
+    ) -> tuple[uuid.UUID, list[Any]]:
+        """The organization and the templates (loader objects) an insights query covers, authorized."""
+        organization_id = as_uuid(organization_arg, "organizationId")
+        requested: list[uuid.UUID] | None = None
+        if template_ids_arg is not None:
+            requested = list(dict.fromkeys(as_uuid(value, "templateIds") for value in template_ids_arg))
+            if not requested:
+                raise BadUserInput("templateIds must not be empty; omit it for every template", "templateIds")
+        key = (organization_id, None if requested is None else tuple(requested))
+        scopes: dict[Any, tuple[uuid.UUID, list[Any]]] = info.context.state.setdefault(cls._SCOPES, {})
+        if key not in scopes:
+            scopes[key] = (organization_id, await cls._authorize(info, organization_id, requested))
+        return scopes[key]
+
+    @classmethod
+    async def _authorize(
+        cls, info: Info, organization_id: uuid.UUID, requested: list[uuid.UUID] | None
+    ) -> list[Any]:
+        principal = principal_of(info)
+        loaders = info.context.loaders
+        read_all = principal.has(roles.INSIGHTS_READ, organization_id)
+        granted: set[uuid.UUID] = set()
+        if not read_all:
+            granted = {t for t, org in (await cls.grants(info)).items() if org == organization_id}
+        if not (principal.sees_org(organization_id) or granted):
+            raise NotFound("organization not found")
+        if requested is None:
+            if read_all:
+                return list(await loaders.org_templates.load(organization_id))
+            if not granted:
+                raise Forbidden(
+                    "requires insights:read in this organization or an insights grant on one of its templates"
+                )
+            found = [t for t in await loaders.template.load_many(sorted(granted)) if t is not None]
+            return sorted(found, key=lambda t: (t.name, t.uuid))
+        templates = await loaders.template.load_many(requested)
+        for template_id, template in zip(requested, templates, strict=True):
+            if template is None or template.organization_id != organization_id:
+                raise NotFound(f"template {template_id} not found in this organization")
+        denied = [str(t) for t in requested if not read_all and t not in granted]
+        if denied:
+            raise Forbidden(
+                f"requires insights:read in this organization or an insights grant on {', '.join(denied)}"
+            )
+        return list(templates)
+
+    @classmethod
+    async def grants(cls, info: Info) -> dict[uuid.UUID, uuid.UUID]:
+        """template id -> organization id of the caller's grants, fetched once per request even when
+        several guarded fields ask at the same time."""
+        state = info.context.state
+        pending: asyncio.Future[dict[uuid.UUID, uuid.UUID]] | None = state.get(cls._GRANTS)
+        if pending is None:
+            pending = asyncio.ensure_future(cls._fetch_grants(info))
+            state[cls._GRANTS] = pending
+        return await pending
+
+    @staticmethod
+    async def _fetch_grants(info: Info) -> dict[uuid.UUID, uuid.UUID]:
+        async with info.context.db.read() as conn:
+            return await auth_queries.insights_grants(conn, principal_of(info).user_id)
 
 
 class CanIngest(BasePermission):

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Numeric, Text
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, BIT, BYTEA, JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -134,6 +134,35 @@ class ActivityMinutes(SQLModel, table=True):
     minutes: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class ActivitySessionSpan(SQLModel, table=True):
+    """The longest session of an organization, in minutes from its first to its last active minute: the
+    lookback that turns "sessions overlapping a range" into a bounded range on started_at."""
+
+    __tablename__ = "activity_session_spans"
+    organization_id: uuid.UUID = Field(primary_key=True)
+    max_minutes: int
+
+
+class ActivityUserBit(SQLModel, table=True):
+    """The bit that stands for a user in the organization's activity_quarter_users bit strings."""
+
+    __tablename__ = "activity_user_bits"
+    organization_id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    idx: int
+
+
+class ActivityQuarterUsers(SQLModel, table=True):
+    """Rollup: bit i of `users` is set when the user numbered i was active in this UTC quarter-hour in
+    this category (a LOGIN at its instant). Merged with OR in the ingest transaction."""
+
+    __tablename__ = "activity_quarter_users"
+    organization_id: uuid.UUID = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    quarter: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    users: str = Field(sa_column=Column(BIT(varying=True), nullable=False))
+
+
 class LatencySample(SQLModel, table=True):
     __tablename__ = "latency_samples"
     organization_id: uuid.UUID = Field(primary_key=True)
@@ -199,6 +228,8 @@ class AiSessionUsage(SQLModel, table=True):
     cache_write_tokens: int = Field(sa_column=Column(BigInteger, nullable=False))
     cost: Decimal = Field(sa_column=Column(Numeric(20, 6), nullable=False))
     priced: bool
+    # NOT NULL in the database; a trigger copies it from the session row on every insert.
+    started_at: datetime | None = _ts(nullable=True)
 
 
 class InsightsGrant(SQLModel, table=True):

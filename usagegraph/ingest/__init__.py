@@ -1,0 +1,2 @@
+"""Ingestion: per-record validation, de-duplication against stored rows, and set-based writes of one
+batch in one transaction (API.md 5.7)."""

@@ -1,15 +1,135 @@
-"""Compute utilization (API.md 5.6)."""
+"""Compute utilization (API.md 5.6): per node and per workspace statistics of an organization, and the
+bucketed series of one workspace. The permission class on the field has already checked
+`monitoring:read`; this module validates the range, runs the queries and shapes the result."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from usagegraph.errors import UsageGraphError
+from sqlalchemy import Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.types import Info
+
+from usagegraph.db.queries import compute as q
+from usagegraph.errors import BadUserInput
+from usagegraph.schema.compute import (
+    ComputeUsage,
+    NodeUtilization,
+    UtilizationPoint,
+    UtilizationStats,
+    WorkspaceUtilization,
+)
+from usagegraph.schema.scalars import Interval
+
+MAX_YEARS = 10
 
 
-async def organization_compute(*args: Any) -> Any:
-    raise UsageGraphError("compute is not available yet")
+async def organization_compute(
+    info: Info, org_uuid: uuid.UUID, start: datetime, end: datetime, interval: Interval, timezone: str
+) -> ComputeUsage:
+    async with info.context.db.read() as conn:
+        rng = await _validated_range(conn, start, end, interval, timezone)
+        workspace_rows = await q.workspace_stats(conn, org_uuid, rng)
+        node_rows = await q.node_stats(conn, org_uuid, rng)
+        series_rows = await q.node_series(conn, [row.node for row in node_rows], rng) if node_rows else []
+
+    loaders = info.context.loaders
+    workspaces, users = await asyncio.gather(
+        loaders.workspace.load_many([row.workspace_id for row in workspace_rows]),
+        loaders.users([row.owner_id for row in workspace_rows]),
+    )
+    series: dict[str, list[UtilizationPoint]] = {row.node: [] for row in node_rows}
+    for row in series_rows:
+        series[row.node].append(_point(row))
+    return ComputeUsage(
+        nodes=[
+            NodeUtilization(
+                node=row.node, cpu=_stats(row, "cpu"), memory=_stats(row, "memory"), series=series[row.node]
+            )
+            for row in node_rows
+        ],
+        workspaces=[
+            WorkspaceUtilization(
+                workspace=workspace,
+                user=users[row.owner_id],
+                node=row.node,
+                cpu=_stats(row, "cpu"),
+                memory=_stats(row, "memory"),
+                samples=int(row.samples),
+            )
+            for row, workspace in zip(workspace_rows, workspaces, strict=True)
+            if workspace is not None and row.owner_id in users
+        ],
+    )
 
 
-async def workspace_utilization(*args: Any) -> Any:
-    raise UsageGraphError("utilization is not available yet")
+async def workspace_utilization(
+    info: Info,
+    org_uuid: uuid.UUID,
+    workspace_uuid: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    interval: Interval,
+    timezone: str,
+) -> list[UtilizationPoint]:
+    async with info.context.db.read() as conn:
+        rng = await _validated_range(conn, start, end, interval, timezone)
+        rows = await q.workspace_series(conn, org_uuid, workspace_uuid, rng)
+    return [_point(row) for row in rows]
+
+
+async def _validated_range(
+    conn: AsyncConnection, start: datetime, end: datetime, interval: Interval, timezone: str
+) -> q.Range:
+    """Arguments are checked in the order a client would fix them; calendar limits are computed by the
+    database with the same arithmetic as the buckets, so a limit and a bucket never disagree."""
+    if start.second or start.microsecond:
+        raise BadUserInput("start must be a whole minute", argument="start")
+    if end.second or end.microsecond:
+        raise BadUserInput("end must be a whole minute", argument="end")
+    if end <= start:
+        raise BadUserInput("end must be after start", argument="end")
+    _check_zone(timezone)
+    try:
+        if not await q.within_years(conn, start, end, timezone, MAX_YEARS):
+            raise BadUserInput(f"the range must not exceed {MAX_YEARS} years", argument="end")
+        buckets = await q.bucket_count(conn, start, end, interval.sql, timezone)
+    except DBAPIError as error:
+        if "time zone" in str(error.orig):
+            raise BadUserInput(f"unknown time zone {timezone!r}", argument="timezone") from None
+        raise
+    if buckets > q.MAX_BUCKETS:
+        raise BadUserInput(
+            f"the range holds more than {q.MAX_BUCKETS} buckets of {interval}; use a longer interval",
+            argument="interval",
+        )
+    return q.Range(start=start, end=end, interval=interval.sql, timezone=timezone, buckets=buckets)
+
+
+def _check_zone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadUserInput(f"unknown time zone {timezone!r}: use an IANA name", argument="timezone") from None
+
+
+def _stats(row: Row[Any], prefix: str) -> UtilizationStats:
+    return UtilizationStats(
+        average=float(getattr(row, f"{prefix}_average")),
+        p95=float(getattr(row, f"{prefix}_p95")),
+        max=float(getattr(row, f"{prefix}_max")),
+    )
+
+
+def _point(row: Row[Any]) -> UtilizationPoint:
+    return UtilizationPoint(
+        start=row.bucket_start,
+        end=row.bucket_end,
+        cpu=None if row.cpu is None else float(row.cpu),
+        memory=None if row.memory is None else float(row.memory),
+    )

@@ -1,11 +1,292 @@
-"""Template Insights (API.md 5.4)."""
+"""Template Insights (API.md 5.4): validate the range, pick the interval, run the SQL of the sections the
+query selects (each on a connection of its own, concurrently) and shape the answer.
+
+The permission class has already authorized the selection of templates; Query.templateInsights reads
+it back from the request context so that exactly what was authorized is queried."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import uuid
+import zoneinfo
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, TypeVar
 
-from usagegraph.errors import UsageGraphError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from usagegraph.auth.permissions import CanViewInsights
+from usagegraph.db.queries import insights as q
+from usagegraph.errors import BadUserInput, InsightsDisabled
+from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
+from usagegraph.schema.insights import (
+    AppUsage,
+    IntervalActiveUsers,
+    Latency,
+    ParameterUsage,
+    ParameterValueCount,
+    TemplateInsights,
+    UserLatency,
+    UserUsage,
+)
+
+T = TypeVar("T")
+
+MAX_BUCKETS = 1000
+MAX_YEARS = 10
+YOUNG_TEMPLATE = timedelta(weeks=5)
+ROLLUP_SECTIONS = {
+    "activeUsers": "users",
+    "userActivity": "users",
+    "activeUsersSeries": "series",
+    "appUsage": "apps",
+}
+STEPS = {InsightsInterval.DAY: timedelta(days=1), InsightsInterval.WEEK: timedelta(days=7)}
 
 
-async def template_insights(*args: Any) -> Any:
-    raise UsageGraphError("insights are not available yet")
+@dataclass(frozen=True)
+class BuiltinApp:
+    slug: str
+    display_name: str
+    category: ActivityCategory
+
+
+BUILTIN_APPS = (
+    BuiltinApp("vscode", "Visual Studio Code", ActivityCategory.IDE),
+    BuiltinApp("jetbrains", "JetBrains", ActivityCategory.IDE),
+    BuiltinApp("ssh", "SSH", ActivityCategory.TUNNEL),
+    BuiltinApp("web-terminal", "Web Terminal", ActivityCategory.WEB_TERMINAL),
+    BuiltinApp("code-server", "code-server", ActivityCategory.IDE),
+    BuiltinApp("jupyter", "Jupyter", ActivityCategory.APP),
+    BuiltinApp("rstudio", "RStudio", ActivityCategory.APP),
+)
+
+
+def ensure_enabled(info: Info) -> None:
+    if info.context.settings.disable_template_insights:
+        raise InsightsDisabled("template insights are disabled on this deployment")
+
+
+async def template_insights(
+    info: Info,
+    organization_id: uuid.UUID,
+    template_ids: list[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    interval: InsightsInterval | None,
+    timezone: str,
+) -> TemplateInsights:
+    """Template.insights: the parent template, already authorized by its field's permission class."""
+    ensure_enabled(info)
+    found = await info.context.loaders.template.load_many(template_ids)
+    templates = [t for t in found if t is not None]
+    return await _insights(info, organization_id, templates, start, end, interval, timezone)
+
+
+async def query_template_insights(
+    info: Info,
+    organization_arg: Any,
+    template_ids_arg: Any,
+    start: datetime,
+    end: datetime,
+    interval: InsightsInterval | None,
+    timezone: str,
+) -> TemplateInsights:
+    ensure_enabled(info)
+    organization_id, templates = await CanViewInsights.scope(info, organization_arg, template_ids_arg)
+    return await _insights(info, organization_id, templates, start, end, interval, timezone)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_range(start: datetime, end: datetime, timezone: str) -> None:
+    if start.second or start.microsecond:
+        raise BadUserInput("start must be a whole minute", "start")
+    if end.second or end.microsecond:
+        raise BadUserInput("end must be a whole minute", "end")
+    if end <= start:
+        raise BadUserInput("end must be after start", "end")
+    if end > _add_years(start, MAX_YEARS):
+        raise BadUserInput(f"the range may not exceed {MAX_YEARS} years", "end")
+    if timezone not in _zones():
+        raise BadUserInput(
+            f"unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin", "timezone"
+        )
+
+
+def _add_years(moment: datetime, years: int) -> datetime:
+    moment = moment.astimezone(UTC)
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def default_interval(templates: Sequence[Any], end: datetime) -> InsightsInterval:
+    """DAY while the oldest selected template is younger than five weeks at end, WEEK after."""
+    if not templates:
+        return InsightsInterval.DAY
+    oldest = min(t.created_at for t in templates)
+    return InsightsInterval.DAY if end - oldest < YOUNG_TEMPLATE else InsightsInterval.WEEK
+
+
+def band(ms: float) -> LatencyBand:
+    if ms < 150:
+        return LatencyBand.GREEN
+    if ms <= 300:
+        return LatencyBand.YELLOW
+    return LatencyBand.RED
+
+
+def selected(info: Info) -> set[str]:
+    """The TemplateInsights fields the query selects, through fragments too."""
+    names: set[str] = set()
+
+    def walk(selections: Iterable[Any]) -> None:
+        for node in selections:
+            if isinstance(node, SelectedField):
+                names.add(node.name)
+            elif isinstance(node, FragmentSpread | InlineFragment):
+                walk(node.selections)
+
+    for field in info.selected_fields:
+        walk(field.selections)
+    return names
+
+
+async def _insights(
+    info: Info,
+    organization_id: uuid.UUID,
+    templates: list[Any],
+    start: datetime,
+    end: datetime,
+    interval: InsightsInterval | None,
+    timezone: str,
+) -> TemplateInsights:
+    validate_range(start, end, timezone)
+    chosen = interval or default_interval(templates, end)
+    scope = q.Scope(organization_id, [t.uuid for t in templates], start, end)
+    fields = selected(info)
+    db = info.context.db
+
+    async def run(query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with db.read() as conn:
+            return await query(conn)
+
+    async def nothing() -> Any:
+        return None
+
+    def when(field: str, query: Callable[[AsyncConnection], Awaitable[T]]) -> Awaitable[T | None]:
+        return run(query) if field in fields and templates else nothing()
+
+    async with db.read() as conn:
+        bounds = await q.bucket_starts(conn, start, end, STEPS[chosen], timezone, MAX_BUCKETS)
+    if len(bounds) > MAX_BUCKETS + 1:
+        raise BadUserInput(
+            f"at most {MAX_BUCKETS} buckets per query; choose WEEK or a shorter range",
+            "interval" if interval is not None else "end",
+        )
+    starts = bounds[:-1]
+    wanted = {section for field, section in ROLLUP_SECTIONS.items() if field in fields}
+    rollup, latency, app_sessions, parameters = await asyncio.gather(
+        run(lambda c: q.rollup_sections(c, scope, starts, wanted)) if wanted and templates else nothing(),
+        when("userLatency", lambda c: q.user_latency(c, scope)),
+        when("appUsage", lambda c: q.app_sessions(c, scope)),
+        when("parameters", lambda c: q.parameter_usage(c, scope)),
+    )
+    rollup = rollup or q.RollupSections((), {}, ())
+    user_ids = [row.user_id for row in rollup.users] + [row.user_id for row in latency or ()]
+    users = await info.context.loaders.users(list(dict.fromkeys(user_ids))) if user_ids else {}
+    return TemplateInsights(
+        start=start,
+        end=end,
+        templates=templates,
+        interval=chosen,
+        active_users=len(rollup.users),
+        active_users_series=_series(bounds, end, rollup.series),
+        user_latency=[
+            UserLatency(
+                user=users[row.user_id],
+                p50=Latency(ms=row.p50, band=band(row.p50)),
+                p95=Latency(ms=row.p95, band=band(row.p95)),
+                samples=row.samples,
+            )
+            for row in latency or ()
+            if row.user_id in users
+        ],
+        app_usage=_app_usage(rollup.apps, app_sessions or ()),
+        user_activity=[
+            UserUsage(user=users[row.user_id], seconds=60.0 * row.minutes)
+            for row in rollup.users
+            if row.user_id in users
+        ],
+        parameters=_parameters(parameters or ()),
+    )
+
+
+def _series(bounds: list[datetime], end: datetime, users: dict[int, int]) -> list[IntervalActiveUsers]:
+    """bounds holds every bucket start and, last, where the last bucket would end uncut."""
+    return [
+        IntervalActiveUsers(
+            start=bounds[i],
+            end=min(bounds[i + 1], end),
+            active_users=users.get(i + 1, 0),
+            complete=bounds[i + 1] <= end,
+        )
+        for i in range(len(bounds) - 1)
+    ]
+
+
+def _app_usage(minutes: Iterable[Any], sessions: Iterable[Any]) -> list[AppUsage]:
+    apps = {
+        app.slug: AppUsage(
+            slug=app.slug,
+            display_name=app.display_name,
+            kind=AppKind.BUILTIN,
+            category=app.category,
+            seconds=0.0,
+            users=0,
+            times_used=0,
+        )
+        for app in BUILTIN_APPS
+    }
+
+    def entry(slug: str, category: str | None) -> AppUsage:
+        if slug not in apps:
+            apps[slug] = AppUsage(
+                slug=slug,
+                display_name=slug,
+                kind=AppKind.APP,
+                category=ActivityCategory[category] if category else ActivityCategory.APP,
+                seconds=0.0,
+                users=0,
+                times_used=0,
+            )
+        return apps[slug]
+
+    for row in sessions:
+        entry(row.app, row.category).times_used = row.sessions
+    for row in minutes:
+        usage = entry(row.app, None)
+        usage.seconds = 60.0 * row.minutes
+        usage.users = row.users
+    return sorted(apps.values(), key=lambda app: (-app.seconds, app.slug))
+
+
+def _parameters(rows: Iterable[Any]) -> list[ParameterUsage]:
+    result: list[ParameterUsage] = []
+    for row in rows:
+        if not result or result[-1].name != row.name:
+            result.append(
+                ParameterUsage(name=row.name, display_name=row.display_name, type=row.type, values=[])
+            )
+        if row.value is not None:
+            result[-1].values.append(ParameterValueCount(value=row.value, count=row.workspaces))
+    return result

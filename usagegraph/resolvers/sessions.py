@@ -1,16 +1,311 @@
-"""AI coding sessions analytics (API.md 5.5)."""
+"""AI coding sessions analytics (API.md 5.5): the filter and the caller's scope become one SessionSpec,
+and each selected section of SessionAnalytics runs its own statement, so unselected sections cost nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from usagegraph.errors import UsageGraphError
+import strawberry
+from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
-
-async def _unavailable(*args: Any) -> Any:
-    raise UsageGraphError("session analytics are not available yet")
-
-
-session_analytics = sessions = summary = timeseries = by_agent = cost_breakdown = users = user_timeseries = (
-    _unavailable
+from usagegraph.auth import roles
+from usagegraph.context import Database
+from usagegraph.db.queries import sessions as q
+from usagegraph.db.queries.sessions import HISTOGRAM_BOUNDS, Buckets, SessionSpec
+from usagegraph.errors import BadUserInput, Forbidden
+from usagegraph.resolvers.pagination import decode_cursor, encode_cursor, page_size
+from usagegraph.schema.common import PageInfo
+from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
+from usagegraph.schema.sessions import (
+    AgentCount,
+    AgentStats,
+    AiSession,
+    AiSessionConnection,
+    CostSlice,
+    DurationBucket,
+    ModelUsage,
+    SessionAnalytics,
+    SessionFilter,
+    SessionPoint,
+    SessionSummary,
+    UserSessionStats,
 )
+
+DEFAULT_RANGE = timedelta(days=30)
+MAX_BUCKETS = 1000
+MAX_RANGE = timedelta(days=3660)
+_USER_SERIES = "sessions.user_timeseries"
+
+
+def _ids(values: list[Any] | None, name: str) -> tuple[uuid.UUID, ...] | None:
+    if values is None:
+        return None
+    try:
+        return tuple(uuid.UUID(str(value)) for value in values)
+    except ValueError:
+        raise BadUserInput(f"filter.{name} must be UUIDs", argument="filter") from None
+
+
+def build_spec(info: Info, organization_id: uuid.UUID, filter: SessionFilter | None) -> SessionSpec:
+    """The caller's view of the filter: team rights read everyone, own rights add `user_id = viewer`;
+    naming someone else without team rights is refused rather than silently narrowed."""
+    principal = info.context.principal
+    chosen = filter or SessionFilter()
+    end = chosen.end or datetime.now(UTC)
+    start = chosen.start or end - DEFAULT_RANGE
+    if end <= start:
+        raise BadUserInput("filter.end must be after filter.start", argument="filter")
+    user_ids = _ids(chosen.user_ids, "userIds")
+    only_user = None
+    if not principal.has(roles.SESSIONS_READ_TEAM, organization_id):
+        if user_ids is not None and any(user != principal.user_id for user in user_ids):
+            raise Forbidden("reading another user's sessions requires sessions:read:team")
+        only_user = principal.user_id
+    return SessionSpec(
+        organization_id=organization_id,
+        start=start,
+        end=end,
+        project_ids=_ids(chosen.project_ids, "projectIds"),
+        repositories=None if chosen.repositories is None else tuple(chosen.repositories),
+        agents=None if chosen.agents is None else tuple(chosen.agents),
+        user_ids=user_ids,
+        only_user=only_user,
+    )
+
+
+async def session_analytics(
+    info: Info, organization_id: uuid.UUID, filter: SessionFilter | None
+) -> SessionAnalytics:
+    spec = build_spec(info, organization_id, filter)
+    scope = AnalyticsScope.SELF if spec.only_user is not None else AnalyticsScope.TEAM
+    return SessionAnalytics(scope=scope, start=spec.start, end=spec.end, spec=spec)
+
+
+async def sessions(
+    info: Info, organization_id: uuid.UUID, filter: SessionFilter | None, first: int | None, after: str | None
+) -> AiSessionConnection:
+    spec = build_spec(info, organization_id, filter)
+    size = page_size(first)
+    cursor = _after(after)
+    async with info.context.db.read() as conn:
+        rows = await q.page(conn, spec, size + 1, cursor)
+        total = await q.count(conn, spec) if _selects(info, "totalCount") else 0
+        page = rows[:size]
+        lines = await q.models(conn, organization_id, [row.id for row in page]) if page else []
+    found = await info.context.loaders.users([row.user_id for row in page])
+    models: dict[uuid.UUID, list[ModelUsage]] = defaultdict(list)
+    for line in lines:
+        models[line.session_id].append(
+            ModelUsage(
+                model=line.model,
+                input_tokens=line.input_tokens,
+                output_tokens=line.output_tokens,
+                cache_read_tokens=line.cache_read_tokens,
+                cache_write_tokens=line.cache_write_tokens,
+                cost=line.cost,
+            )
+        )
+    return AiSessionConnection(
+        nodes=[
+            AiSession(
+                id=strawberry.ID(str(row.id)),
+                user=found[row.user_id],
+                project_id=None if row.project_id is None else strawberry.ID(str(row.project_id)),
+                project_name=row.project_name,
+                repository=row.repository,
+                agent=row.agent,
+                started_at=row.started_at,
+                ended_at=row.ended_at,
+                duration_seconds=_float(row.duration),
+                cost=row.cost,
+                tokens=int(row.tokens),
+                models=models[row.id],
+            )
+            for row in page
+        ],
+        page_info=PageInfo(
+            has_next_page=len(rows) > size,
+            end_cursor=encode_cursor(page[-1].started_at.isoformat(), page[-1].id) if page else None,
+        ),
+        total_count=total,
+    )
+
+
+def _selects(info: Info, name: str) -> bool:
+    """Whether the connection's selection (fragments included) asks for `name`: counting every session
+    in range is the costly part of a page, so it runs only when a client wants the total."""
+    pending: list[Any] = list(info.selected_fields[0].selections)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, SelectedField):
+            if node.name == name:
+                return True
+        else:
+            pending.extend(node.selections)
+    return False
+
+
+def _after(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The keyset position (startedAt, id) of the last session a client has seen."""
+    decoded = decode_cursor(after)
+    if decoded is None:
+        return None
+    try:
+        started_at = datetime.fromisoformat(decoded[0])
+    except ValueError:
+        started_at = None
+    if started_at is None or started_at.tzinfo is None:
+        raise BadUserInput("after is not a cursor returned by this connection", argument="after")
+    return started_at, decoded[1]
+
+
+async def summary(info: Info, spec: SessionSpec) -> SessionSummary:
+    async with info.context.db.read() as conn:
+        row = await q.summary(conn, spec)
+    return SessionSummary(
+        total_sessions=row.sessions,
+        total_cost=row.cost,
+        total_tokens=int(row.input_tokens + row.output_tokens),
+        input_tokens=int(row.input_tokens),
+        output_tokens=int(row.output_tokens),
+        cache_read_tokens=int(row.cache_read_tokens),
+        cache_write_tokens=int(row.cache_write_tokens),
+        average_duration_seconds=_float(row.average_duration),
+        average_cost_per_session=row.average_cost,
+        unique_users=row.users,
+        unpriced_sessions=row.unpriced,
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def buckets_of(spec: SessionSpec, interval: SessionInterval, timezone: str) -> Buckets:
+    """Validates the zone and the bucket count up front (the same calendar arithmetic SQL applies)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadUserInput(f"unknown time zone {timezone!r}", argument="timezone") from None
+    if spec.end - spec.start > MAX_RANGE:
+        raise BadUserInput("a timeseries covers at most 10 years", argument="filter")
+    first = spec.start.astimezone(zone).date()
+    last = (spec.end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = 7 if interval == SessionInterval.WEEK else 1
+    if days == 7:
+        first -= timedelta(days=first.weekday())
+        last -= timedelta(days=last.weekday())
+    if (last - first).days // days + 1 > MAX_BUCKETS:
+        raise BadUserInput(f"at most {MAX_BUCKETS} buckets; use a wider interval", argument="interval")
+    return Buckets(unit="week" if days == 7 else "day", days=days, timezone=timezone)
+
+
+def _point(row: Any) -> SessionPoint:
+    return SessionPoint(
+        start=row.bucket_start,
+        end=row.bucket_end,
+        sessions=row.sessions,
+        cost=row.cost,
+        tokens=int(row.tokens),
+    )
+
+
+async def timeseries(
+    info: Info, spec: SessionSpec, interval: SessionInterval, timezone: str
+) -> list[SessionPoint]:
+    buckets = buckets_of(spec, interval, timezone)
+    async with info.context.db.read() as conn:
+        rows = await q.timeseries(conn, spec, buckets)
+    return [_point(row) for row in rows]
+
+
+async def by_agent(info: Info, spec: SessionSpec) -> list[AgentStats]:
+    async with info.context.db.read() as conn:
+        rows = await q.by_agent(conn, spec)
+    return [
+        AgentStats(
+            agent=row.agent,
+            sessions=row.sessions,
+            users=row.users,
+            total_cost=row.total_cost,
+            average_cost=row.average_cost,
+            average_duration_seconds=_float(row.average_duration),
+            tokens=int(row.tokens),
+        )
+        for row in rows
+    ]
+
+
+async def cost_breakdown(info: Info, spec: SessionSpec, by: CostDimension) -> list[CostSlice]:
+    async with info.context.db.read() as conn:
+        rows = await q.cost_breakdown(conn, spec, by.value)
+    return [
+        CostSlice(
+            key=row.key,
+            label=row.label,
+            cost=row.cost,
+            share=float(row.share),
+            sessions=row.sessions,
+            tokens=int(row.tokens),
+        )
+        for row in rows
+    ]
+
+
+async def users(info: Info, spec: SessionSpec) -> list[UserSessionStats]:
+    async with info.context.db.read() as conn:
+        rows = await q.users(conn, spec)
+    found = await info.context.loaders.users([row.user_id for row in rows])
+    bounds: list[float | None] = [float(bound) for bound in HISTOGRAM_BOUNDS]
+    bounds.append(None)
+    return [
+        UserSessionStats(
+            user=found[row.user_id],
+            sessions=int(row.sessions),
+            cost=row.cost,
+            tokens=int(row.tokens),
+            average_duration_seconds=_float(row.average_duration),
+            favorite_agent=row.agents[0] if row.agents else None,
+            agents=[
+                AgentCount(agent=a, sessions=int(n))
+                for a, n in zip(row.agents, row.agent_sessions, strict=True)
+            ],
+            duration_histogram=[
+                DurationBucket(le=le, count=int(n)) for le, n in zip(bounds, row.histogram, strict=True)
+            ],
+            spec=spec,
+            user_id=row.user_id,
+        )
+        for row in rows
+    ]
+
+
+async def _all_user_series(
+    db: Database, spec: SessionSpec, buckets: Buckets
+) -> dict[uuid.UUID, list[SessionPoint]]:
+    async with db.read() as conn:
+        rows = await q.user_timeseries(conn, spec, buckets)
+    series: dict[uuid.UUID, list[SessionPoint]] = defaultdict(list)
+    for row in rows:
+        series[row.user_id].append(_point(row))
+    return series
+
+
+async def user_timeseries(
+    info: Info, stats: UserSessionStats, interval: SessionInterval, timezone: str
+) -> list[SessionPoint]:
+    """The rows of a users list resolve their timeseries at different moments, so the first one starts
+    a single statement for every user of the spec and the others await it (one per request)."""
+    buckets = buckets_of(stats.spec, interval, timezone)
+    key = (_USER_SERIES, stats.spec, buckets)
+    task: asyncio.Future[dict[uuid.UUID, list[SessionPoint]]] | None = info.context.state.get(key)
+    if task is None:
+        task = asyncio.ensure_future(_all_user_series(info.context.db, stats.spec, buckets))
+        info.context.state[key] = task
+    return (await task).get(stats.user_id, [])

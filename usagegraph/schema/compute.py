@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 import strawberry
 
 from usagegraph.schema.common import UserRef, WorkspaceRef
+
 
 @strawberry.type
 class UtilizationStats:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
+from usagegraph.ingest.inputs import fast_input
 from usagegraph.schema.enums import ActivityCategory
 from usagegraph.schema.scalars import BigInt
 
@@ -159,6 +160,7 @@ class AiSessionInput:
     ended_at: datetime | None = None
 
 
+@fast_input
 @strawberry.input
 class IngestBatch:
     organizations: list[OrganizationInput] | None = None

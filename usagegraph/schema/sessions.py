@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from strawberry import Private
 from strawberry.types import Info
 
-from usagegraph.schema.common import PageInfo
-from usagegraph.schema.common import UserRef
+from usagegraph.db.queries.sessions import SessionSpec
+from usagegraph.schema.common import PageInfo, UserRef
 from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
 from usagegraph.schema.scalars import BigInt
 
@@ -95,7 +95,8 @@ class UserSessionStats:
     favorite_agent: str | None
     agents: list[AgentCount]
     duration_histogram: list[DurationBucket]
-    spec: Private[Any]
+    spec: Private[SessionSpec]
+    user_id: Private[uuid.UUID]
 
     @strawberry.field
     async def timeseries(
@@ -111,7 +112,7 @@ class SessionAnalytics:
     scope: AnalyticsScope
     start: datetime
     end: datetime
-    spec: Private[Any]
+    spec: Private[SessionSpec]
 
     @strawberry.field
     async def summary(self, info: Info) -> SessionSummary:

@@ -3,7 +3,15 @@
 A session's active minutes run from floor_minute(started_at) through
 floor_minute(max(ended_at - 1 microsecond, started_at)) (API.md 5.1). They are written as one row per
 UTC hour with a bigint mask, bit k = minute k, merged with bit_or so that re-sending or extending a
-session is idempotent. A LOGIN sets the bit of its instant."""
+session is idempotent. A LOGIN sets the bit of its instant.
+
+activity_quarter_users keeps, per organization, category (and '*' for every category) and UTC
+quarter-hour, a bit string of the users active in it (bit i = the user numbered i in activity_user_bits), also merged with OR. Users are numbered
+per organization under a transaction-scoped advisory lock so that concurrent ingests never give two
+users the same bit.
+
+activity_session_spans keeps the longest span (last minute - first minute) of the organization's
+sessions, so that "sessions overlapping a range" is a bounded range scan on started_at."""
 
 from __future__ import annotations
 
@@ -49,10 +57,83 @@ _MERGE = text(
 )
 
 
+_SPANS = text(
+    """
+    INSERT INTO activity_session_spans AS a (organization_id, max_minutes)
+    SELECT organization_id,
+           max(extract(epoch FROM date_trunc('minute', greatest(ended_at - interval '1 microsecond', started_at))
+               - date_trunc('minute', started_at))::integer / 60)
+    FROM activity_sessions
+    WHERE (organization_id, id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
+      AND category <> 'LOGIN' AND ended_at IS NOT NULL
+    GROUP BY organization_id
+    ON CONFLICT (organization_id) DO UPDATE SET max_minutes = excluded.max_minutes
+    WHERE excluded.max_minutes > a.max_minutes
+    """
+)
+
+
+_LOCK_NUMBERING = text(
+    """
+    SELECT pg_advisory_xact_lock(hashtextextended('activity_user_bits:' || o::text, 0))
+    FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS uuid[])) AS o ORDER BY o) orgs
+    """
+)
+
+_NUMBER_USERS = text(
+    """
+    INSERT INTO activity_user_bits (organization_id, user_id, idx)
+    SELECT u.organization_id, u.user_id,
+           (coalesce((SELECT max(b.idx) FROM activity_user_bits b WHERE b.organization_id = u.organization_id), -1)
+            + row_number() OVER (PARTITION BY u.organization_id ORDER BY u.user_id))::int
+    FROM (
+        SELECT DISTINCT organization_id, user_id FROM activity_sessions
+        WHERE (organization_id, id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
+    ) u
+    WHERE NOT EXISTS (
+        SELECT 1 FROM activity_user_bits b WHERE b.organization_id = u.organization_id AND b.user_id = u.user_id
+    )
+    """
+)
+
+_MERGE_QUARTERS = text(
+    """
+    WITH s AS (
+        SELECT a.organization_id, a.category, b.idx,
+               date_bin('15 minutes', a.started_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS first_quarter,
+               date_bin('15 minutes', CASE WHEN a.category = 'LOGIN' OR a.ended_at IS NULL THEN a.started_at
+                                           ELSE greatest(a.ended_at - interval '1 microsecond', a.started_at) END,
+                        TIMESTAMPTZ '2000-01-01 00:00:00+00') AS last_quarter
+        FROM activity_sessions a
+        JOIN activity_user_bits b ON b.organization_id = a.organization_id AND b.user_id = a.user_id
+        WHERE (a.organization_id, a.id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
+    ), sized AS (
+        SELECT s.*, CAST(repeat('0', 1024 * ((c.top + 1024) / 1024)) AS bit varying) AS zeros
+        FROM s JOIN (
+            SELECT organization_id, max(idx) AS top FROM activity_user_bits
+            WHERE organization_id = ANY(CAST(:orgs AS uuid[])) GROUP BY organization_id
+        ) c ON c.organization_id = s.organization_id
+    )
+    INSERT INTO activity_quarter_users AS q (organization_id, category, quarter, users)
+    SELECT organization_id, c.category, quarter, bit_or(set_bit(zeros, idx, 1))
+    FROM sized
+    CROSS JOIN LATERAL (VALUES (sized.category), ('*')) AS c(category)
+    CROSS JOIN LATERAL generate_series(first_quarter, last_quarter, interval '15 minutes') AS quarter
+    GROUP BY organization_id, c.category, quarter
+    ON CONFLICT (organization_id, category, quarter) DO UPDATE
+    SET users = excluded.users
+        | substring(q.users || (excluded.users # excluded.users) FROM 1 FOR length(excluded.users))
+    """
+)
+
+
 async def merge_sessions(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
     """Add the active minutes of these (organization_id, session id) sessions to the rollup."""
     if not keys:
         return
-    await conn.execute(
-        _MERGE, {"nil": NIL, "orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]}
-    )
+    orgs, ids = [k[0] for k in keys], [k[1] for k in keys]
+    await conn.execute(_MERGE, {"nil": NIL, "orgs": orgs, "ids": ids})
+    await conn.execute(_SPANS, {"orgs": orgs, "ids": ids})
+    await conn.execute(_LOCK_NUMBERING, {"orgs": orgs})
+    await conn.execute(_NUMBER_USERS, {"orgs": orgs, "ids": ids})
+    await conn.execute(_MERGE_QUARTERS, {"orgs": orgs, "ids": ids})

@@ -1,0 +1,233 @@
+"""Compute utilization over resource samples (per workspace, against its limits) and node samples (per
+node, against its capacity), API.md 5.6.
+
+Buckets are `start + k*interval` computed in one step with `date_add(ts, interval, zone)`, so calendar
+units follow the requested zone (DST included) while hours and minutes stay absolute, exactly as
+PostgreSQL adds an interval to a timestamptz. Each series bucket reads its samples through a LATERAL
+index range scan instead of a range join, so the cost grows with samples + buckets, not their product.
+
+Node samples describe shared infrastructure and carry no organization: an organization sees the nodes
+that hosted its workspaces in the range (the `node` of its resource samples), never the others. A node
+without node samples in the range has nothing to report and is left out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+MAX_BUCKETS = 1000
+
+
+@dataclass(frozen=True)
+class Range:
+    """A validated, bucketed time range: `interval` is a PostgreSQL interval literal."""
+
+    start: datetime
+    end: datetime
+    interval: str
+    timezone: str
+    buckets: int = 0
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "iv": self.interval,
+            "tz": self.timezone,
+            "last_k": self.buckets - 1,
+        }
+
+
+_BUCKET_COUNT = text(
+    """
+    SELECT count(*) FROM generate_series(0, CAST(:cap AS integer)) AS k
+    WHERE date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
+          < CAST(:end AS timestamptz)
+    """
+)
+
+_WITHIN_YEARS = text(
+    """
+    SELECT CAST(:end AS timestamptz)
+           <= date_add(CAST(:start AS timestamptz), make_interval(years => :years), CAST(:tz AS text))
+    """
+)
+
+_WORKSPACE_STATS = text(
+    """
+    WITH s AS (
+        SELECT rs.workspace_id, rs.at, rs.node,
+               rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0) AS cpu,
+               rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0) AS memory
+        FROM resource_samples rs
+        WHERE rs.organization_id = :org
+          AND rs.at >= CAST(:start AS timestamptz) AND rs.at < CAST(:end AS timestamptz)
+    )
+    SELECT s.workspace_id, w.owner_id,
+           (array_agg(s.node ORDER BY s.at DESC) FILTER (WHERE s.node IS NOT NULL))[1] AS node,
+           count(*) AS samples,
+           coalesce(avg(cpu), 0) AS cpu_average,
+           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY cpu), 0) AS cpu_p95,
+           coalesce(max(cpu), 0) AS cpu_max,
+           coalesce(avg(memory), 0) AS memory_average,
+           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY memory), 0) AS memory_p95,
+           coalesce(max(memory), 0) AS memory_max
+    FROM s JOIN workspaces w ON w.organization_id = :org AND w.id = s.workspace_id
+    GROUP BY s.workspace_id, w.owner_id
+    ORDER BY cpu_p95 DESC, s.workspace_id
+    """
+)
+
+_NODE_STATS = text(
+    """
+    WITH org_nodes AS (
+        SELECT DISTINCT node FROM resource_samples
+        WHERE organization_id = :org AND node IS NOT NULL
+          AND at >= CAST(:start AS timestamptz) AND at < CAST(:end AS timestamptz)
+    ), s AS (
+        SELECT ns.node,
+               ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0) AS cpu,
+               ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0) AS memory
+        FROM node_samples ns JOIN org_nodes USING (node)
+        WHERE ns.at >= CAST(:start AS timestamptz) AND ns.at < CAST(:end AS timestamptz)
+    )
+    SELECT node,
+           count(*) AS samples,
+           coalesce(avg(cpu), 0) AS cpu_average,
+           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY cpu), 0) AS cpu_p95,
+           coalesce(max(cpu), 0) AS cpu_max,
+           coalesce(avg(memory), 0) AS memory_average,
+           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY memory), 0) AS memory_p95,
+           coalesce(max(memory), 0) AS memory_max
+    FROM s
+    GROUP BY node
+    ORDER BY node
+    """
+)
+
+_NODE_SERIES = text(
+    """
+    WITH buckets AS (
+        SELECT k,
+               date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
+                   AS bucket_start,
+               least(date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
+                              CAST(:tz AS text)),
+                     CAST(:end AS timestamptz)) AS bucket_end
+        FROM generate_series(0, CAST(:last_k AS integer)) AS k
+    )
+    SELECT n.node, b.bucket_start, b.bucket_end, v.cpu, v.memory
+    FROM unnest(CAST(:nodes AS text[])) AS n(node)
+    CROSS JOIN buckets b
+    LEFT JOIN LATERAL (
+        SELECT avg(ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0)) AS cpu,
+               avg(ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0)) AS memory
+        FROM node_samples ns
+        WHERE ns.node = n.node AND ns.at >= b.bucket_start AND ns.at < b.bucket_end
+    ) v ON true
+    ORDER BY n.node, b.k
+    """
+)
+
+_WORKSPACE_SERIES = text(
+    """
+    WITH buckets AS (
+        SELECT k,
+               date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
+                   AS bucket_start,
+               least(date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
+                              CAST(:tz AS text)),
+                     CAST(:end AS timestamptz)) AS bucket_end
+        FROM generate_series(0, CAST(:last_k AS integer)) AS k
+    )
+    SELECT b.bucket_start, b.bucket_end, v.cpu, v.memory
+    FROM buckets b
+    LEFT JOIN LATERAL (
+        SELECT avg(rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0)) AS cpu,
+               avg(rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0)) AS memory
+        FROM resource_samples rs
+        WHERE rs.organization_id = :org AND rs.workspace_id = :ws
+          AND rs.at >= b.bucket_start AND rs.at < b.bucket_end
+    ) v ON true
+    ORDER BY b.k
+    """
+)
+
+
+async def bucket_count(
+    conn: AsyncConnection, start: datetime, end: datetime, interval: str, timezone: str
+) -> int:
+    """Number of buckets of the range, counted up to MAX_BUCKETS + 1 (enough to refuse a larger one)."""
+    params = {"start": start, "end": end, "iv": interval, "tz": timezone, "cap": MAX_BUCKETS}
+    return int((await conn.execute(_BUCKET_COUNT, params)).scalar_one())
+
+
+async def within_years(
+    conn: AsyncConnection, start: datetime, end: datetime, timezone: str, years: int
+) -> bool:
+    """Whether `end` is at most `years` calendar years after `start` in the zone (Feb 29 clamps)."""
+    params = {"start": start, "end": end, "tz": timezone, "years": years}
+    return bool((await conn.execute(_WITHIN_YEARS, params)).scalar_one())
+
+
+async def workspace_stats(
+    conn: AsyncConnection, organization_id: uuid.UUID, rng: Range
+) -> Sequence[Row[Any]]:
+    """One row per workspace of the organization with samples in range, by cpu p95 desc, then id."""
+    return (await conn.execute(_WORKSPACE_STATS, {**rng.params(), "org": organization_id})).all()
+
+
+async def node_stats(conn: AsyncConnection, organization_id: uuid.UUID, rng: Range) -> Sequence[Row[Any]]:
+    """One row per node that hosted the organization's workspaces and has node samples in range."""
+    return (await conn.execute(_NODE_STATS, {**rng.params(), "org": organization_id})).all()
+
+
+async def node_series(conn: AsyncConnection, nodes: list[str], rng: Range) -> Sequence[Row[Any]]:
+    """Every bucket of every given node, oldest first; cpu and memory are null in a bucket without samples."""
+    return (await conn.execute(_NODE_SERIES, {**rng.params(), "nodes": nodes})).all()
+
+
+async def workspace_series(
+    conn: AsyncConnection, organization_id: uuid.UUID, workspace_id: uuid.UUID, rng: Range
+) -> Sequence[Row[Any]]:
+    """Every bucket of one workspace, oldest first; null where the bucket has no sample."""
+    params = {**rng.params(), "org": organization_id, "ws": workspace_id}
+    return (await conn.execute(_WORKSPACE_SERIES, params)).all()
+
+
+async def latest_workspace_utilization(
+    conn: AsyncConnection, window_seconds: int, limit: int
+) -> tuple[Sequence[Row[Any]], int]:
+    """The latest sample of every workspace sampled in the trailing window, with the names dashboards
+    label it by; at most `limit` rows (busiest CPU first) and the number of workspaces left out."""
+    sql = text(
+        """
+        WITH latest AS (
+            SELECT DISTINCT ON (rs.organization_id, rs.workspace_id)
+                   rs.organization_id, rs.workspace_id,
+                   rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0) AS cpu,
+                   rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0) AS memory
+            FROM resource_samples rs
+            WHERE rs.at >= now() - make_interval(secs => :window)
+            ORDER BY rs.organization_id, rs.workspace_id, rs.at DESC
+        )
+        SELECT o.name AS organization, u.username, w.name AS workspace, t.name AS template,
+               l.cpu, l.memory, count(*) OVER () AS total
+        FROM latest l
+        JOIN workspaces w ON w.organization_id = l.organization_id AND w.id = l.workspace_id
+        JOIN organizations o ON o.id = l.organization_id
+        JOIN users u ON u.id = w.owner_id
+        JOIN templates t ON t.organization_id = w.organization_id AND t.id = w.template_id
+        ORDER BY l.cpu DESC NULLS LAST, o.name, u.username, w.name
+        LIMIT :limit
+        """
+    )
+    rows = (await conn.execute(sql, {"window": window_seconds, "limit": limit})).all()
+    total = int(rows[0].total) if rows else 0
+    return rows, max(total - len(rows), 0)

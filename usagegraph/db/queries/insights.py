@@ -1,0 +1,311 @@
+"""Template Insights SQL (API.md 5.4).
+
+Durations and active users come from the minute rollup (activity_minutes): one bigint per user, UTC
+hour, workspace, category and app, bit k = minute k. A range or bucket that starts or ends inside an
+hour masks the bits outside it, so results are exact to the minute in every zone. Only timesUsed reads
+sessions, because the rollup merges them.
+
+Every statement is scoped by organization_id first and by the selected template ids, which the indexes
+lead with."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class Scope:
+    organization_id: uuid.UUID
+    template_ids: list[uuid.UUID]
+    start: datetime
+    end: datetime
+
+    def params(self) -> dict[str, Any]:
+        return {"org": self.organization_id, "tpls": self.template_ids, "start": self.start, "end": self.end}
+
+
+def _mask(hour: str, lo: str, hi: str) -> str:
+    """Bits of the minutes of `hour` that lie in [lo, hi), both whole minutes."""
+    low = "least(60, greatest(0, (extract(epoch FROM " + lo + " - " + hour + ") / 60)::int))"
+    high = "least(60, greatest(0, (extract(epoch FROM " + hi + " - " + hour + ") / 60)::int))"
+    return "(((CAST(1 AS bigint) << " + high + ") - 1) # ((CAST(1 AS bigint) << " + low + ") - 1))"
+
+
+_START = "CAST(:start AS timestamptz)"
+_END = "CAST(:end AS timestamptz)"
+_STARTS = "(CAST(:starts AS timestamptz[]))"
+
+_FRAGMENTS = {
+    "START": _START,
+    "END": _END,
+    "STARTS": _STARTS,
+    "IN_RANGE": (
+        "CASE WHEN a.hour >= " + _START + " AND a.hour + interval '1 hour' <= " + _END + " THEN a.minutes "
+        "ELSE a.minutes & " + _mask("a.hour", _START, _END) + " END"
+    ),
+    "ROLLUP_SCOPE": (
+        "a.organization_id = :org AND a.template_id = ANY(CAST(:tpls AS uuid[])) AND a.category <> 'LOGIN' "
+        "AND a.hour >= date_trunc('hour', " + _START + ") AND a.hour < " + _END
+    ),
+    "BUCKET_MASK": _mask("r.hour", _STARTS + "[i]", "coalesce(" + _STARTS + "[i + 1], " + _END + ")"),
+    "BITS": "bit_count(CAST(bits AS bit(64)))",
+    "TRAILING_HOURS": """
+        SELECT a.organization_id, a.template_id, a.app, a.user_id, a.hour, bit_or($IN_RANGE) AS bits
+        FROM organizations o
+        CROSS JOIN LATERAL (
+            SELECT * FROM activity_minutes a
+            WHERE a.organization_id = o.id AND a.hour >= date_trunc('hour', $START) AND a.hour < $END
+              AND a.category <> 'LOGIN' AND a.template_id IS NOT NULL
+        ) AS a
+        GROUP BY a.organization_id, a.template_id, a.app, a.user_id, a.hour
+    """,
+}
+
+
+_NAME = re.compile(r"\$([A-Z_]+)")
+
+
+def _sql(statement: str) -> TextClause:
+    """A statement with the shared fragments above spliced in by name ($NAME; a fragment may use others). Only
+    these module constants are spliced; every value travels as a bind parameter."""
+    for _ in range(3):
+        statement = _NAME.sub(lambda match: _FRAGMENTS[match.group(1)], statement)
+    if _NAME.search(statement):
+        raise ValueError("fragments nest too deep")
+    return text(statement)
+
+
+async def bucket_starts(
+    conn: AsyncConnection, start: datetime, end: datetime, step: timedelta, timezone: str, limit: int
+) -> list[datetime]:
+    """start + k*step in the zone (one step from start, PostgreSQL calendar rules) for every bucket that
+    starts before end (step in days: calendar days in the zone), followed by where the last bucket would end uncut; at most limit + 2 values, so
+    that the caller can tell when there are too many buckets."""
+    sql = _sql(
+        """
+        SELECT date_add($START, k * CAST(:step AS interval), :tz) AS bound
+        FROM generate_series(0, :limit + 1) AS k
+        WHERE k = 0 OR date_add($START, (k - 1) * CAST(:step AS interval), :tz) < $END
+        ORDER BY k
+        """
+    )
+    rows = await conn.execute(sql, {"start": start, "end": end, "step": step, "tz": timezone, "limit": limit})
+    return [row.bound for row in rows]
+
+
+@dataclass(frozen=True)
+class RollupSections:
+    users: Sequence[Row[Any]]
+    """(user_id, minutes): distinct active minutes per user over every app and template, ordered as
+    userActivity is: minutes desc, then username."""
+    series: dict[int, int]
+    """distinct active users per bucket, keyed by the 1-based bucket index"""
+    apps: Sequence[Row[Any]]
+    """(app, minutes, users): per app slug, the sum over users of each user's distinct minutes in it"""
+
+
+_SECTIONS = ("users", "series", "apps")
+
+_WORK_MEM = text("SET LOCAL work_mem = '64MB'")
+"""The month of one organization's rollup fits in memory: hash aggregates instead of spills to disk."""
+
+_ROLLUP_SECTIONS = _sql(
+    """
+    WITH cells AS MATERIALIZED (
+        SELECT a.user_id, a.hour, a.app, bit_or($IN_RANGE) AS bits
+        FROM activity_minutes a
+        WHERE $ROLLUP_SCOPE
+        GROUP BY a.user_id, a.hour, a.app
+    ), user_hours AS MATERIALIZED (
+        SELECT user_id, hour, bit_or(bits) AS bits FROM cells GROUP BY user_id, hour
+    ), hour_buckets AS (
+        SELECT user_id, hour, bits, width_bucket(hour, $STARTS) AS first_bucket,
+               width_bucket(hour + interval '59 minutes', $STARTS) AS last_bucket
+        FROM user_hours WHERE CAST(:want_series AS boolean)
+    )
+    SELECT * FROM (
+        SELECT 'users' AS section, p.user_id, NULL AS app, p.minutes, NULL::bigint AS users, u.username
+        FROM (SELECT user_id, sum($BITS)::bigint AS minutes FROM user_hours GROUP BY user_id) p
+        JOIN users u ON u.id = p.user_id
+        WHERE p.minutes > 0 AND CAST(:want_users AS boolean)
+      UNION ALL
+        SELECT 'series', NULL, NULL, i, count(*), NULL
+        FROM (
+            SELECT DISTINCT i, user_id FROM (
+                SELECT h.last_bucket AS i, h.user_id FROM hour_buckets h
+                WHERE h.first_bucket = h.last_bucket AND h.bits <> 0
+              UNION ALL
+                SELECT i, r.user_id
+                FROM hour_buckets r
+                CROSS JOIN LATERAL generate_series(greatest(1, r.first_bucket), r.last_bucket) AS i
+                WHERE r.first_bucket <> r.last_bucket AND r.bits & $BUCKET_MASK <> 0
+            ) AS spread
+        ) AS d
+        GROUP BY i
+      UNION ALL
+        SELECT 'apps', NULL, app, sum(minutes)::bigint, count(*), NULL
+        FROM (
+            SELECT app, user_id, sum($BITS) AS minutes
+            FROM cells WHERE app <> '' AND CAST(:want_apps AS boolean) GROUP BY app, user_id
+        ) AS d
+        WHERE minutes > 0
+        GROUP BY app
+    ) AS s
+    ORDER BY section, minutes DESC, username, user_id, app
+    """
+)
+
+
+async def rollup_sections(
+    conn: AsyncConnection, scope: Scope, starts: list[datetime], sections: set[str]
+) -> RollupSections:
+    """userActivity/activeUsers ("users"), activeUsersSeries ("series") and appUsage minutes ("apps")
+    from one read of the rollup: cells of (user, hour, app) masked to the range, then their union per
+    (user, hour), from which every section is an aggregate. A bucket of the series takes the minutes of
+    an hour that fall in it; width_bucket finds the buckets of an hour's first and last minute by binary
+    search, so the join never scans every bucket."""
+    if not sections & set(_SECTIONS):
+        return RollupSections((), {}, ())
+    flags = {f"want_{name}": name in sections for name in _SECTIONS}
+    await conn.execute(_WORK_MEM)
+    rows = (await conn.execute(_ROLLUP_SECTIONS, {**scope.params(), "starts": starts, **flags})).all()
+    return RollupSections(
+        users=[row for row in rows if row.section == "users"],
+        series={row.minutes: row.users for row in rows if row.section == "series"},
+        apps=[row for row in rows if row.section == "apps"],
+    )
+
+
+async def app_sessions(conn: AsyncConnection, scope: Scope) -> Sequence[Row[Any]]:
+    """Per app slug: the sessions overlapping [start, end) (API.md 5.1) and their most frequent category.
+    A session overlaps iff it starts before end and either starts at or after start or ends after it;
+    the template's longest session bounds how far before start such a session can begin."""
+    sql = _sql(
+        """
+        WITH lookback AS (
+            SELECT coalesce(max(longest.length), interval '0') AS length
+            FROM unnest(CAST(:tpls AS uuid[])) AS t(id)
+            CROSS JOIN LATERAL (
+                SELECT s.ended_at - s.started_at AS length
+                FROM activity_sessions s
+                WHERE s.organization_id = :org AND s.template_id = t.id AND s.ended_at IS NOT NULL
+                ORDER BY s.ended_at - s.started_at DESC
+                LIMIT 1
+            ) AS longest
+        )
+        SELECT s.app, count(*) AS sessions, mode() WITHIN GROUP (ORDER BY s.category) AS category
+        FROM activity_sessions s, lookback
+        WHERE s.organization_id = :org AND s.template_id = ANY(CAST(:tpls AS uuid[]))
+          AND s.started_at >= $START - lookback.length AND s.started_at < $END
+          AND (s.started_at >= $START OR s.ended_at > $START)
+          AND s.category <> 'LOGIN' AND s.app IS NOT NULL AND s.app <> ''
+        GROUP BY s.app
+        """
+    )
+    return (await conn.execute(sql, scope.params())).all()
+
+
+async def user_latency(conn: AsyncConnection, scope: Scope) -> Sequence[Row[Any]]:
+    """Exact continuous percentiles over every sample in range, per user, p95 desc."""
+    sql = _sql(
+        """
+        WITH per_user AS (
+            SELECT l.user_id,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY l.latency_ms) AS p50,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY l.latency_ms) AS p95,
+                   count(*) AS samples
+            FROM latency_samples l
+            WHERE l.organization_id = :org AND l.template_id = ANY(CAST(:tpls AS uuid[]))
+              AND l.at >= $START AND l.at < $END
+            GROUP BY l.user_id
+        )
+        SELECT p.user_id, p.p50, p.p95, p.samples
+        FROM per_user p JOIN users u ON u.id = p.user_id
+        ORDER BY p.p95 DESC, u.username, u.id
+        """
+    )
+    return (await conn.execute(sql, scope.params())).all()
+
+
+async def parameter_usage(conn: AsyncConnection, scope: Scope) -> Sequence[Row[Any]]:
+    """One row per (parameter name, value): every defined option of the name in any selected template
+        and every value a workspace of those templates holds, with the number of such workspaces that
+        existed at some time in [start, end). A name defined by several templates takes its display name and
+    type from the first of them in the selection. Rows come ordered for the response."""
+    sql = _sql(
+        """
+        WITH defs AS (
+            SELECT tp.name,
+                   (array_agg(tp.display_name ORDER BY array_position(CAST(:tpls AS uuid[]), tp.template_id)))[1]
+                       AS display_name,
+                   (array_agg(tp.type ORDER BY array_position(CAST(:tpls AS uuid[]), tp.template_id)))[1] AS type,
+                   min(tp.position) AS position
+            FROM template_parameters tp
+            WHERE tp.organization_id = :org AND tp.template_id = ANY(CAST(:tpls AS uuid[]))
+            GROUP BY tp.name
+        ), options AS (
+            SELECT DISTINCT tp.name, o.value ->> 'value' AS value
+            FROM template_parameters tp
+            CROSS JOIN LATERAL jsonb_array_elements(tp.options) AS o(value)
+            WHERE tp.organization_id = :org AND tp.template_id = ANY(CAST(:tpls AS uuid[]))
+        ), counts AS (
+            SELECT p.name, p.value, count(*) AS workspaces
+            FROM workspaces w
+            JOIN workspace_parameters p ON p.organization_id = w.organization_id AND p.workspace_id = w.id
+            WHERE w.organization_id = :org AND w.template_id = ANY(CAST(:tpls AS uuid[]))
+              AND w.created_at < $END AND (w.deleted_at IS NULL OR w.deleted_at >= $START)
+              AND p.name IN (SELECT name FROM defs)
+            GROUP BY p.name, p.value
+        ), vals AS (
+            SELECT name, value FROM options UNION SELECT name, value FROM counts
+        )
+        SELECT d.name, d.display_name, d.type, v.value, coalesce(c.workspaces, 0) AS workspaces
+        FROM defs d
+        LEFT JOIN vals v ON v.name = d.name
+        LEFT JOIN counts c ON c.name = v.name AND c.value = v.value
+        ORDER BY d.position, d.name, coalesce(c.workspaces, 0) DESC, v.value
+        """
+    )
+    return (await conn.execute(sql, scope.params())).all()
+
+
+async def trailing_template_usage(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """For the Prometheus gauges: active users of every template, and usage minutes per template and
+    app, over [start, end). Each organization's rollup is read through its (organization_id, hour) key."""
+    active = _sql(
+        """
+        WITH per_hour AS ($TRAILING_HOURS), users AS (
+            SELECT organization_id, template_id, count(DISTINCT user_id) AS users
+            FROM per_hour WHERE bits <> 0 GROUP BY organization_id, template_id
+        )
+        SELECT t.organization_id, t.id AS template_id, t.name AS template_name, coalesce(u.users, 0) AS users
+        FROM templates t
+        LEFT JOIN users u ON u.organization_id = t.organization_id AND u.template_id = t.id
+        ORDER BY t.organization_id, t.name, t.id
+        """
+    )
+    apps = _sql(
+        """
+        WITH per_hour AS ($TRAILING_HOURS)
+        SELECT t.organization_id, t.id AS template_id, t.name AS template_name, p.app,
+               sum($BITS)::bigint AS minutes
+        FROM per_hour p
+        JOIN templates t ON t.organization_id = p.organization_id AND t.id = p.template_id
+        WHERE p.app <> ''
+        GROUP BY t.organization_id, t.id, t.name, p.app
+        HAVING sum($BITS) > 0
+        ORDER BY t.organization_id, t.name, t.id, p.app
+        """
+    )
+    params = {"start": start, "end": end}
+    return (await conn.execute(active, params)).all(), (await conn.execute(apps, params)).all()

@@ -1,0 +1,206 @@
+"""SQL of DAU / WAU / MAU (API.md 5.3).
+
+An organization reads activity_quarter_users: one bit string of users per UTC quarter-hour and category
+('*' for ANY).
+Every zone offset in use is a multiple of 15 minutes, so each quarter-hour lies in one local day; the
+users of a day are the OR of its quarters, dau their bit count, and wau / mau the bit count of the OR over
+the window's days (a running OR over the week or month for CALENDAR, the last 7 or 30 days for ROLLING).
+The work grows with the number of quarter-hours in the range, not with the number of user-days.
+
+A workspace (small by nature) reads the minute rollup. A UTC hour belongs to one local day, or to two
+when a local midnight falls inside it (zones whose offset is not a whole number of hours); the hour ->
+(day its start falls in, mask of the minutes before the next local midnight) map is built from the local
+midnights of the range, so the rollup rows meet it through a hash join. That gives the distinct
+(user, local day) pairs, from which:
+
+- dau(D) counts the pairs of day D;
+- a CALENDAR window counts each user once per week (month), on the first day they were active in it,
+  and a running sum over that week (month) gives wau (mau) on every day;
+- a ROLLING window of w days credits a user from each active day d until the earlier of d + w and
+  their next active day, which makes the credits of one user disjoint; a running sum of +1/-1 events
+  gives the distinct users of [D - w + 1, D].
+
+Only the selected metrics are part of the statement: a query for dau alone has no window CTE."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    organization_id: uuid.UUID
+    workspace_id: uuid.UUID | None
+    first_day: date
+    last_day: date
+    zone: str
+    category: str | None
+    """None = every category (LOGIN included)."""
+    wau: bool
+    mau: bool
+    rolling: bool
+    forward_fill: bool
+
+
+def first_needed_day(spec: MetricsSpec) -> date:
+    """The first local day whose activity can matter to the first row."""
+    if spec.rolling:
+        return spec.first_day - timedelta(days=29 if spec.mau else 6 if spec.wau else 0)
+    needed = spec.first_day
+    if spec.mau:
+        needed = min(needed, needed.replace(day=1))
+    if spec.wau:
+        needed = min(needed, spec.first_day - timedelta(days=spec.first_day.weekday()))
+    return needed
+
+
+def _window(name: str, spec: MetricsSpec, days: int, calendar_unit: str) -> str:
+    if spec.rolling:
+        return f"""
+        , {name}_events AS (
+            SELECT day AS at, 1 AS delta FROM user_days
+            UNION ALL
+            SELECT least(day + {days}, coalesce(next_day, day + {days})), -1
+            FROM (SELECT day, lead(day) OVER (PARTITION BY user_id ORDER BY day) AS next_day FROM user_days) n
+        ), {name}_daily AS (
+            SELECT at AS day, sum(delta) AS n FROM {name}_events GROUP BY at
+        ), {name}_series AS (
+            SELECT d.day, sum(coalesce(e.n, 0)) OVER (ORDER BY d.day)::int AS {name}
+            FROM all_days d LEFT JOIN {name}_daily e ON e.day = d.day
+        )"""  # noqa: S608  (constant fragments; values are bound parameters)
+    return f"""
+        , {name}_first AS (
+            SELECT first_day AS day, count(*) AS n FROM (
+                SELECT min(day) AS first_day FROM user_days
+                GROUP BY user_id, date_trunc('{calendar_unit}', CAST(day AS timestamp))
+            ) f GROUP BY first_day
+        ), {name}_series AS (
+            SELECT d.day, sum(coalesce(f.n, 0)) OVER (
+                PARTITION BY date_trunc('{calendar_unit}', CAST(d.day AS timestamp)) ORDER BY d.day)::int AS {name}
+            FROM all_days d LEFT JOIN {name}_first f ON f.day = d.day
+        )"""  # noqa: S608
+
+
+_ALL_DAYS = """
+    WITH all_days AS (
+        SELECT CAST(d AS date) AS day
+        FROM generate_series(CAST(:from_day AS timestamp), CAST(:last_day AS timestamp), interval '1 day') AS d
+    )"""
+
+
+def _bitmap_series(spec: MetricsSpec) -> str:
+    category = "AND q.category = :category" if spec.category is not None else "AND q.category = '*'"
+    sql = f"""
+    , capacity AS (
+        SELECT 1024 * ((coalesce(max(idx), 0) + 1024) / 1024) AS n FROM activity_user_bits
+        WHERE organization_id = :org
+    ), padding AS MATERIALIZED (
+        SELECT n, CAST(repeat('0', n) AS bit varying) AS zeros FROM capacity
+    ), day_users AS (
+        SELECT CAST(q.quarter AT TIME ZONE :zone AS date) AS day,
+               bit_or(substring(q.users || p.zeros FROM 1 FOR p.n)) AS users
+        FROM activity_quarter_users q CROSS JOIN padding p
+        WHERE q.organization_id = :org {category} AND q.quarter >= :lo AND q.quarter < :hi
+        GROUP BY 1
+    ), days AS (
+        SELECT d.day, u.users FROM all_days d LEFT JOIN day_users u ON u.day = d.day
+    )"""  # noqa: S608  (constant fragments; values are bound parameters)
+    columns = ["day", "coalesce(bit_count(users), 0)::int AS dau"]
+    for name, wanted, days, unit in (("wau", spec.wau, 7, "week"), ("mau", spec.mau, 30, "month")):
+        if not wanted:
+            continue
+        if spec.rolling:
+            frame = f"ORDER BY day ROWS BETWEEN {days - 1} PRECEDING AND CURRENT ROW"
+        else:
+            frame = f"PARTITION BY date_trunc('{unit}', CAST(day AS timestamp)) ORDER BY day"
+        columns.append(f"coalesce(bit_count(bit_or(users) OVER ({frame})), 0)::int AS {name}")
+    series = f"\n    , series AS (SELECT {', '.join(columns)} FROM days)"  # noqa: S608
+    return sql + series
+
+
+def _rollup_series(spec: MetricsSpec) -> str:
+    scope = "organization_id = :org AND workspace_id = :workspace"
+    if spec.category is not None:
+        scope += " AND category = :category"
+    sql = f"""
+    , midnights AS (
+        SELECT CAST(d AS date) AS day, CAST(d AS timestamp) AT TIME ZONE :zone AS at
+        FROM generate_series(CAST(CAST(:from_day AS date) - 1 AS timestamp),
+                             CAST(CAST(:last_day AS date) + 1 AS timestamp), interval '1 day') AS d
+    ), hour_map AS (
+        SELECT m.day, h.hour,
+               CASE WHEN extract(epoch FROM m.next_at - h.hour) >= 3600 THEN -1
+                    ELSE (CAST(1 AS bigint) << (extract(epoch FROM m.next_at - h.hour) / 60)::int) - 1
+               END AS before_midnight
+        FROM (SELECT day, at, lead(at) OVER (ORDER BY day) AS next_at FROM midnights) m
+        CROSS JOIN LATERAL generate_series(date_trunc('hour', m.at + interval '59 minutes', 'UTC'),
+                                           m.next_at - interval '1 minute', interval '1 hour') AS h(hour)
+        WHERE m.next_at IS NOT NULL
+    ), user_days AS (
+        SELECT DISTINCT a.user_id, d.day
+        FROM activity_minutes a
+        JOIN hour_map h ON h.hour = a.hour
+        CROSS JOIN LATERAL (VALUES (h.day, a.minutes & h.before_midnight),
+                                   (h.day + 1, a.minutes & ~h.before_midnight)) AS d(day, bits)
+        WHERE {scope} AND a.hour >= :lo AND a.hour < :hi
+          AND d.bits <> 0 AND d.day BETWEEN CAST(:from_day AS date) AND CAST(:last_day AS date)
+    ), dau_daily AS (
+        SELECT day, count(*)::int AS dau FROM user_days GROUP BY day
+    )"""  # noqa: S608
+    if spec.wau:
+        sql += _window("wau", spec, 7, "week")
+    if spec.mau:
+        sql += _window("mau", spec, 30, "month")
+    columns = ["d.day", "coalesce(dd.dau, 0) AS dau"]
+    joins = ["LEFT JOIN dau_daily dd ON dd.day = d.day"]
+    for name, wanted in (("wau", spec.wau), ("mau", spec.mau)):
+        if wanted:
+            columns.append(f"{name}_series.{name}")
+            joins.append(f"JOIN {name}_series ON {name}_series.day = d.day")
+    series = f"\n    , series AS (SELECT {', '.join(columns)} FROM all_days d {' '.join(joins)})"  # noqa: S608
+    return sql + series
+
+
+def build_sql(spec: MetricsSpec) -> str:
+    sql = _ALL_DAYS + (_bitmap_series(spec) if spec.workspace_id is None else _rollup_series(spec))
+    names = ["day", "dau"] + [name for name, wanted in (("wau", spec.wau), ("mau", spec.mau)) if wanted]
+    rows = f"SELECT {', '.join(names)} FROM series WHERE day >= :first_day"  # noqa: S608
+    if not spec.forward_fill:
+        return sql + f"\n{rows}\nORDER BY day"
+    carried = [
+        f"CASE WHEN r.dau > 0 THEN r.{name} WHEN r.grp = 0 THEN NULL "
+        f"ELSE first_value(r.{name}) OVER (PARTITION BY r.grp ORDER BY r.day) END AS {name}"
+        for name in names[2:]
+    ]
+    fill = f"""
+    , requested AS ({rows})
+    SELECT r.day, nullif(r.dau, 0) AS dau{"".join(", " + c for c in carried)}
+    FROM (SELECT q.*, count(*) FILTER (WHERE q.dau > 0) OVER (ORDER BY q.day) AS grp FROM requested q) r
+    ORDER BY r.day"""  # noqa: S608
+    return sql + fill
+
+
+async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[object]]:
+    """One row per requested day, oldest first: day, dau and the selected windows."""
+    from_day = first_needed_day(spec)
+    params: dict[str, object] = {
+        "org": spec.organization_id,
+        "from_day": from_day,
+        "first_day": spec.first_day,
+        "last_day": spec.last_day,
+        "zone": spec.zone,
+        "lo": datetime.combine(from_day - timedelta(days=1), time(), UTC),
+        "hi": datetime.combine(spec.last_day + timedelta(days=2), time(), UTC),
+    }
+    if spec.workspace_id is not None:
+        params["workspace"] = spec.workspace_id
+    if spec.category is not None:
+        params["category"] = spec.category
+    await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
+    return (await conn.execute(text(build_sql(spec)), params)).all()
