@@ -74,7 +74,9 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     async with engine.begin() as conn:
         if not _TABLES:
             rows = await conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
             )
             _TABLES.extend(row.tablename for row in rows)
         await conn.execute(text(f"TRUNCATE {', '.join(_TABLES)} CASCADE"))

@@ -171,7 +171,9 @@ class Factory:
         async with self.engine.begin() as conn:
             if workspace_id is not None and template_id is None:
                 template_id = (
-                    await conn.execute(text("SELECT template_id FROM workspaces WHERE id = :id"), {"id": workspace_id})
+                    await conn.execute(
+                        text("SELECT template_id FROM workspaces WHERE id = :id"), {"id": workspace_id}
+                    )
                 ).scalar_one()
             await conn.execute(
                 text(
@@ -179,8 +181,15 @@ class Factory:
                     "app, started_at, ended_at) VALUES (:org, :id, :user, :ws, :t, :cat, :app, :start, :end)"
                 ),
                 {
-                    "org": org_id, "id": session_id, "user": user_id, "ws": workspace_id, "t": template_id,
-                    "cat": category, "app": app, "start": started_at, "end": ended_at,
+                    "org": org_id,
+                    "id": session_id,
+                    "user": user_id,
+                    "ws": workspace_id,
+                    "t": template_id,
+                    "cat": category,
+                    "app": app,
+                    "start": started_at,
+                    "end": ended_at,
                 },
             )
             await merge_sessions(conn, [(org_id, session_id)])

@@ -75,9 +75,11 @@ def _free_port() -> int:
 
 
 async def test_serve_answers_over_http_with_a_cli_token(database_url: str) -> None:
-    token = (await asyncio.to_thread(_cli, database_url, "token", "create", "--username", "ops", "--create-owner")).stdout.strip()
+    token = (
+        await asyncio.to_thread(_cli, database_url, "token", "create", "--username", "ops", "--create-owner")
+    ).stdout.strip()
     port = _free_port()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "usagegraph", "serve", "--port", str(port)],
         env=_env(database_url, USAGEGRAPH_LOG_FORMAT="json"),
         stdout=subprocess.PIPE,
@@ -96,7 +98,9 @@ async def test_serve_answers_over_http_with_a_cli_token(database_url: str) -> No
                 await asyncio.sleep(0.2)
             assert (await client.get("/readyz")).json() == {"status": "ok"}
             response = await client.post(
-                "/graphql", json={"query": "{ viewer { username roles } }"}, headers={"Authorization": f"Bearer {token}"}
+                "/graphql",
+                json={"query": "{ viewer { username roles } }"},
+                headers={"Authorization": f"Bearer {token}"},
             )
             assert response.json() == {"data": {"viewer": {"username": "ops", "roles": ["owner"]}}}
     finally:

@@ -48,7 +48,9 @@ class Query:
             Person(id=strawberry.ID(str(i)), name=f"p{i}", color=Color.RED, at=NOW, score=i, tags=["a", "b"])
             for i in range(3)
         ]
-        return [Row(person=p, seconds=60.0 * i, label="x", maybe_people=[p, None]) for i, p in enumerate(people)]
+        return [
+            Row(person=p, seconds=60.0 * i, label="x", maybe_people=[p, None]) for i, p in enumerate(people)
+        ]
 
     @strawberry.field
     def null_in_non_null(self) -> list[Row]:
@@ -75,7 +77,10 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ rows { seconds label person { id name color at score tags } } }", None),
     ("{ rows { s: seconds p: person { n: name, n2: name } } }", None),
     ("{ rows { __typename person { __typename name } } }", None),
-    ("{ rows { ...R } } fragment R on Row { label person { ...P } } fragment P on Person { name color }", None),
+    (
+        "{ rows { ...R } } fragment R on Row { label person { ...P } } fragment P on Person { name color }",
+        None,
+    ),
     ("{ rows { ... on Row { label } ... { seconds } } }", None),
     ("query($s: Boolean!) { rows { label @skip(if: $s) seconds @include(if: $s) } }", {"s": True}),
     ("query($s: Boolean!) { rows { label @skip(if: $s) seconds @include(if: $s) } }", {"s": False}),

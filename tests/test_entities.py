@@ -25,8 +25,14 @@ async def _world(factory: Factory) -> dict[str, Any]:
     other_tpl = await factory.template(globex, "go")
     other_ws = await factory.workspace(globex, other_tpl, bob, "bob-ws")
     return {
-        "acme": acme, "globex": globex, "alice": alice, "bob": bob, "tpl": tpl, "ws": ws,
-        "other_tpl": other_tpl, "other_ws": other_ws,
+        "acme": acme,
+        "globex": globex,
+        "alice": alice,
+        "bob": bob,
+        "tpl": tpl,
+        "ws": ws,
+        "other_tpl": other_tpl,
+        "other_ws": other_ws,
         "alice_token": await factory.token(alice),
         "admin_token": await factory.token(admin),
         "carol_token": await factory.token(org_admin),
@@ -63,7 +69,12 @@ async def test_entity_fields_and_relations(gql: GraphQL, factory: Factory) -> No
         "template": {
             "name": "python",
             "parameters": [
-                {"name": "region", "displayName": "region", "type": "string", "options": [{"value": "eu", "name": "Europe"}]}
+                {
+                    "name": "region",
+                    "displayName": "region",
+                    "type": "string",
+                    "options": [{"value": "eu", "name": "Europe"}],
+                }
             ],
         },
         "organization": {"name": "acme"},
@@ -104,9 +115,14 @@ async def test_connections_paginate_without_gaps(gql: GraphQL, factory: Factory)
         after = page["pageInfo"]["endCursor"]
     assert seen == sorted(["alice-ws"] + [f"ws-{i:02d}" for i in range(7)])
     bad = await gql(
-        f'{{ organization(id: "{w["acme"]}") {{ members(first: 1000) {{ totalCount }} }} }}', token=w["alice_token"]
+        f'{{ organization(id: "{w["acme"]}") {{ members(first: 1000) {{ totalCount }} }} }}',
+        token=w["alice_token"],
     )
-    assert bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "first", "requestId": bad["errors"][0]["extensions"]["requestId"]}
+    assert bad["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "argument": "first",
+        "requestId": bad["errors"][0]["extensions"]["requestId"],
+    }
 
 
 async def test_nested_query_statement_count_does_not_grow_with_rows(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
-import httpx
 from typing import Any
 
+import httpx
 from graphql import GraphQLError
 
 from tests.factories import Factory
@@ -35,7 +34,9 @@ async def test_bad_expired_and_revoked_tokens_are_401(client: httpx.AsyncClient,
     expired = await factory.token(user, expires_at=datetime.now(UTC) - timedelta(seconds=1))
     good = await factory.token(user)
     for token in ("ug_not-a-token", expired):
-        response = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"})
+        response = await client.post(
+            "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     admin = await factory.token(await factory.user("root", site_roles=["owner"]))
@@ -45,7 +46,9 @@ async def test_bad_expired_and_revoked_tokens_are_401(client: httpx.AsyncClient,
         headers={"Authorization": f"Bearer {admin}"},
     )
     created = tokens.json()["data"]["createToken"]
-    ok = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {created['token']}"})
+    ok = await client.post(
+        "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {created['token']}"}
+    )
     assert ok.status_code == 200
     revoke = await client.post(
         "/graphql",
@@ -53,7 +56,9 @@ async def test_bad_expired_and_revoked_tokens_are_401(client: httpx.AsyncClient,
         headers={"Authorization": f"Bearer {admin}"},
     )
     assert revoke.json()["data"] == {"revokeToken": True}
-    after = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {created['token']}"})
+    after = await client.post(
+        "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {created['token']}"}
+    )
     assert after.status_code == 401
     still = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {good}"})
     assert still.json()["data"]["viewer"]["username"]
@@ -63,12 +68,17 @@ async def test_session_token_header_and_cookie_ignored(client: httpx.AsyncClient
     token = await _token(factory)
     response = await client.post("/graphql", json={"query": QUERY}, headers={"Session-Token": token})
     assert response.json()["data"] == {"viewer": {"username": "alice"}}
-    cookie = await client.post("/graphql", json={"query": QUERY}, headers={"Cookie": f"session_token={token}"})
+    cookie = await client.post(
+        "/graphql", json={"query": QUERY}, headers={"Cookie": f"session_token={token}"}
+    )
     assert cookie.status_code == 401
 
 
 async def test_graphql_response_json_status_codes(client: httpx.AsyncClient, factory: Factory) -> None:
-    headers = {"Authorization": f"Bearer {await _token(factory)}", "Accept": "application/graphql-response+json"}
+    headers = {
+        "Authorization": f"Bearer {await _token(factory)}",
+        "Accept": "application/graphql-response+json",
+    }
     parse_error = await client.post("/graphql", json={"query": "{"}, headers=headers)
     assert parse_error.status_code == 400
     assert parse_error.headers["content-type"].startswith("application/graphql-response+json")
@@ -82,17 +92,22 @@ async def test_graphql_response_json_status_codes(client: httpx.AsyncClient, fac
         headers=headers,
     )
     assert coercion.status_code == 400
-    legacy = await client.post("/graphql", json={"query": "{ nope }"}, headers={**headers, "Accept": "application/json"})
+    legacy = await client.post(
+        "/graphql", json={"query": "{ nope }"}, headers={**headers, "Accept": "application/json"}
+    )
     assert legacy.status_code == 200
     assert legacy.headers["content-type"].startswith("application/json")
 
 
-async def test_get_executes_queries_but_refuses_mutations(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_get_executes_queries_but_refuses_mutations(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
     headers = {"Authorization": f"Bearer {await _token(factory)}"}
     ok = await client.get("/graphql", params={"query": QUERY}, headers=headers)
     assert ok.json()["data"] == {"viewer": {"username": "alice"}}
     mutation = await client.get(
-        "/graphql", params={"query": 'mutation { revokeToken(id: "00000000-0000-0000-0000-000000000000") }'},
+        "/graphql",
+        params={"query": 'mutation { revokeToken(id: "00000000-0000-0000-0000-000000000000") }'},
         headers=headers,
     )
     assert mutation.status_code == 405
@@ -108,7 +123,9 @@ async def test_batches_refused_and_body_limit(client: httpx.AsyncClient, factory
     headers = {"Authorization": f"Bearer {await _token(factory)}"}
     batch = await client.post("/graphql", json=[{"query": QUERY}, {"query": QUERY}], headers=headers)
     assert batch.status_code == 400
-    big = await client.post("/graphql", json={"query": QUERY, "variables": {"x": "a" * (9 * 1024 * 1024)}}, headers=headers)
+    big = await client.post(
+        "/graphql", json={"query": QUERY, "variables": {"x": "a" * (9 * 1024 * 1024)}}, headers=headers
+    )
     assert big.status_code == 413
     assert big.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
@@ -146,12 +163,16 @@ async def test_rate_limit_per_token_with_retry_after(make_client: Any, factory: 
     async for client in make_client(rate_limit_per_minute=60, rate_limit_burst=3):
         statuses = []
         for _ in range(4):
-            response = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"})
+            response = await client.post(
+                "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"}
+            )
             statuses.append(response.status_code)
         assert statuses == [200, 200, 200, 429]
         assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert response.headers["retry-after"] == "1"
-        fresh = await client.post("/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {other}"})
+        fresh = await client.post(
+            "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {other}"}
+        )
         assert fresh.status_code == 200
 
 

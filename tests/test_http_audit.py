@@ -40,10 +40,14 @@ async def test_graphql_http_audit_passes_without_errors_or_warnings(
     )
     serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110  (polls uvicorn's started flag)
             await asyncio.sleep(0.05)
         process = await asyncio.create_subprocess_exec(
-            "node", str(AUDIT), f"http://127.0.0.1:{port}/graphql", "Authorization", f"Bearer {token}",
+            "node",
+            str(AUDIT),
+            f"http://127.0.0.1:{port}/graphql",
+            "Authorization",
+            f"Bearer {token}",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

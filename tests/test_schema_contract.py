@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
 from typing import Any
 
 from graphql import (
@@ -23,7 +22,11 @@ from usagegraph.schema.schema import export_sdl
 
 ROOT = Path(__file__).resolve().parent.parent
 API = next(
-    (p / "shared" / "design" / "API.md" for p in ROOT.parents if (p / "shared" / "design" / "API.md").exists()),
+    (
+        p / "shared" / "design" / "API.md"
+        for p in ROOT.parents
+        if (p / "shared" / "design" / "API.md").exists()
+    ),
     None,
 )
 
@@ -63,9 +66,14 @@ def test_schema_implements_every_type_field_and_argument_of_the_contract() -> No
                     elif str(carg.type) != str(oarg.type):
                         problems.append(f"{name}.{fname}({aname}): {oarg.type} != {carg.type}")
                     elif _default(carg) != _default(oarg):
-                        problems.append(f"{name}.{fname}({aname}) default {_default(oarg)} != {_default(carg)}")
+                        problems.append(
+                            f"{name}.{fname}({aname}) default {_default(oarg)} != {_default(carg)}"
+                        )
                 for aname in set(getattr(ofield, "args", {})) - set(getattr(cfield, "args", {})):
-                    if ofield.args[aname].type.to_kwargs().get("of_type") is not None and ofield.args[aname].default_value is None:
+                    if (
+                        ofield.args[aname].type.to_kwargs().get("of_type") is not None
+                        and ofield.args[aname].default_value is None
+                    ):
                         problems.append(f"{name}.{fname}({aname}) is an added required argument")
     assert problems == []
 

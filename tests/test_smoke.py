@@ -13,9 +13,12 @@ async def test_viewer_and_organizations(gql: GraphQL, factory: Factory) -> None:
     await factory.template(other, "hidden")
     token = await factory.token(user)
     body = await gql(
-        "{ viewer { username } organizations { name templates { name workspaces { totalCount } } } }", token=token
+        "{ viewer { username } organizations { name templates { name workspaces { totalCount } } } }",
+        token=token,
     )
     assert body["data"] == {
         "viewer": {"username": "alice"},
-        "organizations": [{"name": "acme", "templates": [{"name": "python", "workspaces": {"totalCount": 1}}]}],
+        "organizations": [
+            {"name": "acme", "templates": [{"name": "python", "workspaces": {"totalCount": 1}}]}
+        ],
     }

@@ -19,8 +19,17 @@ from usagegraph.settings import Settings
 err = Console(stderr=True)
 
 KINDS = (
-    "organizations", "users", "memberships", "templates", "workspaces", "projects",
-    "activity", "latency", "resources", "nodes", "aiSessions",
+    "organizations",
+    "users",
+    "memberships",
+    "templates",
+    "workspaces",
+    "projects",
+    "activity",
+    "latency",
+    "resources",
+    "nodes",
+    "aiSessions",
 )
 
 
@@ -76,7 +85,7 @@ async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, 
     from usagegraph.local import local
 
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-    size = path.stat().st_size if str(path) != "-" else None
+    size = path.stat().st_size if str(path) != "-" else None  # noqa: ASYNC240  (a CLI reading its input between ingest calls)
 
     async def send(batch: dict[str, list[Any]], lines: dict[str, list[int]]) -> None:
         outcome = await loc.ingest(batch)
@@ -85,7 +94,9 @@ async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, 
         totals["rejected"] += len(outcome["rejected"])
         for rejection in outcome["rejected"]:
             line = lines[rejection["kind"]][rejection["index"]] if rejection["kind"] in lines else "?"
-            err.print(f"line {line}: {rejection['kind']} rejected ({rejection['code']}): {rejection['message']}")
+            err.print(
+                f"line {line}: {rejection['kind']} rejected ({rejection['code']}): {rejection['message']}"
+            )
 
     async with local(settings) as loc:
         stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
@@ -116,7 +127,9 @@ async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, 
     return totals
 
 
-async def _token(settings: Settings, username: str, label: str, expires_in: str | None, create_owner: bool) -> str:
+async def _token(
+    settings: Settings, username: str, label: str, expires_in: str | None, create_owner: bool
+) -> str:
     from usagegraph.auth.tokens import new_token, parse_duration, token_digest
     from usagegraph.db.queries import auth
     from usagegraph.local import local
@@ -126,7 +139,9 @@ async def _token(settings: Settings, username: str, label: str, expires_in: str 
         user_id = await auth.user_id_by_username(conn, username)
         if user_id is None:
             if not create_owner:
-                raise SystemExit(f"no user named {username!r} (use --create-owner to create a site-wide owner)")
+                raise SystemExit(
+                    f"no user named {username!r} (use --create-owner to create a site-wide owner)"
+                )
             user_id = await auth.create_owner(conn, username)
         token = new_token()
         await auth.insert_token(conn, user_id, label, token_digest(token), expires_at)
@@ -183,11 +198,15 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="usagegraph", description="GraphQL server for usage analytics")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the server (embedded PostgreSQL unless USAGEGRAPH_DATABASE_URL)")
+    serve = commands.add_parser(
+        "serve", help="run the server (embedded PostgreSQL unless USAGEGRAPH_DATABASE_URL)"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
-    serve.add_argument("--demo", action="store_true", help="load demo data into an empty database, print tokens")
+    serve.add_argument(
+        "--demo", action="store_true", help="load demo data into an empty database, print tokens"
+    )
     serve.add_argument("--disable-template-insights", action="store_true")
     commands.add_parser("migrate", help="apply pending migrations")
     demo = commands.add_parser("demo-data", help="load the deterministic demo data set through ingest")
@@ -199,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli")
     create.add_argument("--expires-in")
     create.add_argument("--create-owner", action="store_true")
-    importer = commands.add_parser("import", help='NDJSON, one {"kind": ..., ...record} per line, through ingest')
+    importer = commands.add_parser(
+        "import", help='NDJSON, one {"kind": ..., ...record} per line, through ingest'
+    )
     importer.add_argument("file", type=Path)
     importer.add_argument("--batch-size", type=int, default=5000)
     commands.add_parser("export-schema", help="print the GraphQL SDL")
@@ -220,11 +241,15 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_migrate(settings))
     elif args.command == "demo-data":
         totals = asyncio.run(_demo_data(settings, args.seed))
-        err.print(f"{totals['accepted']} accepted, {totals['duplicates']} duplicates, {totals['rejected']} rejected")
+        err.print(
+            f"{totals['accepted']} accepted, {totals['duplicates']} duplicates, {totals['rejected']} rejected"
+        )
     elif args.command == "token":
         print(asyncio.run(_token(settings, args.username, args.name, args.expires_in, args.create_owner)))
     elif args.command == "import":
         totals = asyncio.run(_import(settings, args.file, args.batch_size))
-        err.print(f"{totals['accepted']} accepted, {totals['duplicates']} duplicates, {totals['rejected']} rejected")
+        err.print(
+            f"{totals['accepted']} accepted, {totals['duplicates']} duplicates, {totals['rejected']} rejected"
+        )
         if totals["rejected"]:
             raise SystemExit(1)

@@ -164,7 +164,6 @@ class _Compiler:
         builder: Builder = self.namespace.pop("build")
         return builder
 
-
     def _value_expression(self, field_type: GraphQLOutputType, details: Any) -> str:
         """The expression completing a non-None value `v`; built-in scalars of the expected Python type are
         passed through inline (their serializers would return them unchanged)."""

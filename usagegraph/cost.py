@@ -63,10 +63,14 @@ def _multiplier(field_name: str, args: dict[str, Any]) -> int:
 
 
 class CostEstimator:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None
+    ) -> None:
         self.schema = schema
         self.variables = variables or {}
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(operation.operation)
@@ -74,7 +78,9 @@ class CostEstimator:
             return 0
         return self._selection(root, operation.selection_set, set())
 
-    def _selection(self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
+    def _selection(
+        self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None, seen: set[str]
+    ) -> int:
         if selection_set is None:
             return 0
         total = 0
@@ -113,7 +119,9 @@ class CostEstimator:
                 child = self._selection(field_type, node.selection_set, seen)
         return multiplier * (1 + child)
 
-    def _connection(self, field_type: GraphQLObjectType, node: FieldNode, args: dict[str, Any], seen: set[str]) -> int:
+    def _connection(
+        self, field_type: GraphQLObjectType, node: FieldNode, args: dict[str, Any], seen: set[str]
+    ) -> int:
         first = max(1, int(args.get("first") or 50))
         total = 0
         for selection in node.selection_set.selections if node.selection_set else []:
@@ -124,7 +132,9 @@ class CostEstimator:
                 total += first * (1 + self._selection(inner, selection.selection_set, seen))  # type: ignore[arg-type]
             elif isinstance(selection, FieldNode):
                 total += 1 + (
-                    self._selection(field_type.fields[selection.name.value].type.of_type, selection.selection_set, seen)  # type: ignore[union-attr]
+                    self._selection(
+                        field_type.fields[selection.name.value].type.of_type, selection.selection_set, seen
+                    )  # type: ignore[union-attr]
                     if selection.selection_set and selection.name.value in field_type.fields
                     else 0
                 )
@@ -132,6 +142,9 @@ class CostEstimator:
 
 
 def estimate_cost(
-    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any] | None
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
 ) -> int:
     return CostEstimator(schema, document, variables).operation(operation)

@@ -65,7 +65,9 @@ def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
     class DepthLimit(ASTValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            fragments = {f.name.value: f for f in context.document.definitions if f.kind == "fragment_definition"}
+            fragments = {
+                f.name.value: f for f in context.document.definitions if f.kind == "fragment_definition"
+            }
             for definition in context.document.definitions:
                 if isinstance(definition, OperationDefinitionNode):
                     depth = _depth(definition.selection_set, fragments, 0, set())
@@ -123,7 +125,9 @@ def _alias_rule(max_aliases: int) -> type[ASTValidationRule]:
 class NoIntrospection(ASTValidationRule):
     def enter_field(self, node: FieldNode, *_: Any) -> None:
         if node.name.value in ("__schema", "__type"):
-            self.report_error(GraphQLError("introspection is disabled", node, extensions={"code": "FORBIDDEN"}))
+            self.report_error(
+                GraphQLError("introspection is disabled", node, extensions={"code": "FORBIDDEN"})
+            )
 
 
 class DocumentCache:
@@ -261,12 +265,18 @@ class GraphQLEndpoint:
         media = _accepts(request)
         try:
             if media is None:
-                raise HttpError(406, "Accept application/graphql-response+json or application/json", "BAD_USER_INPUT")
+                raise HttpError(
+                    406, "Accept application/graphql-response+json or application/json", "BAD_USER_INPUT"
+                )
             params = await self._params(request)
             principal = await self._authenticate(request)
             return await self._run(request, params, principal, media, request_id)
         except HttpError as error:
-            body = {"errors": [{"message": error.message, "extensions": {"code": error.code, "requestId": request_id}}]}
+            body = {
+                "errors": [
+                    {"message": error.message, "extensions": {"code": error.code, "requestId": request_id}}
+                ]
+            }
             return Response(
                 _dumps(body), status_code=error.status, media_type=media or JSON, headers=error.headers
             )
@@ -320,12 +330,18 @@ class GraphQLEndpoint:
     async def _authenticate(self, request: Request) -> Principal:
         token = _token_from_headers(request)
         if token is None:
-            raise HttpError(401, "authentication required: send Authorization: Bearer <token>", "UNAUTHENTICATED",
-                            {"WWW-Authenticate": "Bearer"})
+            raise HttpError(
+                401,
+                "authentication required: send Authorization: Bearer <token>",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": "Bearer"},
+            )
         async with self.db.read() as conn:
             owner = await token_owner(conn, token_digest(token))
         if owner is None:
-            raise HttpError(401, "invalid, expired or revoked token", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+            raise HttpError(
+                401, "invalid, expired or revoked token", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            )
         request.state.user_id = str(owner.user_id)
         wait = self.limiter.acquire(owner.token_id)
         if wait > 0:
@@ -362,7 +378,9 @@ class GraphQLEndpoint:
                         "requestId": request_id,
                     },
                 }
-                return Response(_dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media)
+                return Response(
+                    _dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media
+                )
         context = Context(
             settings=self.settings,
             db=self.db,

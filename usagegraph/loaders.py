@@ -62,14 +62,18 @@ class Loaders:
         self.template: DataLoader = _by_id(db, q.templates_by_id, builders.template)
         self.workspace: DataLoader = _by_id(db, q.workspaces_by_id, builders.workspace)
         self.project_name: DataLoader = _by_id(db, q.projects_by_id, lambda row: row.name)
-        self.org_templates: DataLoader = _grouped(db, q.templates_of_orgs, "organization_id", builders.template)
+        self.org_templates: DataLoader = _grouped(
+            db, q.templates_of_orgs, "organization_id", builders.template
+        )
         self.template_parameters: DataLoader = _grouped(
             db, q.template_parameters, "template_id", builders.template_parameter
         )
         self.workspace_parameters: DataLoader = _grouped(
             db, q.workspace_parameters, "workspace_id", builders.workspace_parameter
         )
-        self.owner_workspaces: DataLoader = _grouped(db, q.workspaces_by_owner, "owner_id", builders.workspace)
+        self.owner_workspaces: DataLoader = _grouped(
+            db, q.workspaces_by_owner, "owner_id", builders.workspace
+        )
 
         async def membership_batch(keys: list[tuple[uuid.UUID, uuid.UUID]]) -> list[tuple[str, ...] | None]:
             async with db.read() as conn:

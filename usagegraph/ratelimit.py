@@ -11,7 +11,12 @@ from collections.abc import Callable, Hashable
 
 class RateLimiter:
     def __init__(
-        self, per_minute: int, burst: int, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+        self,
+        per_minute: int,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
     ) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)

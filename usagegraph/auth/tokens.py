@@ -24,5 +24,9 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"invalid duration {text!r}: use e.g. 30d, 12h, 90m, 2w")
     count, unit = int(match.group(1)), match.group(2)
-    return {"m": timedelta(minutes=count), "h": timedelta(hours=count), "d": timedelta(days=count),
-            "w": timedelta(weeks=count)}[unit]
+    return {
+        "m": timedelta(minutes=count),
+        "h": timedelta(hours=count),
+        "d": timedelta(days=count),
+        "w": timedelta(weeks=count),
+    }[unit]

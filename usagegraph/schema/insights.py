@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 import strawberry
 
 from usagegraph.schema.common import TemplateRef, UserRef
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
+
 
 @strawberry.type
 class IntervalActiveUsers:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from usagegraph.auth.permissions import Authenticated, CanAdminUsers, CanIngest, CanReadActivity, CanViewInsights
+from usagegraph.auth.permissions import (
+    Authenticated,
+    CanAdminUsers,
+    CanIngest,
+    CanReadActivity,
+    CanViewInsights,
+)
 from usagegraph.schema.entities import Organization, Template, User, Workspace
 from usagegraph.schema.enums import ActivityCategory, InsightsInterval
 from usagegraph.schema.ingest import CreatedToken, IngestBatch, IngestResult
 from usagegraph.schema.lazy import resolvers
 from usagegraph.schema.scalars import Interval
+
+if TYPE_CHECKING:
+    from usagegraph.schema.activity import ActivityReport
+    from usagegraph.schema.insights import TemplateInsights
 
 ActivityReportRef = Annotated["ActivityReport", strawberry.lazy("usagegraph.schema.activity")]
 TemplateInsightsRef = Annotated["TemplateInsights", strawberry.lazy("usagegraph.schema.insights")]
@@ -104,14 +114,22 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
     async def set_roles(
-        self, info: Info, user_id: strawberry.ID, roles: list[str], organization_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        user_id: strawberry.ID,
+        roles: list[str],
+        organization_id: strawberry.ID | None = None,
     ) -> User:
         return await admin.set_roles(info, user_id, organization_id, roles)  # type: ignore[no-any-return]
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
-    async def grant_template_insights(self, info: Info, template_id: strawberry.ID, user_id: strawberry.ID) -> bool:
+    async def grant_template_insights(
+        self, info: Info, template_id: strawberry.ID, user_id: strawberry.ID
+    ) -> bool:
         return await admin.grant_template_insights(info, template_id, user_id)  # type: ignore[no-any-return]
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
-    async def revoke_template_insights(self, info: Info, template_id: strawberry.ID, user_id: strawberry.ID) -> bool:
+    async def revoke_template_insights(
+        self, info: Info, template_id: strawberry.ID, user_id: strawberry.ID
+    ) -> bool:
         return await admin.revoke_template_insights(info, template_id, user_id)  # type: ignore[no-any-return]

@@ -38,8 +38,12 @@ def parse_datetime(value: Any) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an RFC 3339 string")
     text = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})", text):
-        raise ValueError(f"DateTime must be RFC 3339 with an offset, e.g. 2024-08-01T00:00:00Z; got {value!r}")
+    if not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})", text
+    ):
+        raise ValueError(
+            f"DateTime must be RFC 3339 with an offset, e.g. 2024-08-01T00:00:00Z; got {value!r}"
+        )
     try:
         parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError as error:

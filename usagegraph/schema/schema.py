@@ -20,6 +20,5 @@ def build_schema() -> strawberry.Schema:
     )
 
 
-
 def export_sdl() -> str:
     return build_schema().as_str() + "\n"

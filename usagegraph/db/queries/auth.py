@@ -59,13 +59,16 @@ async def insert_token(
 
 
 async def token_user(conn: AsyncConnection, token_id: uuid.UUID) -> uuid.UUID | None:
-    row = (await conn.execute(text("SELECT user_id FROM api_tokens WHERE id = :id"), {"id": token_id})).first()
+    row = (
+        await conn.execute(text("SELECT user_id FROM api_tokens WHERE id = :id"), {"id": token_id})
+    ).first()
     return row.user_id if row else None
 
 
 async def revoke_token(conn: AsyncConnection, token_id: uuid.UUID) -> bool:
     result = await conn.execute(
-        text("UPDATE api_tokens SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL"), {"id": token_id}
+        text("UPDATE api_tokens SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL"),
+        {"id": token_id},
     )
     return bool(result.rowcount)
 
@@ -92,7 +95,9 @@ async def create_owner(conn: AsyncConnection, username: str) -> uuid.UUID:
 
 
 async def user_org_ids(conn: AsyncConnection, user_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await conn.execute(text("SELECT organization_id FROM memberships WHERE user_id = :u"), {"u": user_id})
+    rows = await conn.execute(
+        text("SELECT organization_id FROM memberships WHERE user_id = :u"), {"u": user_id}
+    )
     return [row.organization_id for row in rows]
 
 
@@ -122,7 +127,9 @@ async def template_org(conn: AsyncConnection, template_id: uuid.UUID) -> uuid.UU
     return row.organization_id if row else None
 
 
-async def grant_insights(conn: AsyncConnection, org: uuid.UUID, template_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+async def grant_insights(
+    conn: AsyncConnection, org: uuid.UUID, template_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
     result = await conn.execute(
         text(
             "INSERT INTO insights_grants (organization_id, template_id, user_id) VALUES (:org, :t, :u) "
@@ -154,4 +161,6 @@ async def user_exists(conn: AsyncConnection, user_id: uuid.UUID) -> bool:
 
 
 async def organization_exists(conn: AsyncConnection, org_id: uuid.UUID) -> bool:
-    return bool((await conn.execute(text("SELECT 1 FROM organizations WHERE id = :id"), {"id": org_id})).first())
+    return bool(
+        (await conn.execute(text("SELECT 1 FROM organizations WHERE id = :id"), {"id": org_id})).first()
+    )

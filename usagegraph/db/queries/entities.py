@@ -72,7 +72,9 @@ async def members_page(
     """
     rows = (await conn.execute(text(sql), params)).all()
     total = (
-        await conn.execute(text("SELECT count(*) FROM memberships WHERE organization_id = :org"), {"org": organization_id})
+        await conn.execute(
+            text("SELECT count(*) FROM memberships WHERE organization_id = :org"), {"org": organization_id}
+        )
     ).scalar_one()
     return rows, total
 
@@ -142,7 +144,9 @@ async def workspace_pages(
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:templates AS uuid[])) WITH ORDINALITY AS k(org, template, idx)
     """
     page_rows = (await conn.execute(text(pages), params)).all()
-    total_rows = (await conn.execute(text(totals), {"orgs": params["orgs"], "templates": params["templates"]})).all()
+    total_rows = (
+        await conn.execute(text(totals), {"orgs": params["orgs"], "templates": params["templates"]})
+    ).all()
     return page_rows, total_rows
 
 

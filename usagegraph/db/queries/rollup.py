@@ -6,12 +6,14 @@ UTC hour with a bigint mask, bit k = minute k, merged with bit_or so that re-sen
 session is idempotent. A LOGIN sets the bit of its instant.
 
 activity_quarter_users keeps, per organization, category (and '*' for every category) and UTC
-quarter-hour, a bit string of the users active in it (bit i = the user numbered i in activity_user_bits), also merged with OR. Users are numbered
-per organization under a transaction-scoped advisory lock so that concurrent ingests never give two
-users the same bit.
+quarter-hour, a bit string of the users active in it (bit i = the user numbered i in
+activity_user_bits), also merged with OR. A user seen for the first time is numbered under a transaction-scoped advisory lock on the organization, so that concurrent
+ingests never give two users the same bit; known users take no lock.
 
 activity_session_spans keeps the longest span (last minute - first minute) of the organization's
-sessions, so that "sessions overlapping a range" is a bounded range scan on started_at."""
+sessions, so that "sessions overlapping a range" is a bounded range scan on started_at; it is written
+(and its row locked) only when a longer session arrives. Quarter rows are merged in key order so that
+concurrent ingests lock them in the same order."""
 
 from __future__ import annotations
 
@@ -67,6 +69,10 @@ _SPANS = text(
     WHERE (organization_id, id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
       AND category <> 'LOGIN' AND ended_at IS NOT NULL
     GROUP BY organization_id
+    HAVING max(extract(epoch FROM date_trunc('minute', greatest(ended_at - interval '1 microsecond', started_at))
+               - date_trunc('minute', started_at))::integer / 60)
+           > coalesce((SELECT sp.max_minutes FROM activity_session_spans sp
+                       WHERE sp.organization_id = activity_sessions.organization_id), -1)
     ON CONFLICT (organization_id) DO UPDATE SET max_minutes = excluded.max_minutes
     WHERE excluded.max_minutes > a.max_minutes
     """
@@ -80,20 +86,24 @@ _LOCK_NUMBERING = text(
     """
 )
 
+_UNNUMBERED = """
+    SELECT DISTINCT s.organization_id, s.user_id FROM activity_sessions s
+    WHERE (s.organization_id, s.id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
+      AND NOT EXISTS (
+          SELECT 1 FROM activity_user_bits b WHERE b.organization_id = s.organization_id AND b.user_id = s.user_id
+      )
+"""
+
+_ANY_UNNUMBERED = text(f"SELECT EXISTS ({_UNNUMBERED})")  # noqa: S608  (constant fragment)
+
 _NUMBER_USERS = text(
-    """
+    f"""
     INSERT INTO activity_user_bits (organization_id, user_id, idx)
     SELECT u.organization_id, u.user_id,
            (coalesce((SELECT max(b.idx) FROM activity_user_bits b WHERE b.organization_id = u.organization_id), -1)
             + row_number() OVER (PARTITION BY u.organization_id ORDER BY u.user_id))::int
-    FROM (
-        SELECT DISTINCT organization_id, user_id FROM activity_sessions
-        WHERE (organization_id, id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
-    ) u
-    WHERE NOT EXISTS (
-        SELECT 1 FROM activity_user_bits b WHERE b.organization_id = u.organization_id AND b.user_id = u.user_id
-    )
-    """
+    FROM ({_UNNUMBERED}) u
+    """  # noqa: S608
 )
 
 _MERGE_QUARTERS = text(
@@ -120,6 +130,7 @@ _MERGE_QUARTERS = text(
     CROSS JOIN LATERAL (VALUES (sized.category), ('*')) AS c(category)
     CROSS JOIN LATERAL generate_series(first_quarter, last_quarter, interval '15 minutes') AS quarter
     GROUP BY organization_id, c.category, quarter
+    ORDER BY organization_id, c.category, quarter
     ON CONFLICT (organization_id, category, quarter) DO UPDATE
     SET users = excluded.users
         | substring(q.users || (excluded.users # excluded.users) FROM 1 FOR length(excluded.users))
@@ -134,6 +145,7 @@ async def merge_sessions(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid
     orgs, ids = [k[0] for k in keys], [k[1] for k in keys]
     await conn.execute(_MERGE, {"nil": NIL, "orgs": orgs, "ids": ids})
     await conn.execute(_SPANS, {"orgs": orgs, "ids": ids})
-    await conn.execute(_LOCK_NUMBERING, {"orgs": orgs})
-    await conn.execute(_NUMBER_USERS, {"orgs": orgs, "ids": ids})
+    if (await conn.execute(_ANY_UNNUMBERED, {"orgs": orgs, "ids": ids})).scalar_one():
+        await conn.execute(_LOCK_NUMBERING, {"orgs": orgs})
+        await conn.execute(_NUMBER_USERS, {"orgs": orgs, "ids": ids})
     await conn.execute(_MERGE_QUARTERS, {"orgs": orgs, "ids": ids})

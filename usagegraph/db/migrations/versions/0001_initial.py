@@ -213,9 +213,23 @@ CREATE INDEX insights_grants_user ON insights_grants (user_id);
 """
 
 TABLES = [
-    "insights_grants", "ai_session_usage", "ai_sessions", "node_samples", "resource_samples",
-    "latency_samples", "activity_minutes", "activity_sessions", "projects", "workspace_parameters",
-    "workspaces", "template_parameters", "templates", "api_tokens", "memberships", "users", "organizations",
+    "insights_grants",
+    "ai_session_usage",
+    "ai_sessions",
+    "node_samples",
+    "resource_samples",
+    "latency_samples",
+    "activity_minutes",
+    "activity_sessions",
+    "projects",
+    "workspace_parameters",
+    "workspaces",
+    "template_parameters",
+    "templates",
+    "api_tokens",
+    "memberships",
+    "users",
+    "organizations",
 ]
 
 
