@@ -389,3 +389,21 @@ async def test_rollup_matches_sessions_written_directly(
         == [tuple(r) for r in await rows(engine, spans, org=twin_org)]
         == [(209,)]
     )  # 14:00 through 17:29
+
+
+async def test_large_batch_with_repeats(gql: GraphQL, factory: Factory, engine: AsyncEngine) -> None:
+    w = await world(factory)
+    unique = [
+        event(
+            w,
+            f"2024-05-0{1 + k % 7}T{k % 24:02d}:{k % 60:02d}:00Z",
+            f"2024-05-0{1 + k % 7}T{k % 24:02d}:59:59Z",
+        )
+        for k in range(1_500)
+    ]
+    result = await ingest(gql, w.token, activity=unique + unique[:500])
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (1_500, 500, [])
+    (count,) = await rows(engine, "SELECT count(*) AS n FROM activity_sessions")
+    assert count.n == 1_500
+    again = await ingest(gql, w.token, activity=unique)
+    assert (again["accepted"], again["duplicates"]) == (0, 1_500)

