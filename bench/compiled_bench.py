@@ -223,9 +223,9 @@ async def main(runs: int) -> None:
         compiled_body = await _execute(document, compiled=True)
         assert standard_body == compiled_body == orjson.dumps({"data": floor_data}), name
         fields = _count_fields(floor_data)
-        standard = await _median_ms(lambda: _execute(document, compiled=False), runs)
-        compiled = await _median_ms(lambda: _execute(document, compiled=True), runs)
-        floor = await _median_ms(lambda: orjson.dumps({"data": floor_data}), runs)
+        standard = await _median_ms(lambda d=document: _execute(d, compiled=False), runs)
+        compiled = await _median_ms(lambda d=document: _execute(d, compiled=True), runs)
+        floor = await _median_ms(lambda f=floor_data: orjson.dumps({"data": f}), runs)
         print(
             f"{name:32} {fields:>8,} {standard:>12.1f} {compiled:>12.1f} {floor:>9.2f} "
             f"{standard / compiled:>8.1f}x {compiled / floor:>7.1f}x"
