@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions clean
+.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "usagegraph needs Python 3.11")'
@@ -36,19 +36,25 @@ schema: $(STAMP)
 schema-check: $(STAMP)
 	$(BIN)/usagegraph export-schema | diff -u schema.graphql - && echo "schema.graphql is current"
 
-bench: bench-ingest bench-activity bench-insights bench-sessions
+bench: bench-ingest bench-activity bench-insights bench-sessions bench-compiled
 
 bench-ingest: $(STAMP)
-	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python -m bench.ingest_bench
 
 bench-activity: $(STAMP)
-	$(BIN)/python bench/activity_bench.py
+	$(BIN)/python -m bench.activity_bench
 
 bench-insights: $(STAMP)
-	$(BIN)/python bench/insights_bench.py
+	$(BIN)/python -m bench.insights_bench
 
 bench-sessions: $(STAMP)
-	$(BIN)/python bench/sessions_bench.py
+	$(BIN)/python -m bench.sessions_bench
+
+bench-compiled: $(STAMP)
+	$(BIN)/python -m bench.compiled_bench
+
+bench-http: $(STAMP)
+	$(BIN)/python -m bench.http_bench
 
 clean:
 	rm -rf $(VENV) .usagegraph-test .pytest_cache .mypy_cache .ruff_cache

