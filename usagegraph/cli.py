@@ -61,12 +61,17 @@ async def _has_data(settings: Settings) -> bool:
         return bool((await conn.execute(text("SELECT EXISTS (SELECT 1 FROM organizations)"))).scalar_one())
 
 
+def _bulk(settings: Settings) -> Settings:
+    """Bulk loads from the command line run large transactions: give their statements ten minutes."""
+    return settings.model_copy(update={"statement_timeout_ms": max(settings.statement_timeout_ms, 600_000)})
+
+
 async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
     from usagegraph import demo
     from usagegraph.local import local
 
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-    async with local(settings) as loc:
+    async with local(_bulk(settings)) as loc:
         with _progress() as progress:
             task = progress.add_task("demo data", total=demo.estimate_records())
             for batch in demo.generate(seed):
@@ -98,7 +103,7 @@ async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, 
                 f"line {line}: {rejection['kind']} rejected ({rejection['code']}): {rejection['message']}"
             )
 
-    async with local(settings) as loc:
+    async with local(_bulk(settings)) as loc:
         stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
         with stream, _progress() as progress:
             task = progress.add_task(f"import {path.name}", total=size)

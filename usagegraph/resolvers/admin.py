@@ -19,15 +19,17 @@ from usagegraph.schema.ingest import CreatedToken
 
 
 async def _require_admin_over_user(info: Info, conn: Any, user_id: uuid.UUID) -> None:
-    """users:admin site-wide, or in an organization the target user belongs to."""
+    """users:admin site-wide, or in EVERY organization the target user belongs to: a token carries all of
+    its user's roles, so an organization admin must not mint or revoke one for a user who also holds roles
+    in organizations that admin does not administer."""
     principal = principal_of(info)
     if principal.has(roles.USERS_ADMIN):
         return
     orgs = await q.user_org_ids(conn, user_id)
     if not any(principal.sees_org(org) for org in orgs) and user_id != principal.user_id:
         raise NotFound("user not found")
-    if not any(principal.has(roles.USERS_ADMIN, org) for org in orgs):
-        raise Forbidden("requires users:admin in an organization of this user")
+    if not orgs or not all(principal.has(roles.USERS_ADMIN, org) for org in orgs):
+        raise Forbidden("requires users:admin in every organization of this user, or site-wide")
 
 
 async def create_token(info: Info, user_id: Any, name: str, expires_at: datetime | None) -> CreatedToken:
@@ -85,6 +87,8 @@ async def set_roles(info: Info, user_id: Any, organization_id: Any, role_names: 
                 raise NotFound("organization not found")
             if not principal.has(roles.USERS_ADMIN, org):
                 raise Forbidden("requires users:admin in this organization")
+            if not principal.has(roles.USERS_ADMIN) and org not in await q.user_org_ids(conn, target):
+                raise Forbidden("only a site-wide users:admin can add a user to an organization they are not in")
             await q.set_membership_roles(conn, target, org, canonical)
     info.context.loaders.user.clear(target)
     user: User = await info.context.loaders.user.load(target)
