@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http clean
+.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http load fault clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "usagegraph needs Python 3.11")'
@@ -55,6 +55,14 @@ bench-compiled: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http_bench
+
+## Mixed dashboard + ingest load against `usagegraph serve --workers 2` (60 s, 32 clients).
+load: $(STAMP)
+	$(BIN)/python -m bench.load
+
+## PostgreSQL restarted under load, and the server started with the database down.
+fault: $(STAMP)
+	$(BIN)/python -m bench.fault
 
 clean:
 	rm -rf $(VENV) .usagegraph-test .pytest_cache .mypy_cache .ruff_cache

@@ -120,7 +120,10 @@ def create_app(
                 await owned_engine.dispose()
 
     async def graphql(request: Request) -> Response:
-        return await holder["graphql"](request)  # type: ignore[no-any-return]
+        try:
+            return await holder["graphql"](request)  # type: ignore[no-any-return]
+        except Exception:
+            return _unavailable(request)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -159,6 +162,29 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
     return app
+
+
+def _unavailable(request: Request) -> Response:
+    """A failure outside GraphQL execution (the token lookup while the database is down or the pool is
+    exhausted): a GraphQL error body with the request id, logged with its traceback, instead of a bare
+    text 500 that clients cannot parse. 503 with Retry-After because such failures are transient."""
+    request_id = request.state.request_id
+    log.exception("request failed outside execution", extra={"request_id": request_id})
+    accept = request.headers.get("accept", "")
+    media = (
+        "application/graphql-response+json"
+        if "application/graphql-response+json" in accept
+        else "application/json"
+    )
+    body = {
+        "errors": [
+            {
+                "message": "Service unavailable",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+        ]
+    }
+    return JSONResponse(body, status_code=503, media_type=media, headers={"Retry-After": "1"})
 
 
 def create_app_from_env() -> Starlette:

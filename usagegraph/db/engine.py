@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from usagegraph.db.embedded import start_embedded
@@ -16,8 +18,25 @@ def resolve_database_url(settings: Settings) -> str:
     return url
 
 
+_BROKEN = (
+    "another operation is in progress",
+    "connection was closed in the middle of operation",
+    "connection is closed",
+    "terminating connection due to administrator command",
+)
+
+
+def _invalidate_broken(context: ExceptionContext) -> None:
+    """asyncpg reports a connection whose protocol was cut mid-operation (the server restarted, or an
+    await was cancelled) as an error that the dialect does not count as a disconnect, so the pool would
+    hand the broken connection out again, to fail or hang the next request. Count it as one: the pool
+    then drops it (and, on a restart, every older connection) and the next checkout connects afresh."""
+    if not context.is_disconnect and any(m in str(context.original_exception) for m in _BROKEN):
+        context.is_disconnect = True
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url or resolve_database_url(settings),
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
@@ -36,3 +55,5 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             "command_timeout": settings.statement_timeout_ms / 1000 + 5,
         },
     )
+    event.listen(engine.sync_engine, "handle_error", _invalidate_broken)
+    return engine
