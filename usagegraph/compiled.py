@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLEnumType,
@@ -45,10 +45,10 @@ CACHE_SIZE = 2048
 _cache: OrderedDict[tuple[Any, ...], tuple[Any, Builder | None]] = OrderedDict()
 
 
-class CompiledExecutor(Executor):
+class CompiledExecutor(Executor[Any]):
     """An Executor that completes plain-data values with cached generated builders."""
 
-    def complete_value(  # type: ignore[override]
+    def complete_value(
         self,
         return_type: GraphQLOutputType,
         field_details_list: Any,
@@ -91,7 +91,7 @@ class CompiledExecutor(Executor):
             values = self.variable_values
             coerced = getattr(values, "coerced", values)
             try:
-                cached = tuple(sorted((k, v) for k, v in dict(coerced).items() if isinstance(v, bool)))
+                cached = tuple(sorted((k, v) for k, v in dict(cast(Any, coerced)).items() if isinstance(v, bool)))
             except TypeError:
                 cached = ()
             self._usagegraph_directive_key = cached
@@ -99,7 +99,7 @@ class CompiledExecutor(Executor):
 
 
 class _Compiler:
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor[Any]) -> None:
         self.executor = executor
         self.namespace: dict[str, Any] = {"_give_up": _give_up}
         self.counter = 0
@@ -130,7 +130,7 @@ class _Compiler:
         if object_type.is_type_of is not None:
             raise _Uncompilable
         grouped = self.executor.collect_subfields(object_type, field_details_list)
-        grouped_fields = getattr(grouped, "grouped_field_set", grouped)
+        grouped_fields: Any = getattr(grouped, "grouped_field_set", grouped)
         if getattr(grouped, "new_defer_usages", None):
             raise _Uncompilable
         entries: list[str] = []

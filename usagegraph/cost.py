@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -101,7 +101,7 @@ class CostEstimator:
         if field is None:
             return 1
         try:
-            args = get_argument_values(field, node, self.variables) if field.args else {}
+            args = get_argument_values(field, node, cast(Any, self.variables)) if field.args else {}
         except Exception:  # noqa: BLE001  (invalid arguments are reported by execution itself)
             args = {}
         field_type = field.type
@@ -129,12 +129,12 @@ class CostEstimator:
                 inner = field_type.fields["nodes"].type
                 while isinstance(inner, GraphQLNonNull | GraphQLList):
                     inner = inner.of_type
-                total += first * (1 + self._selection(inner, selection.selection_set, seen))  # type: ignore[arg-type]
+                total += first * (1 + self._selection(inner, selection.selection_set, seen))
             elif isinstance(selection, FieldNode):
                 total += 1 + (
                     self._selection(
                         field_type.fields[selection.name.value].type.of_type, selection.selection_set, seen
-                    )  # type: ignore[union-attr]
+                    )
                     if selection.selection_set and selection.name.value in field_type.fields
                     else 0
                 )

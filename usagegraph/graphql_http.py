@@ -8,11 +8,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import (
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -66,7 +67,7 @@ def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             fragments = {
-                f.name.value: f for f in context.document.definitions if f.kind == "fragment_definition"
+                f.name.value: f for f in context.document.definitions if isinstance(f, FragmentDefinitionNode)
             }
             for definition in context.document.definitions:
                 if isinstance(definition, OperationDefinitionNode):
@@ -199,13 +200,13 @@ def _accepts(request: Request) -> str | None:
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, UsageGraphError):
-        formatted = error.formatted
+        formatted = dict(error.formatted)
         formatted["message"] = original.message
         formatted["extensions"] = {**original.to_graphql_extensions(), "requestId": request_id}
         return formatted
     if original is not None and not isinstance(original, GraphQLError):
         if isinstance(original, ValueError) and _is_coercion(error):
-            formatted = error.formatted
+            formatted = dict(error.formatted)
             formatted["extensions"] = {"code": "BAD_USER_INPUT", "requestId": request_id}
             return formatted
         log.error(
@@ -223,8 +224,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         if error.path is not None:
             masked["path"] = error.path
         return masked
-    formatted = error.formatted
-    extensions = dict(formatted.get("extensions") or {})
+    formatted = dict(error.formatted)
+    extensions: dict[str, Any] = dict(cast(dict[str, Any], formatted.get("extensions") or {}))
     extensions.setdefault("code", "BAD_USER_INPUT")
     extensions["requestId"] = request_id
     formatted["extensions"] = extensions
@@ -245,7 +246,7 @@ class GraphQLEndpoint:
         schema: GraphQLSchema,
         settings: Settings,
         db: Database,
-        executor_class: type[Executor] | None = None,
+        executor_class: type[Executor[Any]] | None = None,
         on_operation: Callable[[str | None, str], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:

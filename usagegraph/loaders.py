@@ -33,7 +33,7 @@ WorkspacePage = tuple[list[Workspace], int]
 Fetch = Callable[[AsyncConnection, list[Any]], Awaitable[Sequence[Row[Any]]]]
 
 
-def _by_id(db: Database, fetch: Fetch, build: Callable[[Row[Any]], V]) -> DataLoader:
+def _by_id(db: Database, fetch: Fetch, build: Callable[[Row[Any]], V]) -> DataLoader[Any, Any]:
     async def batch(keys: list[uuid.UUID]) -> list[V | None]:
         async with db.read() as conn:
             rows = await fetch(conn, list(set(keys)))
@@ -43,7 +43,7 @@ def _by_id(db: Database, fetch: Fetch, build: Callable[[Row[Any]], V]) -> DataLo
     return DataLoader(batch)
 
 
-def _grouped(db: Database, fetch: Fetch, key: str, build: Callable[[Row[Any]], V]) -> DataLoader:
+def _grouped(db: Database, fetch: Fetch, key: str, build: Callable[[Row[Any]], V]) -> DataLoader[Any, Any]:
     async def batch(keys: list[uuid.UUID]) -> list[list[V]]:
         async with db.read() as conn:
             rows = await fetch(conn, list(set(keys)))
@@ -57,21 +57,21 @@ def _grouped(db: Database, fetch: Fetch, key: str, build: Callable[[Row[Any]], V
 
 class Loaders:
     def __init__(self, db: Database) -> None:
-        self.user: DataLoader = _by_id(db, q.users_by_id, builders.user)
-        self.organization: DataLoader = _by_id(db, q.organizations_by_id, builders.organization)
-        self.template: DataLoader = _by_id(db, q.templates_by_id, builders.template)
-        self.workspace: DataLoader = _by_id(db, q.workspaces_by_id, builders.workspace)
-        self.project_name: DataLoader = _by_id(db, q.projects_by_id, lambda row: row.name)
-        self.org_templates: DataLoader = _grouped(
+        self.user: DataLoader[Any, Any] = _by_id(db, q.users_by_id, builders.user)
+        self.organization: DataLoader[Any, Any] = _by_id(db, q.organizations_by_id, builders.organization)
+        self.template: DataLoader[Any, Any] = _by_id(db, q.templates_by_id, builders.template)
+        self.workspace: DataLoader[Any, Any] = _by_id(db, q.workspaces_by_id, builders.workspace)
+        self.project_name: DataLoader[Any, Any] = _by_id(db, q.projects_by_id, lambda row: row.name)
+        self.org_templates: DataLoader[Any, Any] = _grouped(
             db, q.templates_of_orgs, "organization_id", builders.template
         )
-        self.template_parameters: DataLoader = _grouped(
+        self.template_parameters: DataLoader[Any, Any] = _grouped(
             db, q.template_parameters, "template_id", builders.template_parameter
         )
-        self.workspace_parameters: DataLoader = _grouped(
+        self.workspace_parameters: DataLoader[Any, Any] = _grouped(
             db, q.workspace_parameters, "workspace_id", builders.workspace_parameter
         )
-        self.owner_workspaces: DataLoader = _grouped(
+        self.owner_workspaces: DataLoader[Any, Any] = _grouped(
             db, q.workspaces_by_owner, "owner_id", builders.workspace
         )
 
@@ -81,7 +81,7 @@ class Loaders:
             found = {(row.user_id, row.organization_id): tuple(row.roles) for row in rows}
             return [found.get(key) for key in keys]
 
-        self.membership_roles: DataLoader = DataLoader(membership_batch)
+        self.membership_roles: DataLoader[Any, Any] = DataLoader(membership_batch)
 
         async def workspace_page_batch(keys: list[PageKey]) -> list[WorkspacePage]:
             async with db.read() as conn:
@@ -92,7 +92,7 @@ class Loaders:
             counts = {row.idx: row.total for row in totals}
             return [(pages.get(i + 1, []), counts.get(i + 1, 0)) for i in range(len(keys))]
 
-        self.workspace_page: DataLoader = DataLoader(workspace_page_batch, cache=False)
+        self.workspace_page: DataLoader[Any, Any] = DataLoader(workspace_page_batch, cache=False)
 
     async def users(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
         """Prime the user loader once for many rows; analytics rows then carry plain User objects."""

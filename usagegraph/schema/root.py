@@ -39,27 +39,27 @@ ingest = resolvers("ingest")
 class Query:
     @strawberry.field(permission_classes=[Authenticated])
     async def viewer(self, info: Info) -> User:
-        return await entities.viewer(info)  # type: ignore[no-any-return]
+        return await entities.viewer(info)
 
     @strawberry.field(permission_classes=[Authenticated])
     async def organizations(self, info: Info) -> list[Organization]:
-        return await entities.organizations(info)  # type: ignore[no-any-return]
+        return await entities.organizations(info)
 
     @strawberry.field(permission_classes=[Authenticated])
     async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
-        return await entities.organization(info, id)  # type: ignore[no-any-return]
+        return await entities.organization(info, id)
 
     @strawberry.field(permission_classes=[Authenticated])
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
-        return await entities.user(info, id)  # type: ignore[no-any-return]
+        return await entities.user(info, id)
 
     @strawberry.field(permission_classes=[Authenticated])
     async def template(self, info: Info, id: strawberry.ID) -> Template | None:
-        return await entities.template(info, id)  # type: ignore[no-any-return]
+        return await entities.template(info, id)
 
     @strawberry.field(permission_classes=[Authenticated])
     async def workspace(self, info: Info, id: strawberry.ID) -> Workspace | None:
-        return await entities.workspace(info, id)  # type: ignore[no-any-return]
+        return await entities.workspace(info, id)
 
     @strawberry.field(
         permission_classes=[CanReadActivity],
@@ -75,7 +75,7 @@ class Query:
         organization_id: strawberry.ID | None = None,
         timezone: str = "UTC",
     ) -> ActivityReportRef:
-        return await activity.activity(info, start, end, interval, category, organization_id, timezone)  # type: ignore[no-any-return]
+        return await activity.activity(info, start, end, interval, category, organization_id, timezone)
 
     @strawberry.field(
         permission_classes=[CanViewInsights],
@@ -91,7 +91,7 @@ class Query:
         interval: InsightsInterval | None = None,
         timezone: str = "UTC",
     ) -> TemplateInsightsRef:
-        return await insights.query_template_insights(  # type: ignore[no-any-return]
+        return await insights.query_template_insights(
             info, organization_id, template_ids, start, end, interval, timezone
         )
 
@@ -100,17 +100,17 @@ class Query:
 class Mutation:
     @strawberry.mutation(permission_classes=[CanIngest])
     async def ingest(self, info: Info, batch: IngestBatch) -> IngestResult:
-        return await ingest.ingest(info, batch)  # type: ignore[no-any-return]
+        return await ingest.ingest(info, batch)
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
     async def create_token(
         self, info: Info, user_id: strawberry.ID, name: str, expires_at: datetime | None = None
     ) -> CreatedToken:
-        return await admin.create_token(info, user_id, name, expires_at)  # type: ignore[no-any-return]
+        return await admin.create_token(info, user_id, name, expires_at)
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
     async def revoke_token(self, info: Info, id: strawberry.ID) -> bool:
-        return await admin.revoke_token(info, id)  # type: ignore[no-any-return]
+        return await admin.revoke_token(info, id)
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
     async def set_roles(
@@ -120,16 +120,16 @@ class Mutation:
         roles: list[str],
         organization_id: strawberry.ID | None = None,
     ) -> User:
-        return await admin.set_roles(info, user_id, organization_id, roles)  # type: ignore[no-any-return]
+        return await admin.set_roles(info, user_id, organization_id, roles)
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
     async def grant_template_insights(
         self, info: Info, template_id: strawberry.ID, user_id: strawberry.ID
     ) -> bool:
-        return await admin.grant_template_insights(info, template_id, user_id)  # type: ignore[no-any-return]
+        return await admin.grant_template_insights(info, template_id, user_id)
 
     @strawberry.mutation(permission_classes=[CanAdminUsers])
     async def revoke_template_insights(
         self, info: Info, template_id: strawberry.ID, user_id: strawberry.ID
     ) -> bool:
-        return await admin.revoke_template_insights(info, template_id, user_id)  # type: ignore[no-any-return]
+        return await admin.revoke_template_insights(info, template_id, user_id)

@@ -6,18 +6,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
 import strawberry
-from strawberry.schema.types.scalar import ScalarDefinition
+from strawberry.types.scalar import ScalarDefinition
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
-    name="BigInt",
-    description="Integral JSON number that may exceed 2^31 (token counts).",
-    serialize=lambda value: int(value),
-    parse_value=lambda value: _parse_bigint(value),
-)
+if TYPE_CHECKING:
+    BigInt = int
+else:
+    BigInt = strawberry.scalar(
+        NewType("BigInt", int),
+        name="BigInt",
+        description="Integral JSON number that may exceed 2^31 (token counts).",
+        serialize=lambda value: int(value),
+        parse_value=lambda value: _parse_bigint(value),
+    )
 
 
 def _parse_bigint(value: Any) -> int:

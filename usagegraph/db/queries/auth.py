@@ -79,7 +79,7 @@ async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID
 
 
 async def any_user_exists(conn: AsyncConnection) -> bool:
-    return (await conn.execute(text("SELECT EXISTS (SELECT 1 FROM users)"))).scalar_one()
+    return bool((await conn.execute(text("SELECT EXISTS (SELECT 1 FROM users)"))).scalar_one())
 
 
 async def create_owner(conn: AsyncConnection, username: str) -> uuid.UUID:
