@@ -70,7 +70,10 @@ def _strip(body: Any) -> Any:
     errors, and which of several failing list items is reported once a null propagates through the list,
     are not fixed by GraphQL. Errors are compared as a set, with list positions in their paths elided."""
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        errors = [{**e, "path": ["#" if isinstance(p, int) else p for p in e.get("path") or []]} for e in body["errors"]]
+        errors = [
+            {**e, "path": ["#" if isinstance(p, int) else p for p in e.get("path") or []]}
+            for e in body["errors"]
+        ]
         body = {**body, "errors": sorted(errors, key=lambda e: repr(_strip(e)))}
     if isinstance(body, dict):
         return {k: _strip(v) for k, v in body.items() if k != "requestId"}

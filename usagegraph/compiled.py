@@ -91,7 +91,9 @@ class CompiledExecutor(Executor[Any]):
             values = self.variable_values
             coerced = getattr(values, "coerced", values)
             try:
-                cached = tuple(sorted((k, v) for k, v in dict(cast(Any, coerced)).items() if isinstance(v, bool)))
+                cached = tuple(
+                    sorted((k, v) for k, v in dict(cast(Any, coerced)).items() if isinstance(v, bool))
+                )
             except TypeError:
                 cached = ()
             self._usagegraph_directive_key = cached

@@ -88,7 +88,9 @@ async def set_roles(info: Info, user_id: Any, organization_id: Any, role_names: 
             if not principal.has(roles.USERS_ADMIN, org):
                 raise Forbidden("requires users:admin in this organization")
             if not principal.has(roles.USERS_ADMIN) and org not in await q.user_org_ids(conn, target):
-                raise Forbidden("only a site-wide users:admin can add a user to an organization they are not in")
+                raise Forbidden(
+                    "only a site-wide users:admin can add a user to an organization they are not in"
+                )
             await q.set_membership_roles(conn, target, org, canonical)
     info.context.loaders.user.clear(target)
     user: User = await info.context.loaders.user.load(target)
