@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import ingest_facts as q
-from usagegraph.db.queries.rollup import merge_sessions
+from usagegraph.db.queries.rollup import merge_rows, merge_sessions
 from usagegraph.ingest.outcome import (
     FORBIDDEN,
     INSIGHTS_DISABLED,
@@ -62,8 +62,9 @@ async def activity(
     conn: AsyncConnection, records: list[Any], scope: Scope, out: Outcome, refs: References
 ) -> None:
     """A LOGIN is an instant: its endedAt is ignored. Rows are (org, id, user, workspace, template,
-    category, app, startedAt, endedAt). The rollup is maintained by the shared ``merge_sessions`` for
-    exactly the rows inserted or extended, so every structure it keeps sees ingested data."""
+    category, app, startedAt, endedAt). The rollup is maintained by the shared rollup merge for
+    exactly the rows inserted or extended, so every structure it keeps sees ingested data: inserted rows
+    are passed as written; extended ones are re-read, as their template is not known here."""
     kind = "activity"
     parsed: list[tuple[int, tuple[Any, ...]]] = []
     for index, record in enumerate(records):
@@ -151,7 +152,8 @@ async def activity(
         [tuple(state[key]) for key in new],
         [(state[key][0], key, state[key][8]) for key in extended if state[key][8] != stored_ends[key]],
     )
-    await merge_sessions(conn, written)
+    await merge_rows(conn, [tuple(state[key[1]]) for key in written if key[1] in new])
+    await merge_sessions(conn, [key for key in written if key[1] not in new])
     lost = len(new) - inserted
     out.accepted[kind] += accepted - lost
     out.duplicates[kind] += duplicates + lost

@@ -1,83 +1,51 @@
-"""Maintenance of the activity minute rollup (activity_minutes).
+"""Maintenance of the rollups kept from activity sessions, in the transaction that writes them.
 
 A session's active minutes run from floor_minute(started_at) through
-floor_minute(max(ended_at - 1 microsecond, started_at)) (API.md 5.1). They are written as one row per
-UTC hour with a bigint mask, bit k = minute k, merged with bit_or so that re-sending or extending a
-session is idempotent. A LOGIN sets the bit of its instant.
+floor_minute(max(ended_at - 1 microsecond, started_at)) (API.md 5.1). activity_minutes holds them as one
+row per UTC hour with a bigint mask, bit k = minute k, merged with bit_or so that re-sending or extending
+a session is idempotent. A LOGIN sets the bit of its instant.
 
 activity_quarter_users keeps, per organization, category (and '*' for every category) and UTC
 quarter-hour, a bit string of the users active in it (bit i = the user numbered i in
-activity_user_bits), also merged with OR. A user seen for the first time is numbered under a transaction-scoped advisory lock on the organization, so that concurrent
-ingests never give two users the same bit; known users take no lock.
+activity_user_bits), also merged with OR. A user seen for the first time is numbered under a
+transaction-scoped advisory lock on the organization, so that concurrent ingests never give two users
+the same bit; known users take no lock.
 
 activity_session_spans keeps the longest span (last minute - first minute) of the organization's
 sessions, so that "sessions overlapping a range" is a bounded range scan on started_at; it is written
-(and its row locked) only when a longer session arrives. Quarter rows are merged in key order so that
-concurrent ingests lock them in the same order."""
+(and its row locked) only when a longer session arrives.
+
+The three rollups are written by one statement from the session columns bound as arrays, so a batch is
+sent once and activity_sessions is not read again. The user numbers travel with the sessions as one more
+column (looked up once per distinct user): a join against activity_user_bits inside the statement is at
+the mercy of row estimates, and after the tables were emptied a stale estimate turned it into a nested
+loop over every session for every user. Quarter bit strings are aggregated per category first and the
+'*' rows are the OR of those; a rollup row whose bits would not change is left alone, so re-sent
+sessions lock their rollup rows but write no new row versions. Rollup rows are merged in
+key order so that concurrent ingests lock them in the same order.
+
+Bit strings are sized from the numbering this statement sees; a concurrent ingest that numbered a user
+past that size may have committed a longer string to the same row meanwhile, so a merge keeps the longer
+of the two lengths rather than cutting the other's bits off."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 NIL = uuid.UUID(int=0)
 
-_MERGE = text(
+_READ = text(
     """
-    WITH s AS (
-        SELECT organization_id, user_id, coalesce(workspace_id, CAST(:nil AS uuid)) AS workspace_id,
-               category, coalesce(app, '') AS app, template_id,
-               date_trunc('minute', started_at) AS first_minute,
-               date_trunc('minute', CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
-                                         ELSE greatest(ended_at - interval '1 microsecond', started_at) END)
-                   AS last_minute
-        FROM activity_sessions
-        WHERE (organization_id, id) IN (
-            SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[]))
-        )
-    ), hours AS (
-        SELECT s.*, h.hour,
-               CASE WHEN h.hour = date_trunc('hour', s.first_minute)
-                    THEN extract(minute FROM s.first_minute)::int ELSE 0 END AS lo,
-               CASE WHEN h.hour = date_trunc('hour', s.last_minute)
-                    THEN extract(minute FROM s.last_minute)::int ELSE 59 END AS hi
-        FROM s
-        CROSS JOIN LATERAL generate_series(date_trunc('hour', s.first_minute), date_trunc('hour', s.last_minute),
-                                           interval '1 hour') AS h(hour)
-    )
-    INSERT INTO activity_minutes AS a
-        (organization_id, hour, user_id, workspace_id, category, app, template_id, minutes)
-    SELECT organization_id, hour, user_id, workspace_id, category, app, max(template_id::text)::uuid,
-           bit_or(((CAST(1 AS bigint) << (hi + 1)) - 1) # ((CAST(1 AS bigint) << lo) - 1))
-    FROM hours
-    GROUP BY organization_id, hour, user_id, workspace_id, category, app
-    ON CONFLICT (organization_id, hour, user_id, workspace_id, category, app)
-    DO UPDATE SET minutes = a.minutes | excluded.minutes
-    """
-)
-
-
-_SPANS = text(
-    """
-    INSERT INTO activity_session_spans AS a (organization_id, max_minutes)
-    SELECT organization_id,
-           max(extract(epoch FROM date_trunc('minute', greatest(ended_at - interval '1 microsecond', started_at))
-               - date_trunc('minute', started_at))::integer / 60)
+    SELECT organization_id, id, user_id, workspace_id, template_id, category, app, started_at, ended_at
     FROM activity_sessions
     WHERE (organization_id, id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
-      AND category <> 'LOGIN' AND ended_at IS NOT NULL
-    GROUP BY organization_id
-    HAVING max(extract(epoch FROM date_trunc('minute', greatest(ended_at - interval '1 microsecond', started_at))
-               - date_trunc('minute', started_at))::integer / 60)
-           > coalesce((SELECT sp.max_minutes FROM activity_session_spans sp
-                       WHERE sp.organization_id = activity_sessions.organization_id), -1)
-    ON CONFLICT (organization_id) DO UPDATE SET max_minutes = excluded.max_minutes
-    WHERE excluded.max_minutes > a.max_minutes
     """
 )
-
 
 _LOCK_NUMBERING = text(
     """
@@ -86,66 +54,140 @@ _LOCK_NUMBERING = text(
     """
 )
 
-_UNNUMBERED = """
-    SELECT DISTINCT s.organization_id, s.user_id FROM activity_sessions s
-    WHERE (s.organization_id, s.id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
-      AND NOT EXISTS (
-          SELECT 1 FROM activity_user_bits b WHERE b.organization_id = s.organization_id AND b.user_id = s.user_id
-      )
-"""
-
-_ANY_UNNUMBERED = text(f"SELECT EXISTS ({_UNNUMBERED})")  # noqa: S608  (constant fragment)
+_USER_BITS = text(
+    """
+    SELECT u.organization_id, u.user_id, b.idx
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[])) AS u(organization_id, user_id)
+    LEFT JOIN activity_user_bits b ON b.organization_id = u.organization_id AND b.user_id = u.user_id
+    """
+)
 
 _NUMBER_USERS = text(
-    f"""
+    """
     INSERT INTO activity_user_bits (organization_id, user_id, idx)
     SELECT u.organization_id, u.user_id,
            (coalesce((SELECT max(b.idx) FROM activity_user_bits b WHERE b.organization_id = u.organization_id), -1)
             + row_number() OVER (PARTITION BY u.organization_id ORDER BY u.user_id))::int
-    FROM ({_UNNUMBERED}) u
-    """  # noqa: S608
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[])) AS u(organization_id, user_id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM activity_user_bits b WHERE b.organization_id = u.organization_id AND b.user_id = u.user_id
+    )
+    """
 )
 
-_MERGE_QUARTERS = text(
+_MERGE = text(
     """
     WITH s AS (
-        SELECT a.organization_id, a.category, b.idx,
-               date_bin('15 minutes', a.started_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS first_quarter,
-               date_bin('15 minutes', CASE WHEN a.category = 'LOGIN' OR a.ended_at IS NULL THEN a.started_at
-                                           ELSE greatest(a.ended_at - interval '1 microsecond', a.started_at) END,
-                        TIMESTAMPTZ '2000-01-01 00:00:00+00') AS last_quarter
-        FROM activity_sessions a
-        JOIN activity_user_bits b ON b.organization_id = a.organization_id AND b.user_id = a.user_id
-        WHERE (a.organization_id, a.id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
-    ), sized AS (
-        SELECT s.*, CAST(repeat('0', 1024 * ((c.top + 1024) / 1024)) AS bit varying) AS zeros
-        FROM s JOIN (
-            SELECT organization_id, max(idx) AS top FROM activity_user_bits
-            WHERE organization_id = ANY(CAST(:orgs AS uuid[])) GROUP BY organization_id
-        ) c ON c.organization_id = s.organization_id
+        SELECT organization_id, user_id, coalesce(workspace_id, CAST(:nil AS uuid)) AS workspace_id,
+               category, coalesce(app, '') AS app, template_id, started_at,
+               CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
+                    ELSE greatest(ended_at - interval '1 microsecond', started_at) END AS last_at,
+               idx
+        FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[]), CAST(:workspaces AS uuid[]),
+                    CAST(:templates AS uuid[]), CAST(:categories AS text[]), CAST(:apps AS text[]),
+                    CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]), CAST(:idxs AS integer[]))
+            AS s(organization_id, user_id, workspace_id, template_id, category, app, started_at, ended_at, idx)
+    ), minutes AS (
+        SELECT s.organization_id, h.hour, s.user_id, s.workspace_id, s.category, s.app,
+               max(s.template_id::text)::uuid AS template_id,
+               bit_or(((CAST(1 AS bigint) << (CASE WHEN h.hour = date_trunc('hour', s.last_at)
+                                                   THEN extract(minute FROM s.last_at)::int ELSE 59 END + 1)) - 1)
+                      # ((CAST(1 AS bigint) << CASE WHEN h.hour = date_trunc('hour', s.started_at)
+                                                   THEN extract(minute FROM s.started_at)::int ELSE 0 END) - 1))
+                   AS minutes
+        FROM s
+        CROSS JOIN LATERAL generate_series(date_trunc('hour', s.started_at), date_trunc('hour', s.last_at),
+                                           interval '1 hour') AS h(hour)
+        GROUP BY s.organization_id, h.hour, s.user_id, s.workspace_id, s.category, s.app
+        ORDER BY s.organization_id, h.hour, s.user_id, s.workspace_id, s.category, s.app
+    ), merged_minutes AS (
+        INSERT INTO activity_minutes AS a
+            (organization_id, hour, user_id, workspace_id, category, app, template_id, minutes)
+        SELECT * FROM minutes
+        ON CONFLICT (organization_id, hour, user_id, workspace_id, category, app)
+        DO UPDATE SET minutes = a.minutes | excluded.minutes
+        WHERE a.minutes | excluded.minutes <> a.minutes
+    ), spans AS (
+        SELECT organization_id,
+               max(extract(epoch FROM date_trunc('minute', last_at) - date_trunc('minute', started_at))::integer
+                   / 60) AS max_minutes
+        FROM s WHERE category <> 'LOGIN'
+        GROUP BY organization_id
+    ), merged_spans AS (
+        INSERT INTO activity_session_spans AS a (organization_id, max_minutes)
+        SELECT sp.organization_id, sp.max_minutes FROM spans sp
+        WHERE sp.max_minutes > coalesce((SELECT o.max_minutes FROM activity_session_spans o
+                                         WHERE o.organization_id = sp.organization_id), -1)
+        ORDER BY sp.organization_id
+        ON CONFLICT (organization_id) DO UPDATE SET max_minutes = excluded.max_minutes
+        WHERE excluded.max_minutes > a.max_minutes
+    ), capacity AS MATERIALIZED (
+        SELECT organization_id, 1024 * ((max(idx) + 1024) / 1024) AS n FROM activity_user_bits
+        WHERE organization_id = ANY(CAST(:org_set AS uuid[]))
+        GROUP BY organization_id
+    ), zeros AS MATERIALIZED (
+        SELECT organization_id, CAST(repeat('0', n) AS bit varying) AS zeros FROM capacity
+    ), per_category AS (
+        SELECT s.organization_id, s.category, q.quarter, bit_or(set_bit(z.zeros, s.idx, 1)) AS users
+        FROM s
+        JOIN zeros z ON z.organization_id = s.organization_id
+        CROSS JOIN LATERAL generate_series(date_bin('15 minutes', s.started_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+                                           date_bin('15 minutes', s.last_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+                                           interval '15 minutes') AS q(quarter)
+        GROUP BY s.organization_id, s.category, q.quarter
+    ), quarters AS (
+        SELECT * FROM per_category
+        UNION ALL
+        SELECT organization_id, '*', quarter, bit_or(users) FROM per_category GROUP BY organization_id, quarter
     )
     INSERT INTO activity_quarter_users AS q (organization_id, category, quarter, users)
-    SELECT organization_id, c.category, quarter, bit_or(set_bit(zeros, idx, 1))
-    FROM sized
-    CROSS JOIN LATERAL (VALUES (sized.category), ('*')) AS c(category)
-    CROSS JOIN LATERAL generate_series(first_quarter, last_quarter, interval '15 minutes') AS quarter
-    GROUP BY organization_id, c.category, quarter
-    ORDER BY organization_id, c.category, quarter
+    SELECT * FROM quarters
+    ORDER BY organization_id, category, quarter
     ON CONFLICT (organization_id, category, quarter) DO UPDATE
-    SET users = excluded.users
-        | substring(q.users || (excluded.users # excluded.users) FROM 1 FOR length(excluded.users))
+    SET users = CASE WHEN length(q.users) = length(excluded.users) THEN q.users | excluded.users
+                     ELSE substring(excluded.users || (q.users # q.users)
+                                    FROM 1 FOR greatest(length(excluded.users), length(q.users)))
+                          | substring(q.users || (excluded.users # excluded.users)
+                                      FROM 1 FOR greatest(length(excluded.users), length(q.users))) END
+    WHERE CASE WHEN length(q.users) = length(excluded.users) THEN q.users | excluded.users <> q.users ELSE true END
     """
 )
+
+
+async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
+    """Add these sessions, given as they are stored (organization_id, id, user_id, workspace_id,
+    template_id, category, app, started_at, ended_at), to the rollups."""
+    if not rows:
+        return
+    pairs = {(row[0], row[2]) for row in rows}
+    numbering = {"orgs": [p[0] for p in pairs], "users": [p[1] for p in pairs]}
+    bits = {(r.organization_id, r.user_id): r.idx for r in await conn.execute(_USER_BITS, numbering)}
+    if None in bits.values():
+        await conn.execute(_LOCK_NUMBERING, {"orgs": numbering["orgs"]})
+        await conn.execute(_NUMBER_USERS, numbering)
+        bits = {(r.organization_id, r.user_id): r.idx for r in await conn.execute(_USER_BITS, numbering)}
+    params: dict[str, Any] = {
+        "nil": NIL,
+        "org_set": list({p[0] for p in pairs}),
+        "idxs": [bits[row[0], row[2]] for row in rows],
+    }
+    for name, k in (
+        ("orgs", 0),
+        ("users", 2),
+        ("workspaces", 3),
+        ("templates", 4),
+        ("categories", 5),
+        ("apps", 6),
+        ("starts", 7),
+        ("ends", 8),
+    ):
+        params[name] = [row[k] for row in rows]
+    await conn.execute(_MERGE, params)
 
 
 async def merge_sessions(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """Add the active minutes of these (organization_id, session id) sessions to the rollup."""
+    """Add the stored (organization_id, session id) sessions to the rollups."""
     if not keys:
         return
-    orgs, ids = [k[0] for k in keys], [k[1] for k in keys]
-    await conn.execute(_MERGE, {"nil": NIL, "orgs": orgs, "ids": ids})
-    await conn.execute(_SPANS, {"orgs": orgs, "ids": ids})
-    if (await conn.execute(_ANY_UNNUMBERED, {"orgs": orgs, "ids": ids})).scalar_one():
-        await conn.execute(_LOCK_NUMBERING, {"orgs": orgs})
-        await conn.execute(_NUMBER_USERS, {"orgs": orgs, "ids": ids})
-    await conn.execute(_MERGE_QUARTERS, {"orgs": orgs, "ids": ids})
+    found = await conn.execute(_READ, {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]})
+    await merge_rows(conn, [tuple(row) for row in found])

@@ -1,0 +1,149 @@
+"""Concurrent ingests of the same organization share rollup rows (minute masks, quarter-hour user
+bitmaps) and number first-seen users at the same time: the rollup must neither deadlock, nor give two
+users one bit, nor lose a bit written by the other transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import GraphQL
+from tests.factories import Factory
+from usagegraph.db.queries.rollup import merge_sessions
+
+INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted duplicates rejected { message } } }"
+METRICS = """
+query($org: ID!, $category: ActivityCategory!) {
+  organization(id: $org) {
+    usageMetrics(start: "2024-03-01", end: "2024-03-04", category: $category, fill: NONE) { date dau }
+  }
+}
+"""
+
+
+def _session(user: uuid.UUID, ws: uuid.UUID, category: str, day: int, start: str, end: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "userId": str(user),
+        "workspaceId": str(ws),
+        "category": category,
+        "app": "vscode",
+        "startedAt": f"2024-03-0{day}T{start}:00Z",
+        "endedAt": f"2024-03-0{day}T{end}:00Z",
+    }
+
+
+async def test_concurrent_batches_share_rollup_rows(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    owner = await factory.user("root", site_roles=["owner"])
+    token = await factory.token(owner)
+    users = [await factory.user(f"u{k}", orgs={org: ["member"]}) for k in range(21)]
+    ws = await factory.workspace(org, tpl, users[0])
+
+    # Each day: three users first seen in batch A (IDE), three in batch B (APP), and users 0-2 in both
+    # with the same workspace, category and app, so both transactions merge into the same minute rows.
+    for day in (1, 2, 3):
+        fresh = users[6 * day - 3 : 6 * day + 3]
+        a = [_session(u, ws, "IDE", day, "10:00", "11:30") for u in fresh[:3]]
+        b = [_session(u, ws, "APP", day, "10:20", "12:00") for u in fresh[3:]]
+        a += [_session(u, ws, "TUNNEL", day, "09:50", "10:40") for u in users[:3]]
+        b += [_session(u, ws, "TUNNEL", day, "10:30", "11:10") for u in users[:3]]
+        results = await asyncio.gather(
+            gql(INGEST, {"b": {"activity": a}}, token=token), gql(INGEST, {"b": {"activity": b}}, token=token)
+        )
+        for body in results:
+            assert "errors" not in body, body
+            assert body["data"]["ingest"]["accepted"] == 6, body
+
+    async def dau(category: str) -> list[tuple[str, int | None]]:
+        body = await gql(METRICS, {"org": str(org), "category": category}, token=token)
+        assert "errors" not in body, body
+        return [(r["date"], r["dau"]) for r in body["data"]["organization"]["usageMetrics"]]
+
+    assert await dau("ANY") == [("2024-03-01", 9), ("2024-03-02", 9), ("2024-03-03", 9), ("2024-03-04", 0)]
+    assert await dau("IDE") == [("2024-03-01", 3), ("2024-03-02", 3), ("2024-03-03", 3), ("2024-03-04", 0)]
+    assert await dau("TUNNEL") == [("2024-03-01", 3), ("2024-03-02", 3), ("2024-03-03", 3), ("2024-03-04", 0)]
+    async with engine.connect() as conn:
+        tunnel = (
+            await conn.execute(
+                text(
+                    "SELECT hour, bit_count(bit_or(minutes)::bit(64)) AS n FROM activity_minutes "
+                    "WHERE user_id = :u AND category = 'TUNNEL' GROUP BY hour ORDER BY hour"
+                ),
+                {"u": users[0]},
+            )
+        ).all()
+        numbered = (
+            await conn.execute(
+                text(
+                    "SELECT count(*), count(DISTINCT idx) FROM activity_user_bits WHERE organization_id = :o"
+                ),
+                {"o": org},
+            )
+        ).one()
+    # 09:50-11:10 each day: minutes 50-59 of hour 9, all of hour 10, minutes 0-9 of hour 11.
+    assert [row.n for row in tunnel] == [10, 60, 10] * 3
+    assert tuple(numbered) == (21, 21)
+
+
+_SESSION = text(
+    "INSERT INTO activity_sessions (organization_id, id, user_id, category, started_at) "
+    "VALUES (:org, :id, :user, 'LOGIN', :at)"
+)
+
+
+async def test_a_longer_bitmap_committed_meanwhile_keeps_its_bits(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    owner = await factory.user("root", site_roles=["owner"])
+    token = await factory.token(owner)
+    alice = await factory.user("alice", orgs={org: ["member"]})
+    bob = await factory.user("bob", orgs={org: ["member"]})
+    await factory.activity(org, alice, "LOGIN", datetime(2024, 3, 1, 10, 0, tzinfo=UTC))
+    async with engine.connect() as first, engine.connect() as second:
+        # The first ingest numbers bob past 1,024 users and ORs a 2,048-bit string into the 10:00 quarter.
+        one = await first.begin()
+        await first.execute(
+            text(
+                "INSERT INTO activity_user_bits (organization_id, user_id, idx) "
+                "SELECT :org, gen_random_uuid(), g FROM generate_series(1, 1100) g"
+            ),
+            {"org": org},
+        )
+        session = uuid.uuid4()
+        await first.execute(
+            _SESSION, {"org": org, "id": session, "user": bob, "at": datetime(2024, 3, 1, 10, 5, tzinfo=UTC)}
+        )
+        await merge_sessions(first, [(org, session)])
+        # The second, started before that commit, still sizes its strings for 1,024 users and waits on the row.
+        two = await second.begin()
+        session = uuid.uuid4()
+        await second.execute(
+            _SESSION,
+            {"org": org, "id": session, "user": alice, "at": datetime(2024, 3, 1, 10, 7, tzinfo=UTC)},
+        )
+        waiting = asyncio.create_task(merge_sessions(second, [(org, session)]))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await one.commit()
+        await waiting
+        await two.commit()
+    query = """
+    query($org: ID!, $category: ActivityCategory!) {
+      organization(id: $org) {
+        usageMetrics(start: "2024-03-01", end: "2024-03-01", category: $category, fill: NONE) { date dau }
+      }
+    }
+    """
+    for category in ("ANY", "LOGIN"):
+        body = await gql(query, {"org": str(org), "category": category}, token=token)
+        assert body["data"]["organization"]["usageMetrics"] == [{"date": "2024-03-01", "dau": 2}], body
