@@ -90,7 +90,7 @@ SELECT NULL, user_id, count(*), 0 FROM sessions WHERE last_minute >= :start GROU
 """
 
 
-async def _timed(
+async def timed(
     engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[Any]], runs: int, limit: float
 ) -> tuple[float | None, int]:
     """Median milliseconds over runs (None when cut by the limit) and the row count of the last run."""
@@ -204,8 +204,8 @@ async def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'case':<50} {'rollup ms':>10} {'raw ms':>10} {'speed-up':>9} {'target ms':>10} {'rows':>8}")
     for label, ours, baseline, target in cases:
-        mine, rows = await _timed(engine, ours, args.runs, 600)
-        theirs, _ = await _timed(engine, baseline, max(1, args.runs // 2), args.raw_timeout)
+        mine, rows = await timed(engine, ours, args.runs, 600)
+        theirs, _ = await timed(engine, baseline, max(1, args.runs // 2), args.raw_timeout)
         raw_text = f"{theirs:10.1f}" if theirs is not None else f">{args.raw_timeout * 1000:9.0f}"
         ratio = (
             f"{theirs / mine:8.1f}x"

@@ -25,13 +25,13 @@ import asyncio
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench.activity_bench import timed
 from bench.dataset import make_engine
 from usagegraph.db import migrate
 from usagegraph.db.queries import compute as q
@@ -160,28 +160,6 @@ def python_stats(rows: list[Any]) -> dict[Any, tuple[float, ...]]:
         ws: (statistics.fmean(c), p95(c), max(c), statistics.fmean(m), p95(m), max(m))
         for ws, (c, m) in groups.items()
     }
-
-
-async def timed(
-    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[Any]], runs: int, limit: float
-) -> tuple[float | None, int]:
-    times: list[float] = []
-    rows = 0
-    for _ in range(runs):
-        async with engine.connect() as conn:
-            await conn.execute(text(f"SET statement_timeout = {int(limit * 1000)}"))
-            began = time.perf_counter()
-            try:
-                result = await work(conn)
-            except Exception as error:  # noqa: BLE001  (a cut baseline is a figure, not a failure)
-                if "statement timeout" not in str(error) and "canceling statement" not in str(error):
-                    raise
-                return None, 0
-            times.append((time.perf_counter() - began) * 1000)
-            rows = len(result)
-        if times[-1] > 20_000:
-            break
-    return statistics.median(times), rows
 
 
 async def main() -> None:
