@@ -19,23 +19,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tests.factories import Factory
 from usagegraph.app import create_app
 from usagegraph.db import migrate
-from usagegraph.db.embedded import start_embedded
+from usagegraph.db.embedded import start_embedded, stop_embedded
 from usagegraph.db.engine import create_engine
 from usagegraph.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _server_url() -> str:
+TEST_DATA = ROOT / ".usagegraph-test"
+
+
+def _server_url() -> tuple[str, bool]:
+    """The server's URL, and whether this run started the embedded server (and so stops it at the end)."""
     url = os.environ.get("USAGEGRAPH_TEST_DATABASE_URL")
     if url:
-        return url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    return start_embedded(ROOT / ".usagegraph-test", database="postgres")
+        return url.replace("postgresql://", "postgresql+asyncpg://", 1), False
+    started = not (TEST_DATA / "pg" / "postmaster.pid").exists()
+    return start_embedded(TEST_DATA, database="postgres"), started
 
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    server = make_url(_server_url())
+    raw, started = _server_url()
+    server = make_url(raw)
     name = f"usagegraph_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
@@ -48,6 +54,8 @@ async def database_url() -> AsyncIterator[str]:
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+    if started:
+        stop_embedded(TEST_DATA)
 
 
 @pytest.fixture(scope="session")
