@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,50 @@ async def test_embedded_database_starts_from_nothing(tmp_path: Path) -> None:
 
 def _ndjson(records: list[dict[str, Any]]) -> str:
     return "\n".join(json.dumps(r) for r in records) + "\n"
+
+
+async def test_import_streams_ndjson_through_ingest_and_reports_rejected_lines(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    org, user, template, workspace = (str(uuid.uuid4()) for _ in range(4))
+    records = [
+        {"kind": "organizations", "id": org, "name": "imported"},
+        {"kind": "users", "id": user, "username": "imp", "email": "imp@example.com"},
+        {"kind": "memberships", "userId": user, "organizationId": org, "roles": ["basic"]},
+        {"kind": "templates", "id": template, "organizationId": org, "name": "tpl"},
+        {"kind": "workspaces", "id": workspace, "templateId": template, "ownerId": user, "name": "ws"},
+        {
+            "kind": "activity",
+            "id": str(uuid.uuid4()),
+            "userId": user,
+            "workspaceId": workspace,
+            "category": "IDE",
+            "app": "vscode",
+            "startedAt": "2024-05-01T10:00:00Z",
+            "endedAt": "2024-05-01T10:30:00Z",
+        },
+        {
+            "kind": "activity",
+            "id": str(uuid.uuid4()),
+            "userId": user,
+            "workspaceId": str(uuid.uuid4()),
+            "category": "IDE",
+            "startedAt": "2024-05-01T11:00:00Z",
+            "endedAt": "2024-05-01T11:30:00Z",
+        },
+    ]
+    path = tmp_path / "batch.ndjson"
+    path.write_text(_ndjson(records))
+    result = await asyncio.to_thread(_cli, database_url, "import", str(path), "--batch-size", "3")
+    assert result.returncode == 1
+    assert "line 7: activity rejected (NOT_FOUND)" in result.stderr
+    assert "6 accepted, 0 duplicates, 1 rejected" in result.stderr
+    async with engine.connect() as conn:
+        roles = (await conn.execute(text("SELECT roles FROM memberships"))).scalar_one()
+        minutes = (
+            await conn.execute(text("SELECT sum(bit_count(minutes::bit(64))) FROM activity_minutes"))
+        ).scalar_one()
+    assert roles == ["member"]
+    assert minutes == 30
+    again = await asyncio.to_thread(_cli, database_url, "import", str(path))
+    assert "0 accepted, 6 duplicates, 1 rejected" in again.stderr
