@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import make_url, text
@@ -24,6 +25,11 @@ from usagegraph.db.engine import create_engine
 from usagegraph.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# CI replays the same generated examples on every run (a red build must be reproducible); local runs explore.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 TEST_DATA = ROOT / ".usagegraph-test"
