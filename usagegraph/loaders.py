@@ -16,12 +16,8 @@ from usagegraph.context import Database
 from usagegraph.db.queries import entities as q
 from usagegraph.schema import builders
 from usagegraph.schema.entities import (
-    Organization,
-    Template,
-    TemplateParameter,
     User,
     Workspace,
-    WorkspaceParameter,
 )
 
 K = TypeVar("K")
@@ -98,6 +94,3 @@ class Loaders:
         """Prime the user loader once for many rows; analytics rows then carry plain User objects."""
         users = await self.user.load_many(list(ids))
         return {user.uuid: user for user in users if user is not None}
-
-
-__all__ = ["Loaders", "Organization", "Template", "TemplateParameter", "Workspace", "WorkspaceParameter"]

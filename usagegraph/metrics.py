@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -209,6 +209,3 @@ class MetricsMiddleware:
             self.metrics.http_latency.labels(method=method, route=route).observe(
                 time.perf_counter() - started
             )
-
-
-Handler = Callable[[Request], Awaitable[Response]]

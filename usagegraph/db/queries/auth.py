@@ -78,10 +78,6 @@ async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID
     return row.id if row else None
 
 
-async def any_user_exists(conn: AsyncConnection) -> bool:
-    return bool((await conn.execute(text("SELECT EXISTS (SELECT 1 FROM users)"))).scalar_one())
-
-
 async def create_owner(conn: AsyncConnection, username: str) -> uuid.UUID:
     user_id = uuid.uuid4()
     await conn.execute(
