@@ -173,21 +173,36 @@ async def upsert_templates(conn: AsyncConnection, rows: list[dict[str, Any]]) ->
     )
 
 
-async def replace_template_parameters(
-    conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]], rows: list[dict[str, Any]]
+async def _replace_children(
+    conn: AsyncConnection,
+    table: str,
+    parent: str,
+    keys: list[tuple[uuid.UUID, uuid.UUID]],
+    insert: str,
+    rows: list[dict[str, Any]],
 ) -> None:
-    """Replaces the whole parameter list of these (organization_id, template_id) templates."""
+    """Replaces every row of `table` belonging to these (organization_id, parent id) keys by `rows`."""
     if not keys:
         return
     await conn.execute(
         text(
-            "DELETE FROM template_parameters WHERE (organization_id, template_id) IN "
+            f"DELETE FROM {table} WHERE (organization_id, {parent}) IN "  # noqa: S608  (module constants)
             "(SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))"
         ),
         {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]},
     )
-    await _many(
+    await _many(conn, insert, rows)
+
+
+async def replace_template_parameters(
+    conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]], rows: list[dict[str, Any]]
+) -> None:
+    """Replaces the whole parameter list of these (organization_id, template_id) templates."""
+    await _replace_children(
         conn,
+        "template_parameters",
+        "template_id",
+        keys,
         "INSERT INTO template_parameters (organization_id, template_id, name, position, display_name, type, "
         "default_value, options) VALUES (:organization_id, :template_id, :name, :position, :display_name, "
         ":type, :default_value, CAST(:options AS jsonb))",
@@ -226,17 +241,11 @@ async def upsert_workspaces(conn: AsyncConnection, rows: list[dict[str, Any]]) -
 async def replace_workspace_parameters(
     conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]], rows: list[dict[str, Any]]
 ) -> None:
-    if not keys:
-        return
-    await conn.execute(
-        text(
-            "DELETE FROM workspace_parameters WHERE (organization_id, workspace_id) IN "
-            "(SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))"
-        ),
-        {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]},
-    )
-    await _many(
+    await _replace_children(
         conn,
+        "workspace_parameters",
+        "workspace_id",
+        keys,
         "INSERT INTO workspace_parameters (organization_id, workspace_id, name, value) "
         "VALUES (:organization_id, :workspace_id, :name, :value)",
         rows,
