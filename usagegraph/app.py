@@ -27,6 +27,7 @@ from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.graphql_http import GraphQLEndpoint, new_request_id
 from usagegraph.insights_metrics import start_insights_collector
 from usagegraph.logging import AccessLogMiddleware, configure_logging, is_configured
+from usagegraph.maintenance import rollup_compactor
 from usagegraph.metrics import Metrics, MetricsMiddleware, PoolCollector
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
@@ -104,6 +105,9 @@ def create_app(
         workspace_gauges.start()
         app.state.workspace_gauges = workspace_gauges
         insights_gauges = await start_insights_collector(metrics.registry, db, settings)
+        compactor = rollup_compactor(db, settings.rollup_compaction_seconds)
+        if settings.rollup_compaction_seconds > 0:
+            compactor.start()
         # What startup built (schema, types, caches) lives as long as the process: keep the cyclic garbage
         # collector from traversing it again on every full collection during large responses.
         gc.collect()
@@ -111,6 +115,7 @@ def create_app(
         try:
             yield
         finally:
+            await compactor.stop()
             await insights_gauges.close()
             await workspace_gauges.stop()
             metrics.log_handler.detach()

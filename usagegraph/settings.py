@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_cost: int = 2_000_000
     rate_limit_per_minute: int = 1200
     rate_limit_burst: int = 200
+    rollup_compaction_seconds: float = 60.0
+    """how often the server folds the AI session rollups' delta rows (0 = never)"""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

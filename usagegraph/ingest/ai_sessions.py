@@ -27,7 +27,8 @@ from usagegraph.ingest.references import References
 from usagegraph.ingest.table import Row, Table, anyone
 from usagegraph.pricing import MICRO_USD, PriceTable
 
-_MAX_COST = Decimal(10) ** 14
+_MAX_COST = Decimal(10) ** 12
+"""Costs are summed as micro-dollars in bigints (migration 0008): a session stays under USD 10^12."""
 _IMMUTABLE = {
     "organization_id": "organizationId",
     "user_id": "userId",

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,7 @@ DEFAULT_RANGE = timedelta(days=30)
 MAX_BUCKETS = 1000
 MAX_RANGE = timedelta(days=3660)
 _USER_SERIES = "sessions.user_timeseries"
+_FACTS = "sessions.user_agents"
 
 
 def _ids(values: list[Any] | None, name: str) -> tuple[uuid.UUID, ...] | None:
@@ -165,9 +167,24 @@ def _after(after: str | None) -> tuple[datetime, uuid.UUID] | None:
     return started_at, decoded[1]
 
 
+async def _load_facts(db: Database, spec: SessionSpec) -> q.Facts:
+    async with db.read() as conn:
+        return await q.facts(conn, spec)
+
+
+async def _facts(info: Info, spec: SessionSpec) -> q.Facts:
+    """summary, byAgent, costBreakdown(by: USER) and users all come from one statement; the first of
+    them to run starts it and the others await it (one per request and spec)."""
+    key = (_FACTS, spec)
+    task: asyncio.Future[q.Facts] | None = info.context.state.get(key)
+    if task is None:
+        task = asyncio.ensure_future(_load_facts(info.context.db, spec))
+        info.context.state[key] = task
+    return await task
+
+
 async def summary(info: Info, spec: SessionSpec) -> SessionSummary:
-    async with info.context.db.read() as conn:
-        row = await q.summary(conn, spec)
+    row = (await _facts(info, spec)).total
     return SessionSummary(
         total_sessions=row.sessions,
         total_cost=row.cost,
@@ -178,7 +195,7 @@ async def summary(info: Info, spec: SessionSpec) -> SessionSummary:
         cache_write_tokens=int(row.cache_write_tokens),
         average_duration_seconds=_float(row.average_duration),
         average_cost_per_session=row.average_cost,
-        unique_users=row.users,
+        unique_users=len((await _facts(info, spec)).users),
         unpriced_sessions=row.unpriced,
     )
 
@@ -226,23 +243,24 @@ async def timeseries(
 
 
 async def by_agent(info: Info, spec: SessionSpec) -> list[AgentStats]:
-    async with info.context.db.read() as conn:
-        rows = await q.by_agent(conn, spec)
+    rows = (await _facts(info, spec)).agents
     return [
         AgentStats(
             agent=row.agent,
             sessions=row.sessions,
             users=row.users,
-            total_cost=row.total_cost,
+            total_cost=row.cost,
             average_cost=row.average_cost,
             average_duration_seconds=_float(row.average_duration),
-            tokens=int(row.tokens),
+            tokens=int(row.input_tokens + row.output_tokens),
         )
         for row in rows
     ]
 
 
 async def cost_breakdown(info: Info, spec: SessionSpec, by: CostDimension) -> list[CostSlice]:
+    if by == CostDimension.USER:
+        return await _cost_by_user(info, spec)
     async with info.context.db.read() as conn:
         rows = await q.cost_breakdown(conn, spec, by.value)
     return [
@@ -258,9 +276,24 @@ async def cost_breakdown(info: Info, spec: SessionSpec, by: CostDimension) -> li
     ]
 
 
+async def _cost_by_user(info: Info, spec: SessionSpec) -> list[CostSlice]:
+    rows = (await _facts(info, spec)).users
+    found = await info.context.loaders.users([row.user_id for row in rows])
+    return [
+        CostSlice(
+            key=str(row.user_id),
+            label=found[row.user_id].username,
+            cost=row.cost,
+            share=float(row.share),
+            sessions=row.sessions,
+            tokens=int(row.input_tokens + row.output_tokens),
+        )
+        for row in rows
+    ]
+
+
 async def users(info: Info, spec: SessionSpec) -> list[UserSessionStats]:
-    async with info.context.db.read() as conn:
-        rows = await q.users(conn, spec)
+    rows = (await _facts(info, spec)).users
     found = await info.context.loaders.users([row.user_id for row in rows])
     bounds: list[float | None] = [float(bound) for bound in HISTOGRAM_BOUNDS]
     bounds.append(None)
@@ -269,7 +302,7 @@ async def users(info: Info, spec: SessionSpec) -> list[UserSessionStats]:
             user=found[row.user_id],
             sessions=int(row.sessions),
             cost=row.cost,
-            tokens=int(row.tokens),
+            tokens=int(row.input_tokens + row.output_tokens),
             average_duration_seconds=_float(row.average_duration),
             favorite_agent=row.agents[0] if row.agents else None,
             agents=[
@@ -290,10 +323,28 @@ async def _all_user_series(
     db: Database, spec: SessionSpec, buckets: Buckets
 ) -> dict[uuid.UUID, list[SessionPoint]]:
     async with db.read() as conn:
-        rows = await q.user_timeseries(conn, spec, buckets)
-    series: dict[uuid.UUID, list[SessionPoint]] = defaultdict(list)
-    for row in rows:
-        series[row.user_id].append(_point(row))
+        found = await q.user_timeseries(conn, spec, buckets)
+    cells: dict[uuid.UUID, dict[Any, Any]] = defaultdict(dict)
+    for cell in found.cells:
+        cells[cell.user_id][cell.k] = cell
+    zero = Decimal(0)
+    series: dict[uuid.UUID, list[SessionPoint]] = {}
+    for user_id, own in cells.items():
+        points = []
+        for b in found.buckets:
+            got = own.get(b.k)
+            points.append(
+                SessionPoint(start=b.bucket_start, end=b.bucket_end, sessions=0, cost=zero, tokens=0)
+                if got is None
+                else SessionPoint(
+                    start=b.bucket_start,
+                    end=b.bucket_end,
+                    sessions=got.sessions,
+                    cost=got.cost,
+                    tokens=int(got.tokens),
+                )
+            )
+        series[user_id] = points
     return series
 
 

@@ -71,8 +71,17 @@ def _filter(spec: SessionSpec) -> tuple[str, dict[str, Any]]:
 async def _roomy(conn: AsyncConnection) -> None:
     """Aggregates grouped by user and something else have groups the planner cannot count in advance;
     with the default work_mem it plans them as sorts that spill to disk. This transaction gets room to
-    hash them in memory."""
-    await conn.execute(text("SELECT set_config('work_mem', '64MB', true)"))
+    hash them in memory. Like every analytics statement here it runs without parallel workers (_SERIAL)."""
+    await conn.execute(
+        text(
+            "SELECT set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+    )
+
+
+_SERIAL = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+"""The sections of one request already run side by side on their own connections: parallel workers on
+top of them only add processes competing for the same cores (measured: slower on two cores)."""
 
 
 async def _rows(conn: AsyncConnection, template: str, spec: SessionSpec, **extra: Any) -> Sequence[Row[Any]]:
@@ -82,62 +91,125 @@ async def _rows(conn: AsyncConnection, template: str, spec: SessionSpec, **extra
     return (await conn.execute(text(sql), {**params, **extra})).all()
 
 
-SUMMARY = """
-    SELECT count(*) AS users,
-           coalesce(sum(g.sessions), 0) AS sessions,
-           coalesce(sum(g.cost), 0) AS cost,
-           coalesce(sum(g.input_tokens), 0) AS input_tokens,
-           coalesce(sum(g.output_tokens), 0) AS output_tokens,
-           coalesce(sum(g.cache_read_tokens), 0) AS cache_read_tokens,
-           coalesce(sum(g.cache_write_tokens), 0) AS cache_write_tokens,
-           sum(g.duration_sum) / nullif(sum(g.ended), 0) AS average_duration,
-           round(sum(g.cost) / nullif(sum(g.sessions), 0), 6) AS average_cost,
-           coalesce(sum(g.unpriced), 0) AS unpriced
-    FROM (SELECT s.user_id, count(*) AS sessions, sum(s.cost) AS cost,
-                 sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens,
-                 sum(s.cache_read_tokens) AS cache_read_tokens, sum(s.cache_write_tokens) AS cache_write_tokens,
-                 sum(date_part('epoch', s.ended_at - s.started_at)) AS duration_sum, count(s.ended_at) AS ended,
-                 count(*) FILTER (WHERE s.unpriced) AS unpriced
-          FROM ai_sessions s WHERE {where}
-          GROUP BY s.user_id) AS g
+FACTS = """
+    WITH g AS MATERIALIZED (
+        SELECT s.user_id, s.agent, count(*) AS sessions, sum(s.cost_micros) AS cost_micros,
+               sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens,
+               sum(s.cache_read_tokens) AS cache_read_tokens, sum(s.cache_write_tokens) AS cache_write_tokens,
+               sum(s.duration_seconds) AS duration_sum, count(s.duration_seconds) AS ended,
+               count(*) FILTER (WHERE s.unpriced) AS unpriced,
+               count(*) FILTER (WHERE s.duration_seconds <= 60) AS le0,
+               count(*) FILTER (WHERE s.duration_seconds <= 300) AS le1,
+               count(*) FILTER (WHERE s.duration_seconds <= 900) AS le2,
+               count(*) FILTER (WHERE s.duration_seconds <= 1800) AS le3,
+               count(*) FILTER (WHERE s.duration_seconds <= 3600) AS le4,
+               count(*) FILTER (WHERE s.duration_seconds <= 7200) AS le5
+        FROM ai_sessions s WHERE {where}
+        GROUP BY s.user_id, s.agent
+    ), levels AS (
+        SELECT CASE WHEN GROUPING(user_id) = 0 THEN 'user' WHEN GROUPING(agent) = 0 THEN 'agent' ELSE 'total' END
+                   AS level,
+               user_id, agent,
+               CAST(coalesce(sum(sessions), 0) AS bigint) AS sessions,
+               coalesce(sum(cost_micros), 0) * 0.000001 AS cost,
+               coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+               coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
+               coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
+               sum(duration_sum) / nullif(sum(ended), 0) AS average_duration,
+               round(sum(cost_micros) * 0.000001 / nullif(sum(sessions), 0), 6) AS average_cost,
+               count(g.user_id) AS users,
+               coalesce(sum(unpriced), 0) AS unpriced,
+               array_agg(agent ORDER BY sessions DESC, agent) AS agents,
+               array_agg(sessions ORDER BY sessions DESC, agent) AS agent_sessions,
+               CAST(ARRAY[sum(le0), sum(le1) - sum(le0), sum(le2) - sum(le1), sum(le3) - sum(le2),
+                          sum(le4) - sum(le3), sum(le5) - sum(le4), sum(ended) - sum(le5)] AS bigint[])
+                   AS histogram
+        FROM g
+        GROUP BY GROUPING SETS ((user_id), (agent), ())
+    )
+    SELECT l.*,
+           CASE WHEN max(l.cost) FILTER (WHERE l.level = 'total') OVER () = 0 THEN 0
+                ELSE CAST(l.cost / max(l.cost) FILTER (WHERE l.level = 'total') OVER () AS float8) END AS share
+    FROM levels l
+    ORDER BY l.level, CASE WHEN l.level = 'agent' THEN l.sessions END DESC, l.agent, l.cost DESC, l.user_id
 """
 
 
-async def summary(conn: AsyncConnection, spec: SessionSpec) -> Row[Any]:
-    return (await _rows(conn, SUMMARY, spec))[0]
+@dataclass(frozen=True)
+class Facts:
+    """summary, byAgent, the cost by user and the users section of one spec."""
+
+    total: Row[Any]
+    agents: list[Row[Any]]
+    """by sessions desc, then agent"""
+    users: list[Row[Any]]
+    """by cost desc, then user id (the order of both the users section and the cost by user)"""
 
 
-BY_AGENT = """
-    SELECT g.agent,
-           sum(g.sessions) AS sessions,
-           count(*) AS users,
-           sum(g.cost) AS total_cost,
-           round(sum(g.cost) / sum(g.sessions), 6) AS average_cost,
-           sum(g.duration_sum) / nullif(sum(g.ended), 0) AS average_duration,
-           sum(g.tokens) AS tokens
-    FROM (SELECT s.agent, s.user_id, count(*) AS sessions, sum(s.cost) AS cost,
-                 sum(s.input_tokens + s.output_tokens) AS tokens,
-                 sum(date_part('epoch', s.ended_at - s.started_at)) AS duration_sum, count(s.ended_at) AS ended
-          FROM ai_sessions s WHERE {where}
-          GROUP BY s.agent, s.user_id) AS g
-    GROUP BY g.agent
-    ORDER BY sessions DESC, g.agent
+async def facts(conn: AsyncConnection, spec: SessionSpec) -> Facts:
+    """One grouped read of the spec's sessions by (user, agent), a few thousand rows where the sessions
+    are hundreds of thousands, summed again by user, by agent and in total: every figure of summary,
+    byAgent, costBreakdown(by: USER) and users. Costs are summed as micro-dollars and come back as exact
+    decimals; a user's histogram counts the ended sessions per bound of HISTOGRAM_BOUNDS, then the
+    unbounded rest; `users` of an agent row counts its users."""
+    await _roomy(conn)
+    rows = await _rows(conn, FACTS, spec)
+    return Facts(
+        total=next(r for r in rows if r.level == "total"),
+        agents=[r for r in rows if r.level == "agent"],
+        users=[r for r in rows if r.level == "user"],
+    )
+
+
+_HOURS = """
+    SELECT c.*,
+           date_trunc('hour', c.bucket_start, 'UTC')
+               + CASE WHEN date_trunc('hour', c.bucket_start, 'UTC') < c.bucket_start THEN interval '1 hour'
+                      ELSE interval '0' END AS inner_start,
+           date_trunc('hour', c.bucket_end, 'UTC') AS inner_end
+    FROM {cuts} AS c
 """
+"""Splits each [bucket_start, bucket_end) into the whole UTC hours inside it, [inner_start, inner_end),
+read from an hourly rollup, and the partial hours at its edges, [bucket_start, min(inner_start,
+bucket_end)) and [max(inner_start, inner_end), bucket_end), read raw: together exactly the bucket."""
 
+_HEAD = "{time} >= c.bucket_start AND {time} < least(c.inner_start, c.bucket_end)"
+_TAIL = "{time} >= greatest(c.inner_start, c.inner_end) AND {time} < c.bucket_end"
+"""The partial hours at the start and at the end of a bucket: two ranges of a time index, read apart
+(one range with an OR would scan the whole bucket)."""
 
-async def by_agent(conn: AsyncConnection, spec: SessionSpec) -> Sequence[Row[Any]]:
-    return await _rows(conn, BY_AGENT, spec)
-
-
-_SLICES_BY_MODEL = """
-    SELECT u.model AS key, u.model AS label, sum(u.cost) AS cost, count(*) AS sessions,
-           sum(u.input_tokens + u.output_tokens) AS tokens
-    FROM ai_session_usage u
-    WHERE u.organization_id = :org AND u.started_at >= :start AND u.started_at < :end
-    GROUP BY u.model
-"""
+_SLICES_BY_MODEL = (
+    """
+    WITH c AS MATERIALIZED ($HOURS)
+    SELECT x.model AS key, x.model AS label, sum(x.cost_micros) * 0.000001 AS cost,
+           CAST(sum(x.lines) AS bigint) AS sessions, sum(x.tokens) AS tokens
+    FROM (
+        SELECT h.model, h.lines, h.cost_micros, h.tokens
+        FROM c JOIN ai_usage_hours h
+          ON h.organization_id = :org AND h.hour >= c.inner_start AND h.hour < c.inner_end
+      UNION ALL
+        SELECT u.model, 1, u.cost_micros, u.input_tokens + u.output_tokens
+        FROM c JOIN ai_session_usage u ON u.organization_id = :org AND $USAGE_HEAD
+      UNION ALL
+        SELECT u.model, 1, u.cost_micros, u.input_tokens + u.output_tokens
+        FROM c JOIN ai_session_usage u ON u.organization_id = :org AND $USAGE_TAIL
+    ) AS x
+    GROUP BY x.model
+    HAVING sum(x.lines) <> 0
+""".replace(
+        "$HOURS",
+        _HOURS.replace(
+            "{cuts}",
+            "(SELECT CAST(:start AS timestamptz) AS bucket_start, CAST(:end AS timestamptz) AS bucket_end)",
+        ),
+    )
+    .replace("$USAGE_HEAD", _HEAD.replace("{time}", "u.started_at"))
+    .replace("$USAGE_TAIL", _TAIL.replace("{time}", "u.started_at"))
+)
+"""Without filters the lines in range are summed per model from the hourly rollup plus the lines of the
+partial hours at both ends."""
 _SLICES_BY_MODEL_FILTERED = """
-    SELECT u.model AS key, u.model AS label, sum(u.cost) AS cost, count(*) AS sessions,
+    SELECT u.model AS key, u.model AS label, sum(u.cost_micros) * 0.000001 AS cost, count(*) AS sessions,
            sum(u.input_tokens + u.output_tokens) AS tokens
     FROM ai_session_usage u
     JOIN ai_sessions s ON s.organization_id = u.organization_id AND s.id = u.session_id
@@ -149,20 +221,12 @@ _SLICES_BY_PROJECT = """
            CASE WHEN g.project_id IS NULL THEN '(none)' ELSE coalesce(p.name, CAST(g.project_id AS text)) END
                AS label,
            g.cost, g.sessions, g.tokens
-    FROM (SELECT s.project_id, sum(s.cost) AS cost, count(*) AS sessions,
+    FROM (SELECT s.project_id, sum(s.cost_micros) * 0.000001 AS cost, count(*) AS sessions,
                  sum(s.input_tokens + s.output_tokens) AS tokens
           FROM ai_sessions s WHERE {where} GROUP BY s.project_id) AS g
     LEFT JOIN projects p ON p.organization_id = :org AND p.id = g.project_id
 """
-_SLICES_BY_USER = """
-    SELECT CAST(g.user_id AS text) AS key, coalesce(u.username, CAST(g.user_id AS text)) AS label,
-           g.cost, g.sessions, g.tokens
-    FROM (SELECT s.user_id, sum(s.cost) AS cost, count(*) AS sessions,
-                 sum(s.input_tokens + s.output_tokens) AS tokens
-          FROM ai_sessions s WHERE {where} GROUP BY s.user_id) AS g
-    LEFT JOIN users u ON u.id = g.user_id
-"""
-SLICES = {"MODEL": _SLICES_BY_MODEL, "PROJECT": _SLICES_BY_PROJECT, "USER": _SLICES_BY_USER}
+SLICES = {"MODEL": _SLICES_BY_MODEL, "PROJECT": _SLICES_BY_PROJECT}
 
 _BREAKDOWN = """
     WITH slices AS ({slices})
@@ -175,134 +239,123 @@ _BREAKDOWN = """
 
 
 async def cost_breakdown(conn: AsyncConnection, spec: SessionSpec, dimension: str) -> Sequence[Row[Any]]:
-    """`dimension` is MODEL, PROJECT or USER. Model slices come from the usage lines, so a session that
-    used two models counts in both slices; the lines carry their session's start, so without other
-    predicates they are read alone from their own time index."""
+    """`dimension` is MODEL or PROJECT (slices by user come from `facts`). Model slices come from the
+    usage lines, so a session that used two models counts in both slices; the lines carry their
+    session's start, so without other predicates they are summed from the hourly rollup and the lines
+    of the partial hours at the ends of the range."""
     slices = SLICES[dimension]
     if dimension == "MODEL" and spec.narrowed:
         slices = _SLICES_BY_MODEL_FILTERED
+    await conn.execute(_SERIAL)
     return await _rows(conn, _BREAKDOWN.replace("{slices}", slices), spec)
 
 
-USERS = """
-    WITH g AS (
-        SELECT f.user_id, f.agent, count(*) AS sessions, sum(f.cost) AS cost, sum(f.tokens) AS tokens,
-               sum(f.duration) AS duration_sum, count(f.duration) AS ended,
-               count(*) FILTER (WHERE f.bucket = 0) AS h0, count(*) FILTER (WHERE f.bucket = 1) AS h1,
-               count(*) FILTER (WHERE f.bucket = 2) AS h2, count(*) FILTER (WHERE f.bucket = 3) AS h3,
-               count(*) FILTER (WHERE f.bucket = 4) AS h4, count(*) FILTER (WHERE f.bucket = 5) AS h5,
-               count(*) FILTER (WHERE f.bucket = 6) AS h6
-        FROM (
-            SELECT s.user_id, s.agent, s.cost, s.input_tokens + s.output_tokens AS tokens,
-                   date_part('epoch', s.ended_at - s.started_at) AS duration,
-                   CASE WHEN s.ended_at - s.started_at <= interval '60 seconds' THEN 0
-                        WHEN s.ended_at - s.started_at <= interval '300 seconds' THEN 1
-                        WHEN s.ended_at - s.started_at <= interval '900 seconds' THEN 2
-                        WHEN s.ended_at - s.started_at <= interval '1800 seconds' THEN 3
-                        WHEN s.ended_at - s.started_at <= interval '3600 seconds' THEN 4
-                        WHEN s.ended_at - s.started_at <= interval '7200 seconds' THEN 5
-                        WHEN s.ended_at IS NOT NULL THEN 6 END AS bucket
-            FROM ai_sessions s WHERE {where}
-            OFFSET 0
-        ) AS f
-        GROUP BY f.user_id, f.agent
-    )
-    SELECT user_id,
-           sum(sessions) AS sessions,
-           sum(cost) AS cost,
-           sum(tokens) AS tokens,
-           sum(duration_sum) / nullif(sum(ended), 0) AS average_duration,
-           array_agg(agent ORDER BY sessions DESC, agent) AS agents,
-           array_agg(sessions ORDER BY sessions DESC, agent) AS agent_sessions,
-           CAST(ARRAY[sum(h0), sum(h1), sum(h2), sum(h3), sum(h4), sum(h5), sum(h6)] AS bigint[]) AS histogram
-    FROM g
-    GROUP BY user_id
-    ORDER BY cost DESC, user_id
-"""
+_BUCKETS = """
+    bounds AS (
+        SELECT date_trunc(:unit, CAST(:start AS timestamptz) AT TIME ZONE :tz) AS first_local,
+               date_trunc(:unit, (CAST(:end AS timestamptz) - interval '1 microsecond') AT TIME ZONE :tz)
+                   AS last_local
+    ),
+    buckets AS (
+        SELECT k, greatest(local_start AT TIME ZONE :tz, CAST(:start AS timestamptz)) AS bucket_start,
+               least((local_start + make_interval(days => :days)) AT TIME ZONE :tz, CAST(:end AS timestamptz))
+                   AS bucket_end
+        FROM bounds,
+             generate_series(0, (CAST(last_local AS date) - CAST(first_local AS date)) / :days) AS k,
+             LATERAL (SELECT first_local + k * make_interval(days => :days) AS local_start) AS l
+    )"""
+"""Local calendar buckets, each cut at the range: [bucket_start, bucket_end) in UTC instants."""
 
-
-async def users(conn: AsyncConnection, spec: SessionSpec) -> Sequence[Row[Any]]:
-    """One row per user with sessions: totals, agents by sessions desc then name, and the duration
-    histogram of ended sessions (counts per bound of HISTOGRAM_BOUNDS, then the unbounded rest).
-    OFFSET 0 keeps the inner select from being merged into the aggregate, so each session's duration
-    is classified once instead of once per histogram column."""
-    await _roomy(conn)
-    return await _rows(conn, USERS, spec)
-
+_IN_BUCKET = "{where} AND s.started_at >= b.bucket_start AND s.started_at < b.bucket_end"
 
 TIMESERIES = """
-    WITH
-    bounds AS (
-        SELECT date_trunc(:unit, CAST(:start AS timestamptz) AT TIME ZONE :tz) AS first_local,
-               date_trunc(:unit, (CAST(:end AS timestamptz) - interval '1 microsecond') AT TIME ZONE :tz)
-                   AS last_local
-    ),
-    buckets AS (
-        SELECT k, first_local + k * make_interval(days => :days) AS local_start
-        FROM bounds,
-             generate_series(0, (CAST(last_local AS date) - CAST(first_local AS date)) / :days) AS k
-    ),
-    agg AS (
-        SELECT date_trunc(:unit, s.started_at AT TIME ZONE :tz) AS local_start, count(*) AS sessions,
-               sum(s.cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens
-        FROM ai_sessions s WHERE {where}
-        GROUP BY 1
-    )
-    SELECT greatest(b.local_start AT TIME ZONE :tz, CAST(:start AS timestamptz)) AS bucket_start,
-           least((b.local_start + make_interval(days => :days)) AT TIME ZONE :tz, CAST(:end AS timestamptz))
-               AS bucket_end,
-           coalesce(a.sessions, 0) AS sessions, coalesce(a.cost, 0) AS cost, coalesce(a.tokens, 0) AS tokens
-    FROM buckets b LEFT JOIN agg a ON a.local_start = b.local_start
+    WITH $BUCKETS
+    SELECT b.bucket_start, b.bucket_end, a.sessions, a.cost, a.tokens
+    FROM buckets b
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS sessions, coalesce(sum(s.cost_micros), 0) * 0.000001 AS cost,
+               coalesce(sum(s.input_tokens + s.output_tokens), 0) AS tokens
+        FROM ai_sessions s WHERE $IN_BUCKET
+    ) AS a
     ORDER BY b.k
-"""
+""".replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
 
-USER_TIMESERIES = """
-    WITH
-    bounds AS (
-        SELECT date_trunc(:unit, CAST(:start AS timestamptz) AT TIME ZONE :tz) AS first_local,
-               date_trunc(:unit, (CAST(:end AS timestamptz) - interval '1 microsecond') AT TIME ZONE :tz)
-                   AS last_local
-    ),
-    buckets AS (
-        SELECT k, first_local + k * make_interval(days => :days) AS local_start
-        FROM bounds,
-             generate_series(0, (CAST(last_local AS date) - CAST(first_local AS date)) / :days) AS k
-    ),
-    agg AS (
-        SELECT s.user_id, date_trunc(:unit, s.started_at AT TIME ZONE :tz) AS local_start, count(*) AS sessions,
-               sum(s.cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens
-        FROM ai_sessions s WHERE {where}
-        GROUP BY 1, 2
-    )
-    SELECT u.user_id,
-           greatest(b.local_start AT TIME ZONE :tz, CAST(:start AS timestamptz)) AS bucket_start,
-           least((b.local_start + make_interval(days => :days)) AT TIME ZONE :tz, CAST(:end AS timestamptz))
-               AS bucket_end,
-           coalesce(a.sessions, 0) AS sessions, coalesce(a.cost, 0) AS cost, coalesce(a.tokens, 0) AS tokens
-    FROM (SELECT DISTINCT user_id FROM agg) AS u
-    CROSS JOIN buckets b
-    LEFT JOIN agg a ON a.user_id = u.user_id AND a.local_start = b.local_start
-    ORDER BY u.user_id, b.k
-"""
+TIMESERIES_ROLLUP = (
+    """
+    WITH $BUCKETS, c AS MATERIALIZED ($HOURS)
+    SELECT c.bucket_start, c.bucket_end, CAST(r.sessions + e.sessions AS bigint) AS sessions,
+           (r.cost_micros + e.cost_micros) * 0.000001 AS cost, r.tokens + e.tokens AS tokens
+    FROM c
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(h.sessions), 0) AS sessions, coalesce(sum(h.cost_micros), 0) AS cost_micros,
+               coalesce(sum(h.tokens), 0) AS tokens
+        FROM ai_session_hours h
+        WHERE h.organization_id = :org AND h.hour >= c.inner_start AND h.hour < c.inner_end
+    ) AS r
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS sessions, coalesce(sum(x.cost_micros), 0) AS cost_micros,
+               coalesce(sum(x.tokens), 0) AS tokens
+        FROM (
+            SELECT s.cost_micros, s.input_tokens + s.output_tokens AS tokens
+            FROM ai_sessions s WHERE {where} AND $HEAD
+          UNION ALL
+            SELECT s.cost_micros, s.input_tokens + s.output_tokens AS tokens
+            FROM ai_sessions s WHERE {where} AND $TAIL
+        ) AS x
+    ) AS e
+    ORDER BY c.k
+""".replace("$BUCKETS", _BUCKETS)
+    .replace("$HOURS", _HOURS.replace("{cuts}", "buckets"))
+    .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
+    .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
+)
+"""The same points without filters: each bucket's whole UTC hours from the hourly rollup, its partial
+hours from the sessions."""
+
+
+BUCKETS = """
+    WITH $BUCKETS
+    SELECT b.k, b.bucket_start, b.bucket_end FROM buckets b ORDER BY b.k
+""".replace("$BUCKETS", _BUCKETS)
+
+USER_BUCKETS = """
+    WITH $BUCKETS
+    SELECT a.user_id, b.k, a.sessions, a.cost, a.tokens
+    FROM buckets b
+    CROSS JOIN LATERAL (
+        SELECT s.user_id, count(*) AS sessions, sum(s.cost_micros) * 0.000001 AS cost,
+               sum(s.input_tokens + s.output_tokens) AS tokens
+        FROM ai_sessions s WHERE $IN_BUCKET
+        GROUP BY s.user_id
+    ) AS a
+""".replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
 
 
 async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> Sequence[Row[Any]]:
     """Every local bucket from the one holding `start` to the one holding the last instant before `end`,
-    empty ones included; the first and last are cut at the range so each point says what it covers."""
-    return await _rows(conn, TIMESERIES, spec, unit=buckets.unit, days=buckets.days, tz=buckets.timezone)
+    empty ones included; the first and last are cut at the range so each point says what it covers. Each
+    bucket sums its own slice of the time index: no per-session time zone arithmetic, no hashing."""
+    statement = TIMESERIES if spec.narrowed else TIMESERIES_ROLLUP
+    await conn.execute(_SERIAL)
+    return await _rows(conn, statement, spec, unit=buckets.unit, days=buckets.days, tz=buckets.timezone)
 
 
-async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> Sequence[Row[Any]]:
-    """The same buckets for every user with sessions in the spec, in one statement, by user then bucket."""
+@dataclass(frozen=True)
+class UserSeries:
+    buckets: Sequence[Row[Any]]
+    """(k, bucket_start, bucket_end) of every bucket, as `timeseries` cuts them"""
+    cells: Sequence[Row[Any]]
+    """(user_id, k, sessions, cost, tokens) of every user and bucket with sessions"""
+
+
+async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserSeries:
+    """The buckets and, for every user with sessions in the spec, the non-empty ones (one statement
+    each): the caller lays the cells out on the buckets, so no user-by-bucket grid is built in SQL."""
     await _roomy(conn)
-    return await _rows(
-        conn,
-        USER_TIMESERIES,
-        spec,
-        unit=buckets.unit,
-        days=buckets.days,
-        tz=buckets.timezone,
-    )
+    extra = {"unit": buckets.unit, "days": buckets.days, "tz": buckets.timezone}
+    bounds = (await conn.execute(text(BUCKETS), {"start": spec.start, "end": spec.end, **extra})).all()
+    cells = await _rows(conn, USER_BUCKETS, spec, **extra)
+    return UserSeries(bounds, cells)
 
 
 PAGE = """
@@ -346,3 +399,40 @@ async def models(
 ) -> Sequence[Row[Any]]:
     """Usage lines of a page of sessions in one statement."""
     return (await conn.execute(text(MODELS), {"org": organization_id, "ids": ids})).all()
+
+
+_ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ai_session_hours": (("organization_id", "hour"), ("sessions", "cost_micros", "tokens")),
+    "ai_usage_hours": (("organization_id", "hour", "model"), ("lines", "cost_micros", "tokens")),
+}
+_COMPACT = """
+    WITH crowded AS (
+        SELECT {keys} FROM {table} GROUP BY {keys} HAVING count(*) > 1 LIMIT :limit
+    ), gone AS (
+        DELETE FROM {table} t USING crowded c WHERE ({t_keys}) = ({c_keys}) RETURNING t.*
+    ), folded AS (
+        INSERT INTO {table} ({keys}, {sums})
+        SELECT {keys}, {sum_sums} FROM gone GROUP BY {keys} HAVING {nonzero}
+    )
+    SELECT count(*) AS groups FROM crowded
+"""
+
+
+async def compact_rollups(conn: AsyncConnection, limit: int = 10_000) -> int:
+    """Folds the delta rows the triggers of migration 0009 append into one row per key (dropping keys
+    whose sums are all zero), at most `limit` keys per rollup; returns how many keys were folded. Sums
+    are unchanged, so it is safe at any time and alongside writers: a row appended meanwhile is simply
+    not deleted, and two compactions never fold the same row twice (the second skips deleted rows)."""
+    folded = 0
+    for table, (keys, sums) in _ROLLUPS.items():
+        sql = _COMPACT.format(
+            table=table,
+            keys=", ".join(keys),
+            sums=", ".join(sums),
+            t_keys=", ".join(f"t.{k}" for k in keys),
+            c_keys=", ".join(f"c.{k}" for k in keys),
+            sum_sums=", ".join(f"sum({s})" for s in sums),
+            nonzero=" OR ".join(f"sum({s}) <> 0" for s in sums),
+        )
+        folded += (await conn.execute(text(sql), {"limit": limit})).scalar_one()
+    return folded

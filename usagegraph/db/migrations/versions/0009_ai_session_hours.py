@@ -1,0 +1,172 @@
+"""AI sessions analytics: hourly totals for the timeseries and the cost by model.
+
+Without filters, the timeseries and the cost by model read every session (and every usage line) in range
+only to add them up per bucket or per model, a few counts and sums over hundreds of thousands of rows. Two
+rollups hold those sums per organization and UTC hour (and model): a 90-day range is then about 2,000
+hour rows, plus the sessions of the partial hours at the edges of each bucket, read raw.
+
+The rollups are kept by statement-level triggers on the session and usage tables, so every writer (ingest,
+imports, tests, bulk loads) keeps them right in the same transaction. The triggers only append deltas
+(+ for new rows, - for old ones): no row of a rollup is ever updated by a writer, so concurrent ingests
+never wait for each other or deadlock on them. Readers sum whatever rows an hour has; the server folds
+each hour's rows into one from time to time (`compact_ai_rollups`), which changes no sum.
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+# ruff: noqa: S608  (DDL composed only from this module's constants)
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+_SESSION_ROWS = """
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, {sign} AS sessions,
+           {sign} * cost_micros AS cost_micros, {sign} * (input_tokens + output_tokens) AS tokens
+    FROM {table}
+"""
+_USAGE_ROWS = """
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, model, {sign} AS lines,
+           {sign} * cost_micros AS cost_micros, {sign} * (input_tokens + output_tokens) AS tokens
+    FROM {table}
+"""
+
+
+def _apply(name: str, rollup: str, rows: str, keys: str, sums: str) -> str:
+    new = rows.format(sign=1, table="new_rows")
+    old = rows.format(sign=-1, table="old_rows")
+    insert = f"INSERT INTO {rollup} ({keys}, {sums.replace('sum(', '').replace(')', '')})"
+    grouped = f"SELECT {keys}, {sums} FROM ({{rows}}) AS d GROUP BY {keys}"
+    return f"""
+        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                {insert} {grouped.format(rows=new)};
+            ELSIF TG_OP = 'UPDATE' THEN
+                {insert} {grouped.format(rows=new + " UNION ALL " + old)}
+                HAVING {" OR ".join(part + " <> 0" for part in sums.split(", "))};
+            ELSE
+                {insert} {grouped.format(rows=old)};
+            END IF;
+            RETURN NULL;
+        END $$
+    """
+
+
+def _triggers(table: str, function: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER {function}_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {function}_update AFTER UPDATE ON {table} "
+        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {function}_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE TABLE ai_session_hours (
+            organization_id uuid NOT NULL,
+            hour timestamptz NOT NULL,
+            sessions bigint NOT NULL,
+            cost_micros bigint NOT NULL,
+            tokens bigint NOT NULL
+        )
+        """
+    )
+    op.execute(
+        "CREATE INDEX ai_session_hours_key ON ai_session_hours (organization_id, hour) "
+        "INCLUDE (sessions, cost_micros, tokens)"
+    )
+    op.execute(
+        """
+        CREATE TABLE ai_usage_hours (
+            organization_id uuid NOT NULL,
+            hour timestamptz NOT NULL,
+            model text NOT NULL,
+            lines bigint NOT NULL,
+            cost_micros bigint NOT NULL,
+            tokens bigint NOT NULL
+        )
+        """
+    )
+    op.execute(
+        "CREATE INDEX ai_usage_hours_key ON ai_usage_hours (organization_id, hour) "
+        "INCLUDE (model, lines, cost_micros, tokens)"
+    )
+    op.execute(
+        _apply(
+            "ai_session_hours_apply",
+            "ai_session_hours",
+            _SESSION_ROWS,
+            "organization_id, hour",
+            "sum(sessions), sum(cost_micros), sum(tokens)",
+        )
+    )
+    op.execute(
+        _apply(
+            "ai_usage_hours_apply",
+            "ai_usage_hours",
+            _USAGE_ROWS,
+            "organization_id, hour, model",
+            "sum(lines), sum(cost_micros), sum(tokens)",
+        )
+    )
+    for statement in _triggers("ai_sessions", "ai_session_hours_apply"):
+        op.execute(statement)
+    for statement in _triggers("ai_session_usage", "ai_usage_hours_apply"):
+        op.execute(statement)
+    op.execute(
+        """
+        CREATE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            -- DELETE, not TRUNCATE: the rollup may be truncated by the same statement
+            IF TG_TABLE_NAME = 'ai_sessions' THEN
+                DELETE FROM ai_session_hours;
+            ELSE
+                DELETE FROM ai_usage_hours;
+            END IF;
+            RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER ai_session_hours_truncate AFTER TRUNCATE ON ai_sessions "
+        "FOR EACH STATEMENT EXECUTE FUNCTION ai_rollups_truncate()"
+    )
+    op.execute(
+        "CREATE TRIGGER ai_usage_hours_truncate AFTER TRUNCATE ON ai_session_usage "
+        "FOR EACH STATEMENT EXECUTE FUNCTION ai_rollups_truncate()"
+    )
+    op.execute(
+        "INSERT INTO ai_session_hours (organization_id, hour, sessions, cost_micros, tokens) "
+        "SELECT organization_id, hour, sum(sessions), sum(cost_micros), sum(tokens) FROM ("
+        + _SESSION_ROWS.format(sign=1, table="ai_sessions")
+        + ") AS d GROUP BY organization_id, hour"
+    )
+    op.execute(
+        "INSERT INTO ai_usage_hours (organization_id, hour, model, lines, cost_micros, tokens) "
+        "SELECT organization_id, hour, model, sum(lines), sum(cost_micros), sum(tokens) FROM ("
+        + _USAGE_ROWS.format(sign=1, table="ai_session_usage")
+        + ") AS d GROUP BY organization_id, hour, model"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER ai_usage_hours_truncate ON ai_session_usage")
+    op.execute("DROP TRIGGER ai_session_hours_truncate ON ai_sessions")
+    op.execute("DROP FUNCTION ai_rollups_truncate()")
+    for table, function in (
+        ("ai_sessions", "ai_session_hours_apply"),
+        ("ai_session_usage", "ai_usage_hours_apply"),
+    ):
+        for event in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER {function}_{event} ON {table}")
+        op.execute(f"DROP FUNCTION {function}()")
+    op.execute("DROP TABLE ai_usage_hours")
+    op.execute("DROP TABLE ai_session_hours")
