@@ -324,27 +324,18 @@ async def _all_user_series(
 ) -> dict[uuid.UUID, list[SessionPoint]]:
     async with db.read() as conn:
         found = await q.user_timeseries(conn, spec, buckets)
-    cells: dict[uuid.UUID, dict[Any, Any]] = defaultdict(dict)
-    for cell in found.cells:
-        cells[cell.user_id][cell.k] = cell
     zero = Decimal(0)
+    empty = [
+        SessionPoint(start=b.bucket_start, end=b.bucket_end, sessions=0, cost=zero, tokens=0)
+        for b in found.buckets
+    ]
     series: dict[uuid.UUID, list[SessionPoint]] = {}
-    for user_id, own in cells.items():
-        points = []
-        for b in found.buckets:
-            got = own.get(b.k)
-            points.append(
-                SessionPoint(start=b.bucket_start, end=b.bucket_end, sessions=0, cost=zero, tokens=0)
-                if got is None
-                else SessionPoint(
-                    start=b.bucket_start,
-                    end=b.bucket_end,
-                    sessions=got.sessions,
-                    cost=got.cost,
-                    tokens=int(got.tokens),
-                )
-            )
-        series[user_id] = points
+    for row in found.cells:
+        points = list(empty)
+        for k, n, cost, used in zip(row.ks, row.sessions, row.costs, row.tokens, strict=True):
+            point = empty[k]
+            points[k] = SessionPoint(start=point.start, end=point.end, sessions=n, cost=cost, tokens=used)
+        series[row.user_id] = points
     return series
 
 

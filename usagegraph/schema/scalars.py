@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -54,7 +55,10 @@ def parse_datetime(value: Any) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+@functools.lru_cache(maxsize=8192)
 def serialize_datetime(value: dt.datetime) -> str:
+    """Cached: a response repeats the same bucket bounds for every user (equal instants serialize alike,
+    whatever their zone, so sharing the cache between zones is exact)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     value = value.astimezone(dt.UTC)

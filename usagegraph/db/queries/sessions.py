@@ -320,14 +320,16 @@ BUCKETS = """
 
 USER_BUCKETS = """
     WITH $BUCKETS
-    SELECT a.user_id, b.k, a.sessions, a.cost, a.tokens
+    SELECT a.user_id, array_agg(b.k ORDER BY b.k) AS ks, array_agg(a.sessions ORDER BY b.k) AS sessions,
+           array_agg(a.cost ORDER BY b.k) AS costs, array_agg(a.tokens ORDER BY b.k) AS tokens
     FROM buckets b
     CROSS JOIN LATERAL (
         SELECT s.user_id, count(*) AS sessions, sum(s.cost_micros) * 0.000001 AS cost,
-               sum(s.input_tokens + s.output_tokens) AS tokens
+               CAST(sum(s.input_tokens + s.output_tokens) AS bigint) AS tokens
         FROM ai_sessions s WHERE $IN_BUCKET
         GROUP BY s.user_id
     ) AS a
+    GROUP BY a.user_id
 """.replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
 
 
@@ -345,7 +347,8 @@ class UserSeries:
     buckets: Sequence[Row[Any]]
     """(k, bucket_start, bucket_end) of every bucket, as `timeseries` cuts them"""
     cells: Sequence[Row[Any]]
-    """(user_id, k, sessions, cost, tokens) of every user and bucket with sessions"""
+    """(user_id, ks, sessions, costs, tokens) of every user with sessions: arrays over the buckets k in
+    which the user has sessions, in bucket order (one row per user, decoded as arrays)"""
 
 
 async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserSeries:
