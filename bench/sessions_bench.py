@@ -4,8 +4,9 @@ one straightforward SQL statement per section computing the same figures.
 
 "ours" is measured in-process: the operation runs through the GraphQL schema (parse, validation, permission
 classes, resolvers, loaders, serialization, with the app's executor) against a real Context on the pool,
-so the figure is server time without HTTP. "our SQL" times our query functions alone, and the baseline
-its straightforward statements, one after the other on one connection. Every figure is the median of
+so the figure is server time without HTTP. "our SQL" times our query functions alone (summary, byAgent,
+costBreakdown(USER) and users share one statement, `facts`, so their rows time the same statement), and the
+baseline its straightforward statements, one after the other on one connection. Every figure is the median of
 `--runs` runs after two warm-ups; the load average is printed because other work on the machine shows
 up in every column.
 

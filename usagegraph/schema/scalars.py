@@ -87,8 +87,11 @@ def parse_decimal(value: Any) -> Decimal:
     return parsed
 
 
+_MICRO = Decimal("0.000001")
+
+
 def serialize_decimal(value: Decimal | int | float) -> str:
-    return format(Decimal(value).quantize(Decimal("0.000001")), "f")
+    return format((value if type(value) is Decimal else Decimal(value)).quantize(_MICRO), "f")
 
 
 _UNITS = {
