@@ -10,6 +10,7 @@ organization), so (b) counts every category. Median of --runs runs each (the bas
 cut at --raw-timeout seconds).
 
 Usage: python -m bench.activity_bench [--scale 1.0] [--runs 5] [--raw-timeout 120] [--database usagegraph_bench]
+       [--only a,b]
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--raw-timeout", type=float, default=120.0)
     parser.add_argument("--database", default=DATABASE)
+    parser.add_argument(
+        "--only", default="", help="comma-separated case letters to run, e.g. a,b (default: all)"
+    )
     args = parser.parse_args()
     engine = make_engine(args.database)
     await generate(engine, args.scale)
@@ -203,7 +207,10 @@ async def main() -> None:
     ]
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'case':<50} {'rollup ms':>10} {'raw ms':>10} {'speed-up':>9} {'target ms':>10} {'rows':>8}")
+    wanted = {f"({letter.strip()})" for letter in args.only.split(",") if letter.strip()}
     for label, ours, baseline, target in cases:
+        if wanted and label.split()[0] not in wanted:
+            continue
         mine, rows = await timed(engine, ours, args.runs, 600)
         theirs, _ = await timed(engine, baseline, max(1, args.runs // 2), args.raw_timeout)
         raw_text = f"{theirs:10.1f}" if theirs is not None else f">{args.raw_timeout * 1000:9.0f}"

@@ -9,8 +9,8 @@ The work grows with the number of quarter-hours in the range, not with the numbe
 
 A workspace (small by nature) reads the minute rollup. A UTC hour belongs to one local day, or to two
 when a local midnight falls inside it (zones whose offset is not a whole number of hours); the hour ->
-(day its start falls in, mask of the minutes before the next local midnight) map is built from the local
-midnights of the range, so the rollup rows meet it through a hash join. That gives the distinct
+(day its start falls in, mask of the minutes before the next local midnight) map is built for the hours
+the workspace has rows in (not for every hour of the range), and the rows meet it through a hash join. That gives the distinct
 (user, local day) pairs, from which:
 
 - dau(D) counts the pairs of day D;
@@ -129,27 +129,24 @@ def _rollup_series(spec: MetricsSpec) -> str:
     if spec.category is not None:
         scope += " AND category = :category"
     sql = f"""
-    , midnights AS (
-        SELECT CAST(d AS date) AS day, CAST(d AS timestamp) AT TIME ZONE :zone AS at
-        FROM generate_series(CAST(CAST(:from_day AS date) - 1 AS timestamp),
-                             CAST(CAST(:last_day AS date) + 1 AS timestamp), interval '1 day') AS d
+    , cells AS MATERIALIZED (
+        SELECT a.user_id, a.hour, a.minutes FROM activity_minutes a
+        WHERE {scope} AND a.hour >= :lo AND a.hour < :hi
     ), hour_map AS (
-        SELECT m.day, h.hour,
-               CASE WHEN extract(epoch FROM m.next_at - h.hour) >= 3600 THEN -1
-                    ELSE (CAST(1 AS bigint) << (extract(epoch FROM m.next_at - h.hour) / 60)::int) - 1
+        SELECT h.hour, d.day,
+               CASE WHEN extract(epoch FROM n.next_at - h.hour) >= 3600 THEN -1
+                    ELSE (CAST(1 AS bigint) << (extract(epoch FROM n.next_at - h.hour) / 60)::int) - 1
                END AS before_midnight
-        FROM (SELECT day, at, lead(at) OVER (ORDER BY day) AS next_at FROM midnights) m
-        CROSS JOIN LATERAL generate_series(date_trunc('hour', m.at + interval '59 minutes', 'UTC'),
-                                           m.next_at - interval '1 minute', interval '1 hour') AS h(hour)
-        WHERE m.next_at IS NOT NULL
+        FROM (SELECT DISTINCT hour FROM cells) AS h
+        CROSS JOIN LATERAL (SELECT CAST(h.hour AT TIME ZONE :zone AS date) AS day) AS d
+        CROSS JOIN LATERAL (SELECT CAST(d.day + 1 AS timestamp) AT TIME ZONE :zone AS next_at) AS n
     ), user_days AS (
         SELECT DISTINCT a.user_id, d.day
-        FROM activity_minutes a
+        FROM cells a
         JOIN hour_map h ON h.hour = a.hour
         CROSS JOIN LATERAL (VALUES (h.day, a.minutes & h.before_midnight),
                                    (h.day + 1, a.minutes & ~h.before_midnight)) AS d(day, bits)
-        WHERE {scope} AND a.hour >= :lo AND a.hour < :hi
-          AND d.bits <> 0 AND d.day BETWEEN CAST(:from_day AS date) AND CAST(:last_day AS date)
+        WHERE d.bits <> 0 AND d.day BETWEEN CAST(:from_day AS date) AND CAST(:last_day AS date)
     ), dau_daily AS (
         SELECT day, count(*)::int AS dau FROM user_days GROUP BY day
     )"""  # noqa: S608
