@@ -142,15 +142,7 @@ async def sessions(
 def _selects(info: Info, name: str) -> bool:
     """Whether the connection's selection (fragments included) asks for `name`: counting every session
     in range is the costly part of a page, so it runs only when a client wants the total."""
-    pending: list[Any] = list(info.selected_fields[0].selections)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, SelectedField):
-            if node.name == name:
-                return True
-        else:
-            pending.extend(node.selections)
-    return False
+    return bool(_subfields(info, name))
 
 
 def _after(after: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -292,7 +284,34 @@ async def _cost_by_user(info: Info, spec: SessionSpec) -> list[CostSlice]:
     ]
 
 
+def _subfields(info: Info, name: str) -> list[SelectedField]:
+    """The selections of `name` under the current field, through fragments."""
+    found: list[SelectedField] = []
+    pending: list[Any] = list(info.selected_fields[0].selections)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, SelectedField):
+            if node.name == name:
+                found.append(node)
+        else:
+            pending.extend(node.selections)
+    return found
+
+
+def _prefetch_series(info: Info, spec: SessionSpec) -> None:
+    """When the users' own timeseries are selected, their statement starts now, alongside the one that
+    lists the users, instead of after it; the users' timeseries fields then find it running. Arguments
+    the field would refuse are left for the field to report."""
+    for node in _subfields(info, "timeseries"):
+        try:
+            interval = SessionInterval(node.arguments.get("interval", SessionInterval.DAY.value))
+            _series_task(info, spec, buckets_of(spec, interval, str(node.arguments.get("timezone", "UTC"))))
+        except (BadUserInput, ValueError, TypeError):
+            continue
+
+
 async def users(info: Info, spec: SessionSpec) -> list[UserSessionStats]:
+    _prefetch_series(info, spec)
     rows = (await _facts(info, spec)).users
     found = await info.context.loaders.users([row.user_id for row in rows])
     bounds: list[float | None] = [float(bound) for bound in HISTOGRAM_BOUNDS]
@@ -344,10 +363,18 @@ async def user_timeseries(
 ) -> list[SessionPoint]:
     """The rows of a users list resolve their timeseries at different moments, so the first one starts
     a single statement for every user of the spec and the others await it (one per request)."""
-    buckets = buckets_of(stats.spec, interval, timezone)
-    key = (_USER_SERIES, stats.spec, buckets)
+    task = _series_task(info, stats.spec, buckets_of(stats.spec, interval, timezone))
+    return (await task).get(stats.user_id, [])
+
+
+def _series_task(
+    info: Info, spec: SessionSpec, buckets: Buckets
+) -> asyncio.Future[dict[uuid.UUID, list[SessionPoint]]]:
+    key = (_USER_SERIES, spec, buckets)
     task: asyncio.Future[dict[uuid.UUID, list[SessionPoint]]] | None = info.context.state.get(key)
     if task is None:
-        task = asyncio.ensure_future(_all_user_series(info.context.db, stats.spec, buckets))
+        task = asyncio.ensure_future(_all_user_series(info.context.db, spec, buckets))
+        # a prefetched series nobody awaits (no users) must not warn of an unretrieved error
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         info.context.state[key] = task
-    return (await task).get(stats.user_id, [])
+    return task
