@@ -6,6 +6,7 @@ usage lines replaced, and the rollups compacted."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -201,3 +202,28 @@ async def test_ingest_keeps_the_rollup_in_step(gql: GraphQL, factory: Factory, e
     assert rolled == raw
     points = rolled["organization"]["sessionAnalytics"]["timeseries"]
     assert sum(p["sessions"] for p in points) == 19  # the first starts at 00:00, before the range's 00:07
+
+
+async def test_the_server_compacts_the_rollups_in_the_background(
+    make_client: Any, factory: Factory, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    owner = await factory.user("mona", orgs={org: ["owner"]})
+    session = await ai_session(engine, org, owner, BASE, BASE + timedelta(minutes=5))
+    async with engine.begin() as conn:  # a later snapshot: one more delta row in the same hour
+        await conn.execute(text("UPDATE ai_sessions SET cost = cost + 1 WHERE id = :id"), {"id": session})
+
+    async def rows() -> int:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM ai_session_hours"))).scalar_one())
+
+    assert await rows() == 2
+    async for _client in make_client(rollup_compaction_seconds=0.05):
+        for _ in range(100):
+            if await rows() == 1:
+                break
+            await asyncio.sleep(0.05)
+    assert await rows() == 1
+    async with engine.connect() as conn:
+        folded = (await conn.execute(text("SELECT sessions, cost_micros FROM ai_session_hours"))).one()
+    assert tuple(folded) == (1, 1_001_000)  # the default usage line costs 0.001; +1 dollar
