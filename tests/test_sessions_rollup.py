@@ -99,46 +99,36 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
     first = await _assert_equal(gql, org, token)
     assert first > 100
 
-    async with engine.begin() as conn:
+    lines = "DELETE FROM ai_session_usage WHERE organization_id = :org AND session_id = ANY(:ids)"
+    writes = [
         # endedAt extended and the totals changed (as a later usage snapshot does)
-        await conn.execute(
-            text(
-                "UPDATE ai_sessions SET ended_at = started_at + interval '3 hours', cost = cost + 1, "
-                "input_tokens = input_tokens + 7 WHERE organization_id = :org AND id = ANY(:ids)"
-            ),
-            {"org": org, "ids": ids[:30]},
-        )
+        (
+            "UPDATE ai_sessions SET ended_at = started_at + interval '3 hours', cost = cost + 1, "
+            "input_tokens = input_tokens + 7 WHERE organization_id = :org AND id = ANY(:ids)",
+            ids[:30],
+        ),
         # a session's start moved by 50 minutes: it changes hour, its usage lines follow (migration 0005)
-        await conn.execute(
-            text(
-                "UPDATE ai_sessions SET started_at = started_at + interval '50 minutes' "
-                "WHERE organization_id = :org AND id = ANY(:ids)"
-            ),
-            {"org": org, "ids": ids[30:50]},
-        )
+        (
+            "UPDATE ai_sessions SET started_at = started_at + interval '50 minutes' "
+            "WHERE organization_id = :org AND id = ANY(:ids)",
+            ids[30:50],
+        ),
         # usage lines replaced, as ingest does for a later snapshot
-        await conn.execute(
-            text("DELETE FROM ai_session_usage WHERE organization_id = :org AND session_id = ANY(:ids)"),
-            {"org": org, "ids": ids[50:70]},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO ai_session_usage (organization_id, session_id, model, input_tokens, output_tokens, "
-                "cache_read_tokens, cache_write_tokens, cost, priced) "
-                "SELECT organization_id, id, 'gpt-5', 11, 3, 0, 0, 0.250000, true FROM ai_sessions "
-                "WHERE organization_id = :org AND id = ANY(:ids)"
-            ),
-            {"org": org, "ids": ids[50:70]},
-        )
+        (lines, ids[50:70]),
+        (
+            "INSERT INTO ai_session_usage (organization_id, session_id, model, input_tokens, output_tokens, "
+            "cache_read_tokens, cache_write_tokens, cost, priced) "
+            "SELECT organization_id, id, 'gpt-5', 11, 3, 0, 0, 0.250000, true FROM ai_sessions "
+            "WHERE organization_id = :org AND id = ANY(:ids)",
+            ids[50:70],
+        ),
         # sessions deleted with their lines
-        await conn.execute(
-            text("DELETE FROM ai_session_usage WHERE organization_id = :org AND session_id = ANY(:ids)"),
-            {"org": org, "ids": ids[70:80]},
-        )
-        await conn.execute(
-            text("DELETE FROM ai_sessions WHERE organization_id = :org AND id = ANY(:ids)"),
-            {"org": org, "ids": ids[70:80]},
-        )
+        (lines, ids[70:80]),
+        ("DELETE FROM ai_sessions WHERE organization_id = :org AND id = ANY(:ids)", ids[70:80]),
+    ]
+    async with engine.begin() as conn:
+        for sql, chosen in writes:
+            await conn.execute(text(sql), {"org": org, "ids": chosen})
     after_writes = await _assert_equal(gql, org, token)
     assert after_writes < first
 
