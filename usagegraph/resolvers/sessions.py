@@ -1,14 +1,17 @@
-"""AI coding sessions analytics (API.md 5.5): the filter and the caller's scope become one SessionSpec,
-and each selected section of SessionAnalytics runs its own statement, so unselected sections cost nothing."""
+"""AI coding sessions analytics (API.md 5.5): the filter and the caller's scope become one SessionSpec.
+Unselected sections cost nothing: summary, byAgent, costBreakdown(by: USER) and users share one statement
+(started by whichever of them runs first), the users' own timeseries another, and the timeseries and the
+other cost breakdowns run their own."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
@@ -42,7 +45,8 @@ DEFAULT_RANGE = timedelta(days=30)
 MAX_BUCKETS = 1000
 MAX_RANGE = timedelta(days=3660)
 _USER_SERIES = "sessions.user_timeseries"
-_FACTS = "sessions.user_agents"
+_FACTS = "sessions.facts"
+T = TypeVar("T")
 
 
 def _ids(values: list[Any] | None, name: str) -> tuple[uuid.UUID, ...] | None:
@@ -164,19 +168,25 @@ async def _load_facts(db: Database, spec: SessionSpec) -> q.Facts:
         return await q.facts(conn, spec)
 
 
-async def _facts(info: Info, spec: SessionSpec) -> q.Facts:
-    """summary, byAgent, costBreakdown(by: USER) and users all come from one statement; the first of
-    them to run starts it and the others await it (one per request and spec)."""
-    key = (_FACTS, spec)
-    task: asyncio.Future[q.Facts] | None = info.context.state.get(key)
+def _shared(info: Info, key: tuple[Any, ...], start: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+    """One task per request and key: the first field that needs it starts it, the others await the
+    same. A task nobody ends up awaiting must not warn of an unretrieved error."""
+    task: asyncio.Future[T] | None = info.context.state.get(key)
     if task is None:
-        task = asyncio.ensure_future(_load_facts(info.context.db, spec))
+        task = asyncio.ensure_future(start())
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         info.context.state[key] = task
-    return await task
+    return task
+
+
+async def _facts(info: Info, spec: SessionSpec) -> q.Facts:
+    """summary, byAgent, costBreakdown(by: USER) and users all come from one statement."""
+    return await _shared(info, (_FACTS, spec), lambda: _load_facts(info.context.db, spec))
 
 
 async def summary(info: Info, spec: SessionSpec) -> SessionSummary:
-    row = (await _facts(info, spec)).total
+    facts = await _facts(info, spec)
+    row = facts.total
     return SessionSummary(
         total_sessions=row.sessions,
         total_cost=row.cost,
@@ -187,7 +197,7 @@ async def summary(info: Info, spec: SessionSpec) -> SessionSummary:
         cache_write_tokens=int(row.cache_write_tokens),
         average_duration_seconds=_float(row.average_duration),
         average_cost_per_session=row.average_cost,
-        unique_users=len((await _facts(info, spec)).users),
+        unique_users=len(facts.users),
         unpriced_sessions=row.unpriced,
     )
 
@@ -370,11 +380,6 @@ async def user_timeseries(
 def _series_task(
     info: Info, spec: SessionSpec, buckets: Buckets
 ) -> asyncio.Future[dict[uuid.UUID, list[SessionPoint]]]:
-    key = (_USER_SERIES, spec, buckets)
-    task: asyncio.Future[dict[uuid.UUID, list[SessionPoint]]] | None = info.context.state.get(key)
-    if task is None:
-        task = asyncio.ensure_future(_all_user_series(info.context.db, spec, buckets))
-        # a prefetched series nobody awaits (no users) must not warn of an unretrieved error
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
-        info.context.state[key] = task
-    return task
+    return _shared(
+        info, (_USER_SERIES, spec, buckets), lambda: _all_user_series(info.context.db, spec, buckets)
+    )
