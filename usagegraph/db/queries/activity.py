@@ -1,6 +1,6 @@
 """SQL of the activity report (API.md 5.1-5.2).
 
-Buckets are computed once, in the requested zone, as `date_add(start, k * interval, zone)` (one step
+Buckets are computed once, in the requested zone, as `usagegraph_date_add(start, k * interval, zone)` (one step
 from start, so month ends clamp), and handed to the report query as arrays.
 
 Durations come from the minute rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute
@@ -36,7 +36,7 @@ async def bucket_starts(
         text(
             """
             SELECT b FROM (
-                SELECT date_add(:start, k * CAST(CAST(:interval AS text) AS interval), :zone) AS b
+                SELECT usagegraph_date_add(:start, k * CAST(CAST(:interval AS text) AS interval), :zone) AS b
                 FROM generate_series(0, :limit) AS k
             ) s
             WHERE b < :end

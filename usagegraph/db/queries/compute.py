@@ -1,7 +1,7 @@
 """Compute utilization over resource samples (per workspace, against its limits) and node samples (per
 node, against its capacity), API.md 5.6.
 
-Buckets are `start + k*interval` computed in one step with `date_add(ts, interval, zone)`, so calendar
+Buckets are `start + k*interval` computed in one step with `usagegraph_date_add(ts, interval, zone)`, so calendar
 units follow the requested zone (DST included) while hours and minutes stay absolute, exactly as
 PostgreSQL adds an interval to a timestamptz. Each series bucket reads its samples through a LATERAL
 index range scan instead of a range join, so the cost grows with samples + buckets, not their product.
@@ -47,7 +47,7 @@ class Range:
 _BUCKET_COUNT = text(
     """
     SELECT count(*) FROM generate_series(0, CAST(:cap AS integer)) AS k
-    WHERE date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
+    WHERE usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
           < CAST(:end AS timestamptz)
     """
 )
@@ -55,7 +55,7 @@ _BUCKET_COUNT = text(
 _WITHIN_YEARS = text(
     """
     SELECT CAST(:end AS timestamptz)
-           <= date_add(CAST(:start AS timestamptz), make_interval(years => :years), CAST(:tz AS text))
+           <= usagegraph_date_add(CAST(:start AS timestamptz), make_interval(years => :years), CAST(:tz AS text))
     """
 )
 
@@ -115,9 +115,9 @@ _NODE_SERIES = text(
     """
     WITH buckets AS (
         SELECT k,
-               date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
+               usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
                    AS bucket_start,
-               least(date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
+               least(usagegraph_date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
                               CAST(:tz AS text)),
                      CAST(:end AS timestamptz)) AS bucket_end
         FROM generate_series(0, CAST(:last_k AS integer)) AS k
@@ -139,9 +139,9 @@ _WORKSPACE_SERIES = text(
     """
     WITH buckets AS (
         SELECT k,
-               date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
+               usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
                    AS bucket_start,
-               least(date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
+               least(usagegraph_date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
                               CAST(:tz AS text)),
                      CAST(:end AS timestamptz)) AS bucket_end
         FROM generate_series(0, CAST(:last_k AS integer)) AS k

@@ -91,9 +91,9 @@ async def bucket_starts(
     that the caller can tell when there are too many buckets."""
     sql = _sql(
         """
-        SELECT date_add($START, k * CAST(:step AS interval), :tz) AS bound
+        SELECT usagegraph_date_add($START, k * CAST(:step AS interval), :tz) AS bound
         FROM generate_series(0, :limit + 1) AS k
-        WHERE k = 0 OR date_add($START, (k - 1) * CAST(:step AS interval), :tz) < $END
+        WHERE k = 0 OR usagegraph_date_add($START, (k - 1) * CAST(:step AS interval), :tz) < $END
         ORDER BY k
         """
     )
