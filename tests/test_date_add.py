@@ -4,6 +4,8 @@ with months, days and time parts, in zones with whole, half and quarter-hour off
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +25,19 @@ STEPS = [
     "0",
 ]
 
+_RANGES = [
+    ("2024-01-30 00:00Z", "2024-02-01 00:00Z", "7 hours 15 minutes"),  # month ends
+    ("2024-03-09 00:00Z", "2024-03-12 00:00Z", "15 minutes"),  # New York springs forward
+    ("2024-10-26 00:00Z", "2024-10-28 00:00Z", "15 minutes"),  # Berlin falls back
+    ("2024-11-02 00:00Z", "2024-11-05 00:00Z", "15 minutes"),  # New York falls back
+]
+RANGES = {
+    "firsts": [datetime.fromisoformat(first) for first, _, _ in _RANGES],
+    "lasts": [datetime.fromisoformat(last) for _, last, _ in _RANGES],
+    "every": [every for _, _, every in _RANGES],
+}
+"""Instants every `every` from `first` to `last`, around the days where adding in a zone is tricky."""
+
 
 async def test_equals_the_builtin(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
@@ -37,29 +52,12 @@ async def test_equals_the_builtin(engine: AsyncEngine) -> None:
                            usagegraph_date_add(t, CAST(s AS interval), z) AS ours
                     FROM unnest(CAST(:zones AS text[])) AS z,
                          unnest(CAST(:steps AS text[])) AS s,
-                         generate_series(CAST('2024-01-30 00:00Z' AS timestamptz), CAST('2024-02-01 00:00Z' AS timestamptz),
-                                         interval '7 hours 15 minutes') AS t
-                    UNION ALL
-                    SELECT z, s, t, date_add(t, CAST(s AS interval), z), usagegraph_date_add(t, CAST(s AS interval), z)
-                    FROM unnest(CAST(:zones AS text[])) AS z,
-                         unnest(CAST(:steps AS text[])) AS s,
-                         generate_series(CAST('2024-03-09 00:00Z' AS timestamptz), CAST('2024-03-12 00:00Z' AS timestamptz),
-                                         interval '15 minutes') AS t
-                    UNION ALL
-                    SELECT z, s, t, date_add(t, CAST(s AS interval), z), usagegraph_date_add(t, CAST(s AS interval), z)
-                    FROM unnest(CAST(:zones AS text[])) AS z,
-                         unnest(CAST(:steps AS text[])) AS s,
-                         generate_series(CAST('2024-11-02 00:00Z' AS timestamptz), CAST('2024-11-05 00:00Z' AS timestamptz),
-                                         interval '15 minutes') AS t
-                    UNION ALL
-                    SELECT z, s, t, date_add(t, CAST(s AS interval), z), usagegraph_date_add(t, CAST(s AS interval), z)
-                    FROM unnest(CAST(:zones AS text[])) AS z,
-                         unnest(CAST(:steps AS text[])) AS s,
-                         generate_series(CAST('2024-10-26 00:00Z' AS timestamptz), CAST('2024-10-28 00:00Z' AS timestamptz),
-                                         interval '15 minutes') AS t
+                         unnest(CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]),
+                                CAST(:every AS text[])) AS r(first, last, every),
+                         generate_series(r.first, r.last, CAST(r.every AS interval)) AS t
                     """
                 ),
-                {"zones": ZONES, "steps": STEPS},
+                {"zones": ZONES, "steps": STEPS, **RANGES},
             )
         ).all()
     assert len(rows) > 20_000
