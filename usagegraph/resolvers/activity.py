@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +14,7 @@ from usagegraph.auth.permissions import as_uuid
 from usagegraph.db.queries import activity as q
 from usagegraph.db.queries import usage_metrics as mq
 from usagegraph.errors import BadUserInput, NotFound
+from usagegraph.resolvers.selection import selected_names
 from usagegraph.schema.activity import (
     ActivityBucket,
     ActivityReport,
@@ -117,19 +117,6 @@ async def activity(
     )
 
 
-def _selected(fields: Iterable[Any]) -> set[str]:
-    """Names of the fields selected below this one, through fragments."""
-    names: set[str] = set()
-    for field in fields:
-        for child in getattr(field, "selections", None) or []:
-            name = getattr(child, "name", None)
-            if name is not None and not hasattr(child, "type_condition"):
-                names.add(name)
-            else:
-                names |= _selected([child])
-    return names
-
-
 def _days(
     period_length: int | None, start: date | None, end: date | None, timezone: str
 ) -> tuple[date, date]:
@@ -165,7 +152,7 @@ async def usage_metrics(
 ) -> list[UsageMetric]:
     check_zone(timezone)
     first_day, last_day = _days(period_length, start, end, timezone)
-    selected = _selected(info.selected_fields)
+    selected = selected_names(info)
     spec = mq.MetricsSpec(
         organization_id=organization_id,
         workspace_id=workspace_id,

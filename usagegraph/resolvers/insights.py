@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from usagegraph.auth.permissions import CanViewInsights
 from usagegraph.db.queries import insights as q
 from usagegraph.errors import BadUserInput, InsightsDisabled
+from usagegraph.resolvers.selection import selected_names
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
 from usagegraph.schema.insights import (
     AppUsage,
@@ -145,22 +145,6 @@ def band(ms: float) -> LatencyBand:
     return LatencyBand.RED
 
 
-def selected(info: Info) -> set[str]:
-    """The TemplateInsights fields the query selects, through fragments too."""
-    names: set[str] = set()
-
-    def walk(selections: Iterable[Any]) -> None:
-        for node in selections:
-            if isinstance(node, SelectedField):
-                names.add(node.name)
-            elif isinstance(node, FragmentSpread | InlineFragment):
-                walk(node.selections)
-
-    for field in info.selected_fields:
-        walk(field.selections)
-    return names
-
-
 async def _insights(
     info: Info,
     organization_id: uuid.UUID,
@@ -173,7 +157,7 @@ async def _insights(
     validate_range(start, end, timezone)
     chosen = interval or default_interval(templates, end)
     scope = q.Scope(organization_id, [t.uuid for t in templates], start, end)
-    fields = selected(info)
+    fields = selected_names(info)
     db = info.context.db
 
     async def run(query: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField
 
 from usagegraph.auth import roles
 from usagegraph.context import Database
@@ -24,6 +23,7 @@ from usagegraph.db.queries import sessions as q
 from usagegraph.db.queries.sessions import HISTOGRAM_BOUNDS, Buckets, SessionSpec
 from usagegraph.errors import BadUserInput, Forbidden
 from usagegraph.resolvers.pagination import decode_cursor, encode_cursor, page_size
+from usagegraph.resolvers.selection import selected_names, subfields
 from usagegraph.schema.common import PageInfo
 from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
 from usagegraph.schema.sessions import (
@@ -146,7 +146,7 @@ async def sessions(
 def _selects(info: Info, name: str) -> bool:
     """Whether the connection's selection (fragments included) asks for `name`: counting every session
     in range is the costly part of a page, so it runs only when a client wants the total."""
-    return bool(_subfields(info, name))
+    return name in selected_names(info)
 
 
 def _after(after: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -294,25 +294,13 @@ async def _cost_by_user(info: Info, spec: SessionSpec) -> list[CostSlice]:
     ]
 
 
-def _subfields(info: Info, name: str) -> list[SelectedField]:
-    """The selections of `name` under the current field, through fragments."""
-    found: list[SelectedField] = []
-    pending: list[Any] = list(info.selected_fields[0].selections)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, SelectedField):
-            if node.name == name:
-                found.append(node)
-        else:
-            pending.extend(node.selections)
-    return found
-
-
 def _prefetch_series(info: Info, spec: SessionSpec) -> None:
     """When the users' own timeseries are selected, their statement starts now, alongside the one that
     lists the users, instead of after it; the users' timeseries fields then find it running. Arguments
     the field would refuse are left for the field to report."""
-    for node in _subfields(info, "timeseries"):
+    for node in subfields(info):
+        if node.name != "timeseries":
+            continue
         try:
             interval = SessionInterval(node.arguments.get("interval", SessionInterval.DAY.value))
             _series_task(info, spec, buckets_of(spec, interval, str(node.arguments.get("timezone", "UTC"))))
