@@ -16,8 +16,6 @@ template) of at most 2,000 workspaces keep a Prometheus server comfortable."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,14 +25,12 @@ from prometheus_client.registry import Collector
 
 from usagegraph.context import Database
 from usagegraph.db.queries import compute as q
-from usagegraph.logging import get_logger
+from usagegraph.maintenance import Periodic
 
 MAX_SERIES = 2000
 WINDOW_SECONDS = 15 * 60
 REFRESH_SECONDS = 60.0
 LABELS = ["organization", "username", "workspace", "template"]
-
-log = get_logger("usagegraph.workspace_metrics")
 
 
 @dataclass(frozen=True)
@@ -58,8 +54,7 @@ class WorkspaceUtilizationCollector(Collector):
     window_seconds: int = WINDOW_SECONDS
     refresh_seconds: float = REFRESH_SECONDS
     snapshot: Snapshot = field(default_factory=Snapshot, init=False)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _loop: Periodic | None = field(default=None, init=False)
 
     async def refresh(self) -> Snapshot:
         async with self.db.read() as conn:
@@ -76,31 +71,16 @@ class WorkspaceUtilizationCollector(Collector):
         self.snapshot = Snapshot(tuple(samples), dropped, time.time())
         return self.snapshot
 
-    async def run(self) -> None:
-        """Refresh, then wait out the period or a stop request; a failed refresh keeps the previous
-        snapshot and is retried at the next period."""
-        while not self._stop.is_set():
-            try:
-                await self.refresh()
-            except Exception:  # noqa: BLE001  (a monitoring refresh must never take the server down)
-                log.warning("workspace utilization refresh failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.refresh_seconds)
-
     def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self.run(), name="workspace-utilization-gauges")
+        """Refresh now and every refresh_seconds; a failed refresh keeps the previous snapshot and is
+        retried at the next period."""
+        self._loop = Periodic("workspace utilization refresh", self.refresh_seconds, self.refresh)
+        self._loop.start()
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Let a running refresh finish (a query is not cancelled halfway unless it overstays)."""
-        self._stop.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(task, timeout=grace_seconds)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
+        if self._loop is not None:
+            await self._loop.stop(grace_seconds)
 
     def describe(self) -> Iterable[Metric]:
         return self._families()
