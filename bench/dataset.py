@@ -3,7 +3,7 @@ server under .usagegraph-bench, database usagegraph_bench.
 
 At scale 1: 3 organizations, 5,000 users with memberships, 12 templates with a `region` parameter,
 6,000 workspaces with parameter values, 730 days of activity (10 million IDE/APP/TUNNEL/WEB_TERMINAL
-sessions with apps, 3 million LOGINs), the activity minute rollup built set-based from them, and
+sessions with apps, 3 million LOGINs), the activity minute and user-day rollups built set-based from them, and
 2 million latency samples. `--scale 0.01` makes a small copy for a quick check. Generation is skipped
 when the database already holds a dataset of the same scale.
 
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
+from usagegraph.db.queries.user_days import BACKFILL
 
 DATA_DIR = Path(".usagegraph-bench")
 DATABASE = "usagegraph_bench"
@@ -35,6 +36,7 @@ LOADED = [
     "activity_user_bits",
     "activity_sessions",
     "activity_minutes",
+    "activity_user_days",
     "latency_samples",
     "workspace_parameters",
     "workspaces",
@@ -252,6 +254,7 @@ STEPS: list[tuple[str, str]] = [
         ORDER BY 1, 2, 3
         """,
     ),
+    ("activity user days", BACKFILL),
     (
         "session spans",
         """

@@ -7,11 +7,11 @@ become the distribution column of a distributed PostgreSQL without a rewrite."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Numeric, Text
+from sqlalchemy import BigInteger, Column, Computed, DateTime, Numeric, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import ARRAY, BIT, BYTEA, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -150,6 +150,23 @@ class ActivityUserBit(SQLModel, table=True):
     organization_id: uuid.UUID = Field(primary_key=True)
     user_id: uuid.UUID = Field(primary_key=True)
     idx: int
+
+
+class ActivityUserDay(SQLModel, table=True):
+    """Rollup: per user and UTC day, the union of active minutes (bit i = minute lo + i), the start minutes
+    of the sessions starting that day, the end minutes of those ending that day and how many sessions were
+    carried in (usagegraph.db.queries.user_days). Recomputed by ingest for the user-days it touches."""
+
+    __tablename__ = "activity_user_days"
+    organization_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    lo: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    minutes: str = Field(sa_column=Column(BIT(varying=True), nullable=False))
+    total: int = Field(sa_column=Column(SmallInteger, Computed("bit_count(minutes)", persisted=True)))
+    starts: list[int] | None = Field(default=None, sa_column=Column(ARRAY(SmallInteger), nullable=True))
+    ends: list[int] | None = Field(default=None, sa_column=Column(ARRAY(SmallInteger), nullable=True))
+    carried: int
 
 
 class ActivityQuarterUsers(SQLModel, table=True):

@@ -3,7 +3,13 @@
 Buckets are computed once, in the requested zone, as `usagegraph_date_add(start, k * interval, zone)` (one step
 from start, so month ends clamp), and handed to the report query as arrays.
 
-Durations come from the minute rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute
+Every category together (ANY, the common report) reads activity_user_days, one row per active user and
+UTC day (see usagegraph.db.queries.user_days): each bucket is split into the UTC days it covers, whole
+days take the stored totals, partial days (buckets of other zones, or shorter than a day) a substring of
+the minute bits and two binary searches over the start minutes, and the day a bucket starts in adds the
+sessions open at that minute. A year by week is then a read of the year's user-days, not of its sessions.
+
+One category reads the per-hour minute rollup and the sessions, as follows. Durations come from the minute rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute
 counts once whatever the app, workspace or category), then AND-ed with the minutes of that hour that
 belong to the bucket. The hour -> (bucket, minute mask) map is built from the buckets themselves, so the
 rollup rows meet it through a hash join on `hour` and no row needs a time zone conversion; buckets that
@@ -79,7 +85,7 @@ WITH buckets AS (
     FROM activity_minutes
     WHERE organization_id = ANY(CAST(:orgs AS uuid[]))
       AND hour >= date_trunc('hour', CAST(:start AS timestamptz), 'UTC') AND hour < :end
-      AND category <> 'LOGIN' {minute_category}
+      AND category <> 'LOGIN' AND category = :category
     GROUP BY hour, user_id
 ), durations AS (
     SELECT m.k, u.user_id, sum(bit_count((u.minutes & m.mask)::bit(64)))::bigint AS minutes
@@ -97,7 +103,7 @@ WITH buckets AS (
                    AS last_minute
         FROM activity_sessions
         WHERE organization_id = ANY(CAST(:orgs AS uuid[]))
-          AND started_at >= :lookback AND started_at < :end {session_category}
+          AND started_at >= :lookback AND started_at < :end AND category = :category
     ) s
     WHERE last_minute >= :start
     GROUP BY 1, 2, 3
@@ -119,15 +125,60 @@ ORDER BY k NULLS LAST, minutes DESC, user_id
 """
 
 
+_REPORT_DAYS = """
+WITH buckets AS (
+    SELECT k::int AS k, floor(extract(epoch FROM bs) / 60)::bigint AS a, floor(extract(epoch FROM be) / 60)::bigint AS b
+    FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS t(bs, be, k)
+), day_map AS MATERIALIZED (
+    SELECT k, DATE '1970-01-01' + d::int AS day, greatest(a - d * 1440, 0)::smallint AS lo,
+           least(b - d * 1440, 1440)::smallint AS hi, a >= d * 1440 AS opens
+    FROM buckets CROSS JOIN LATERAL generate_series(floor(a / 1440.0)::bigint, floor((b - 1) / 1440.0)::bigint) AS d
+), per_day AS (
+    SELECT m.k, r.user_id,
+           CASE WHEN m.lo = 0 AND m.hi = 1440 THEN r.total
+                ELSE coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0) END
+               AS minutes,
+           CASE WHEN m.lo = 0 AND m.hi = 1440 THEN coalesce(cardinality(r.starts), 0)
+                ELSE coalesce(width_bucket(CAST(m.hi - 1 AS smallint), r.starts)
+                              - width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0) END AS started,
+           CASE WHEN m.opens THEN r.carried + coalesce(width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)
+                                  - coalesce(width_bucket(m.lo, r.ends), 0)
+                ELSE 0 END AS open
+    FROM activity_user_days r JOIN day_map m ON m.day = r.day
+    WHERE r.organization_id = ANY(CAST(:orgs AS uuid[]))
+      AND r.day >= (SELECT min(day) FROM day_map) AND r.day <= (SELECT max(day) FROM day_map)
+), per_bucket AS (
+    SELECT k, user_id, sum(minutes)::bigint AS minutes, sum(started)::bigint AS started, sum(open)::bigint AS open
+    FROM per_day GROUP BY k, user_id
+)
+SELECT * FROM (
+    SELECT k, user_id, started + open AS sessions, minutes FROM per_bucket WHERE started + open > 0
+    UNION ALL
+    SELECT NULL, user_id, (sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0))::bigint, sum(minutes)::bigint
+    FROM per_bucket GROUP BY user_id
+    HAVING sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0) > 0
+) r
+ORDER BY k NULLS LAST, minutes DESC, user_id
+"""
+
+
 async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Row[object]]:
     """(k, user_id, sessions, minutes) per bucket k (1-based) and user with sessions overlapping it, then
     (NULL, user_id, sessions, minutes) per user over the whole range; each part by minutes desc, then
-    user id (the order of the report)."""
-    sql = _REPORT.format(
-        minute_category="AND category = :category" if spec.category else "",
-        session_category="AND category = :category" if spec.category else "",
-    )
+    user id (the order of the report). Every category together (ANY) reads activity_user_days; one
+    category reads the minute rollup and the sessions."""
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
+    if spec.category is None:
+        params: dict[str, object] = {
+            "starts": list(spec.starts),
+            "ends": list(spec.ends),
+            "orgs": list(spec.organization_ids),
+        }
+        return (await conn.execute(text(_REPORT_DAYS), params)).all()
+    return await _category_report_rows(conn, spec)
+
+
+async def _category_report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Row[object]]:
     longest = (
         await conn.execute(
             text(
@@ -144,7 +195,6 @@ async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Row[o
         "start": spec.starts[0],
         "end": spec.ends[-1],
         "orgs": list(spec.organization_ids),
+        "category": spec.category,
     }
-    if spec.category:
-        params["category"] = spec.category
-    return (await conn.execute(text(sql), params)).all()
+    return (await conn.execute(text(_REPORT), params)).all()

@@ -26,7 +26,9 @@ key order so that concurrent ingests lock them in the same order.
 
 Bit strings are sized from the numbering this statement sees; a concurrent ingest that numbered a user
 past that size may have committed a longer string to the same row meanwhile, so a merge keeps the longer
-of the two lengths rather than cutting the other's bits off."""
+of the two lengths rather than cutting the other's bits off.
+
+activity_user_days is recomputed last, from the stored sessions (usagegraph.db.queries.user_days)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries import user_days
 
 NIL = uuid.UUID(int=0)
 
@@ -183,6 +187,7 @@ async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> No
     ):
         params[name] = [row[k] for row in rows]
     await conn.execute(_MERGE, params)
+    await user_days.recompute(conn, rows)
 
 
 async def merge_sessions(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> None:

@@ -1,0 +1,262 @@
+"""activity_user_days (the per user and UTC day rollup behind the ANY activity report): hand-computed rows
+for sessions across midnights, zero-length sessions, LOGINs and an extended session; and, after
+concurrent and repeated ingests, rows equal to a recomputation from every stored session."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import GraphQL
+from tests.factories import Factory
+from usagegraph.db.queries.rollup import merge_sessions
+from usagegraph.db.queries.user_days import DAY_ROWS
+
+INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted duplicates rejected { message } } }"
+REPORT = """
+query($start: DateTime!, $end: DateTime!, $interval: Interval!, $org: ID, $tz: String!) {
+  activity(start: $start, end: $end, interval: $interval, category: ANY, organizationId: $org, timezone: $tz) {
+    buckets { userActivity { durationSeconds count } }
+    users { totalDurationSeconds totalCount }
+  }
+}
+"""
+STORED = (
+    "SELECT day, user_id, lo, minutes::text AS minutes, total, starts, ends, carried "
+    "FROM activity_user_days WHERE organization_id = :org ORDER BY day, user_id"
+)
+FRESH = (
+    "SELECT day, user_id, lo, minutes::text AS minutes, bit_count(minutes) AS total, starts, ends, carried FROM ("
+    + DAY_ROWS.format(
+        source="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions "
+        "WHERE organization_id = :org) a"
+    )
+    + ") r ORDER BY day, user_id"
+)
+
+
+async def _rows(engine: AsyncEngine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(row) for row in await conn.execute(text(sql), params)]
+
+
+async def _ingest(gql: GraphQL, token: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    body = await gql(INGEST, {"b": {"activity": records}}, token=token)
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["ingest"]
+    assert result["rejected"] == [], result
+    return result
+
+
+def _record(
+    org: uuid.UUID,
+    ws: uuid.UUID,
+    user: uuid.UUID,
+    category: str,
+    start: str,
+    end: str | None,
+    sid: str | None = None,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": sid or str(uuid.uuid4()),
+        "userId": str(user),
+        "category": category,
+        "startedAt": start,
+        "endedAt": end,
+    }
+    if category == "LOGIN":
+        record["organizationId"] = str(org)
+    else:
+        record["workspaceId"] = str(ws)
+        record["app"] = "vscode"
+    return record
+
+
+def _ones(first: int, last: int) -> str:
+    return "1" * (last - first + 1)
+
+
+async def test_rows_by_hand_and_an_extended_session(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    owner = await factory.user("root", site_roles=["owner"])
+    token = await factory.token(owner)
+    alice = await factory.user("alice", orgs={org: ["member"]})
+    ws = await factory.workspace(org, tpl, alice)
+    later_id = str(uuid.uuid4())
+    await _ingest(
+        gql,
+        token,
+        [
+            _record(org, ws, alice, "IDE", "2024-05-01T23:30:20Z", "2024-05-03T00:10:00Z"),
+            _record(org, ws, alice, "APP", "2024-05-02T10:00:00Z", "2024-05-02T10:00:00Z"),
+            _record(org, ws, alice, "LOGIN", "2024-05-02T12:34:56Z", None),
+            _record(org, ws, alice, "IDE", "2024-05-03T08:00:30Z", "2024-05-03T08:00:30Z", later_id),
+        ],
+    )
+    d = datetime(2024, 5, 1).date()
+    assert await _rows(engine, STORED, org=org) == [
+        # 23:30-23:59; the IDE session starts at minute 1410.
+        (d, alice, 1410, _ones(1410, 1439), 30, [1410], None, 0),
+        # Active all day; the APP session (minute 600, ends before 601) and the LOGIN (12:34) start and end
+        # here; the IDE session is carried in.
+        (d + timedelta(days=1), alice, 0, _ones(0, 1439), 1440, [600, 754], [601, 755], 1),
+        # 00:00-00:09 of the IDE session, then the zero-length session's single minute 08:00 (480).
+        (d + timedelta(days=2), alice, 0, _ones(0, 9) + "0" * 470 + "1", 11, [480], [10, 481], 1),
+    ]
+
+    # The zero-length session is re-sent ending the next day at 01:00: its end moves, it is carried into
+    # 2024-05-04.
+    await _ingest(
+        gql, token, [_record(org, ws, alice, "IDE", "2024-05-03T08:00:30Z", "2024-05-04T01:00:00Z", later_id)]
+    )
+    rows = await _rows(engine, STORED, org=org)
+    assert rows[2] == (
+        d + timedelta(days=2),
+        alice,
+        0,
+        _ones(0, 9) + "0" * 470 + _ones(480, 1439),
+        970,
+        [480],
+        [10],
+        1,
+    )
+    assert rows[3] == (d + timedelta(days=3), alice, 0, _ones(0, 59), 60, None, [60], 1)
+
+    # 23:00-01:00 across the midnight of 2024-05-02/03 by hour: the long IDE session is open at 23:00
+    # (carried 1 + 2 starts before it - 2 ends by then) and counts in both buckets but once in the total.
+    body = await gql(
+        REPORT,
+        {
+            "start": "2024-05-02T23:00:00Z",
+            "end": "2024-05-03T01:00:00Z",
+            "interval": "1 hour",
+            "org": str(org),
+            "tz": "UTC",
+        },
+        token=token,
+    )
+    assert "errors" not in body, body
+    report = body["data"]["activity"]
+    assert [b["userActivity"] for b in report["buckets"]] == [
+        [{"durationSeconds": 3600.0, "count": 1}],
+        [{"durationSeconds": 600.0, "count": 1}],
+    ]
+    assert report["users"] == [{"totalDurationSeconds": 4200.0, "totalCount": 1}]
+
+    # In Kathmandu (+5:45) the day 2024-05-03 starts at 2024-05-02T18:15Z: the IDE session is open then,
+    # the extended session starts that day; the LOGIN and the APP session were the day before.
+    body = await gql(
+        REPORT,
+        {
+            "start": "2024-05-02T18:15:00Z",
+            "end": "2024-05-04T18:15:00Z",
+            "interval": "1 day",
+            "org": str(org),
+            "tz": "Asia/Kathmandu",
+        },
+        token=token,
+    )
+    assert "errors" not in body, body
+    report = body["data"]["activity"]
+    # Day 1: 18:15-24:00 (345) + 00:00-00:09 (10) + 08:00-18:14 (615) = 970 minutes; day 2: 18:15-01:00 = 405.
+    assert [b["userActivity"] for b in report["buckets"]] == [
+        [{"durationSeconds": 970 * 60.0, "count": 2}],
+        [{"durationSeconds": 405 * 60.0, "count": 1}],
+    ]
+    assert report["users"] == [{"totalDurationSeconds": 1375 * 60.0, "totalCount": 2}]
+
+
+async def test_concurrent_and_repeated_ingests_match_a_recomputation(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    owner = await factory.user("root", site_roles=["owner"])
+    token = await factory.token(owner)
+    users = [await factory.user(f"u{k}", orgs={org: ["member"]}) for k in range(3)]
+    spaces = [await factory.workspace(org, tpl, users[0]) for _ in range(4)]
+    rng = random.Random(7)
+    base = datetime(2024, 5, 1, tzinfo=UTC)
+
+    def at(minutes: int, seconds: int) -> str:
+        return (base + timedelta(minutes=minutes, seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    # Four batches sent at once, all touching the same user-days but in their own workspace and quarter of
+    # each day, so that no other rollup row makes one wait for the other before the user-days.
+    batches: list[list[dict[str, Any]]] = [[] for _ in spaces]
+    for n in range(160):
+        k = n % 4
+        category = rng.choice(["IDE", "APP", "TUNNEL", "WEB_TERMINAL", "LOGIN"])
+        start = rng.randrange(4) * 1440 + k * 360 + rng.randrange(300)
+        length = rng.choice([0, 0, 1, 30, 200, 1500])
+        seconds = rng.choice([0, 0, 17])
+        end = None if category == "LOGIN" else at(start + length, seconds)
+        batches[k].append(_record(org, spaces[k], rng.choice(users), category, at(start, seconds), end))
+    await asyncio.gather(*(_ingest(gql, token, batch) for batch in batches))
+    records = [record for batch in batches for record in batch]
+    # Then half of the sessions extended (re-sent with a later end), again concurrently.
+    later = []
+    for record in records:
+        if record["category"] != "LOGIN" and rng.random() < 0.5:
+            ended = datetime.fromisoformat(record["endedAt"])
+            later.append(
+                {**record, "endedAt": (ended + timedelta(minutes=rng.randrange(1, 3000))).isoformat()}
+            )
+    assert later
+    await asyncio.gather(*(_ingest(gql, token, later[k::3]) for k in range(3)))
+
+    stored = await _rows(engine, STORED, org=org)
+    assert len(stored) >= 10
+    assert stored == await _rows(engine, FRESH, org=org)
+
+
+_SESSION = text(
+    "INSERT INTO activity_sessions (organization_id, id, user_id, workspace_id, category, app, started_at, ended_at) "
+    "VALUES (:org, :id, :user, :ws, 'IDE', 'vscode', :start, :end)"
+)
+
+
+async def test_a_recompute_waits_for_the_other_transaction_of_the_organization(
+    factory: Factory, engine: AsyncEngine
+) -> None:
+    """Two transactions add sessions of the same user-day in different workspaces and hours (no shared
+    minute or quarter-hour row): the second recompute waits and then sees the first's session."""
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    alice = await factory.user("alice", orgs={org: ["member"]})
+    one_ws = await factory.workspace(org, tpl, alice)
+    two_ws = await factory.workspace(org, tpl, alice)
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    # alice numbered and the organization's longest session already longer: neither transaction below takes
+    # the numbering lock or writes the longest-span row.
+    await factory.activity(
+        org, alice, "IDE", day - timedelta(days=2), day - timedelta(days=1), workspace_id=one_ws
+    )
+    async with engine.connect() as first, engine.connect() as second:
+        one = await first.begin()
+        session = uuid.uuid4()
+        params = {"org": org, "id": session, "user": alice, "ws": one_ws}
+        await first.execute(_SESSION, {**params, "start": day.replace(hour=9), "end": day.replace(hour=10)})
+        await merge_sessions(first, [(org, session)])
+        two = await second.begin()
+        session = uuid.uuid4()
+        params = {"org": org, "id": session, "user": alice, "ws": two_ws}
+        await second.execute(_SESSION, {**params, "start": day.replace(hour=15), "end": day.replace(hour=16)})
+        waiting = asyncio.create_task(merge_sessions(second, [(org, session)]))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await one.commit()
+        await waiting
+        await two.commit()
+    stored = await _rows(engine, STORED, org=org)
+    assert [(row[4], row[5]) for row in stored][-1] == (120, [540, 900])  # 09:00-10:00, 15:00-16:00
+    assert stored == await _rows(engine, FRESH, org=org)

@@ -1,0 +1,143 @@
+"""activity_user_days: one row per user and UTC day with what the activity report needs for every
+category together (ANY), so that a report reads a row per active user-day instead of every session and
+every per-hour minute row.
+
+A row holds, for the sessions (LOGINs included) that overlap the day:
+- `lo`, `minutes`: the union of the non-LOGIN active minutes as a bit string, bit i = minute `lo + i` of
+  the day (trimmed to the first and last active minute; empty when the day only has LOGINs), and `total`,
+  its bit count.
+- `starts`: the minute of the day at which each session starting that day starts (sorted, repeated when
+  several start in the same minute).
+- `ends`: for each session whose last active minute is in that day, the minute after it (1..1440, sorted).
+- `carried`: how many sessions started before the day and are still active at its first minute.
+
+With those, every question of the report is answered exactly for any bucket bounded by whole minutes,
+in any time zone: the user's minutes in [a, b) of a day are the ones of a substring of `minutes`; the
+sessions starting in [a, b) are counted by two binary searches over `starts` (width_bucket); and the
+sessions open at minute a (started before it and still active) are `carried` + starts before a - ends at
+or before a. A session overlaps a bucket iff it starts in it or is open at its first minute, so a
+bucket's count is a sum over its days plus one "open" term, and no session is counted twice.
+
+The rows are derived from activity_sessions, recomputed for the user-days an ingest touches (sessions only
+grow: they are added or their end moves later). Concurrent ingests of one organization recompute in turn
+(a transaction-scoped advisory lock), and each recompute statement reads the committed sessions of the
+others, so no ingest overwrites another's row with a stale one."""
+
+# ruff: noqa: S608  (SQL composed only from this module's constants)
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_ONES = "CAST(repeat('1', 1440) AS bit(1440))"
+
+# Rows of activity_user_days from `{source}` (organization_id, user_id, category, started_at, ended_at,
+# d1, d2): each session expanded into the UTC days it is active in, restricted to days d1..d2 (day numbers
+# since 1970-01-01; NULL for no restriction), then grouped per user and day.
+DAY_ROWS = f"""
+SELECT organization_id, DATE '1970-01-01' + day AS day, user_id,
+       coalesce(min(lo) FILTER (WHERE category <> 'LOGIN'), 0)::smallint AS lo,
+       coalesce(substring(bit_or(({_ONES} >> lo) # ({_ONES} >> hi)) FILTER (WHERE category <> 'LOGIN')
+                          FROM min(lo) FILTER (WHERE category <> 'LOGIN') + 1
+                          FOR max(hi) FILTER (WHERE category <> 'LOGIN') - min(lo) FILTER (WHERE category <> 'LOGIN')),
+                CAST(B'' AS bit varying)) AS minutes,
+       array_agg(lo::smallint ORDER BY lo) FILTER (WHERE day = first_day) AS starts,
+       array_agg(hi::smallint ORDER BY hi) FILTER (WHERE day = last_day) AS ends,
+       (count(*) FILTER (WHERE day > first_day))::int AS carried
+FROM (
+    SELECT organization_id, user_id, category, first_day, last_day, d AS day,
+           CASE WHEN d = first_day THEN first_off ELSE 0 END AS lo,
+           CASE WHEN d = last_day THEN last_off + 1 ELSE 1440 END AS hi
+    FROM (
+        SELECT organization_id, user_id, category, d1, d2,
+               CAST(first_at AS date) - DATE '1970-01-01' AS first_day,
+               CAST(last_at AS date) - DATE '1970-01-01' AS last_day,
+               (extract(hour FROM first_at) * 60 + extract(minute FROM first_at))::int AS first_off,
+               (extract(hour FROM last_at) * 60 + extract(minute FROM last_at))::int AS last_off
+        FROM (
+            SELECT organization_id, user_id, category, d1, d2, started_at AT TIME ZONE 'UTC' AS first_at,
+                   CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
+                        ELSE greatest(ended_at - interval '1 microsecond', started_at) END AT TIME ZONE 'UTC'
+                       AS last_at
+            FROM {{source}}
+        ) t
+    ) s
+    CROSS JOIN LATERAL generate_series(greatest(first_day, coalesce(d1, first_day)),
+                                       least(last_day, coalesce(d2, last_day))) AS d
+) e
+GROUP BY organization_id, day, user_id
+"""
+
+COLUMNS = "organization_id, day, user_id, lo, minutes, starts, ends, carried"
+
+# Every session, for a backfill.
+BACKFILL = f"""
+INSERT INTO activity_user_days ({COLUMNS})
+{DAY_ROWS.format(source="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions) a")}
+"""
+
+_LOCK = text(
+    """
+    SELECT pg_advisory_xact_lock(hashtextextended('activity_user_days:' || o::text, 0))
+    FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS uuid[])) AS o ORDER BY o) orgs
+    """
+)
+
+_RECOMPUTE = text(
+    f"""
+    WITH batch AS (
+        SELECT organization_id, user_id,
+               CAST(started_at AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS first_day,
+               CAST(CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
+                         ELSE greatest(ended_at - interval '1 microsecond', started_at) END AT TIME ZONE 'UTC'
+                    AS date) - DATE '1970-01-01' AS last_day
+        FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[]), CAST(:categories AS text[]),
+                    CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
+            AS b(organization_id, user_id, category, started_at, ended_at)
+    ), keys AS (
+        SELECT b.organization_id, b.user_id, min(b.first_day) AS d1, max(b.last_day) AS d2,
+               coalesce(max(sp.max_minutes), 0) AS lookback
+        FROM batch b LEFT JOIN activity_session_spans sp ON sp.organization_id = b.organization_id
+        GROUP BY b.organization_id, b.user_id
+    ), src AS (
+        SELECT a.organization_id, a.user_id, a.category, a.started_at, a.ended_at, k.d1, k.d2
+        FROM keys k
+        JOIN activity_sessions a
+          ON a.organization_id = k.organization_id AND a.user_id = k.user_id
+         AND a.started_at >= CAST(DATE '1970-01-01' + k.d1 AS timestamp) AT TIME ZONE 'UTC'
+                           - make_interval(mins => k.lookback)
+         AND a.started_at < CAST(DATE '1970-01-01' + k.d2 + 1 AS timestamp) AT TIME ZONE 'UTC'
+    )
+    INSERT INTO activity_user_days AS u ({COLUMNS})
+    SELECT * FROM ({DAY_ROWS.format(source="src")}) r
+    ORDER BY organization_id, day, user_id
+    ON CONFLICT (organization_id, day, user_id) DO UPDATE
+    SET lo = excluded.lo, minutes = excluded.minutes, starts = excluded.starts, ends = excluded.ends,
+        carried = excluded.carried
+    WHERE (u.lo, u.minutes, u.starts, u.ends, u.carried)
+          IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
+    """
+)
+
+
+async def recompute(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) -> None:
+    """Recompute the user-days of these stored sessions (organization_id, id, user_id, workspace_id,
+    template_id, category, app, started_at, ended_at), after they were written."""
+    if not sessions:
+        return
+    orgs: list[uuid.UUID] = [row[0] for row in sessions]
+    await conn.execute(_LOCK, {"orgs": list(set(orgs))})
+    await conn.execute(
+        _RECOMPUTE,
+        {
+            "orgs": orgs,
+            "users": [row[2] for row in sessions],
+            "categories": [row[5] for row in sessions],
+            "starts": [row[7] for row in sessions],
+            "ends": [row[8] for row in sessions],
+        },
+    )
