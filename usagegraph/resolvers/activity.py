@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -87,21 +86,20 @@ async def activity(
         rows = await q.report_rows(
             conn, q.ReportSpec([org] if org is not None else all_orgs, starts, ends, _category(category))
         )
-    users = await info.context.loaders.users({row.user_id for row in rows})
-    per_bucket: dict[int, list[UserActivity]] = defaultdict(list)
+    users = await info.context.loaders.users({user_id for row in rows for user_id in row.user_ids})
+    per_bucket: dict[int, list[UserActivity]] = {}
     report_users: list[UserActivityTotal] = []
     for row in rows:
-        user = users[row.user_id]
+        entries = zip(row.user_ids, row.sessions, row.minutes, strict=True)
         if row.k is None:
-            report_users.append(
-                UserActivityTotal(
-                    user=user, total_duration_seconds=row.minutes * 60.0, total_count=row.sessions
-                )
-            )
+            report_users = [
+                UserActivityTotal(user=users[u], total_duration_seconds=m * 60.0, total_count=n)
+                for u, n, m in entries
+            ]
         else:
-            per_bucket[row.k].append(
-                UserActivity(user=user, duration_seconds=row.minutes * 60.0, count=row.sessions)
-            )
+            per_bucket[row.k] = [
+                UserActivity(user=users[u], duration_seconds=m * 60.0, count=n) for u, n, m in entries
+            ]
     buckets = [
         ActivityBucket(
             start=bucket_start,

@@ -26,7 +26,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -121,22 +122,17 @@ SELECT * FROM (
     LEFT JOIN (SELECT user_id, sum(minutes)::bigint AS minutes FROM durations GROUP BY user_id) m
         ON m.user_id = t.user_id
 ) r
-ORDER BY k NULLS LAST, minutes DESC, user_id
 """
 
 
 _REPORT_DAYS = """
-WITH buckets AS (
-    SELECT k::int AS k, floor(extract(epoch FROM bs) / 60)::bigint AS a, floor(extract(epoch FROM be) / 60)::bigint AS b
-    FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS t(bs, be, k)
-), day_map AS MATERIALIZED (
-    SELECT k, DATE '1970-01-01' + d::int AS day, greatest(a - d * 1440, 0)::smallint AS lo,
-           least(b - d * 1440, 1440)::smallint AS hi, a >= d * 1440 AS opens
-    FROM buckets CROSS JOIN LATERAL generate_series(floor(a / 1440.0)::bigint, floor((b - 1) / 1440.0)::bigint) AS d
+WITH day_map AS (
+    SELECT * FROM unnest(CAST(:map_k AS int[]), CAST(:map_day AS date[]), CAST(:map_lo AS smallint[]),
+                         CAST(:map_hi AS smallint[]), CAST(:map_opens AS boolean[])) AS m(k, day, lo, hi, opens)
 ), per_day AS (
     SELECT m.k, r.user_id,
            CASE WHEN m.lo = 0 AND m.hi = 1440 THEN r.total
-                ELSE coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0) END
+                ELSE coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0)::int END
                AS minutes,
            CASE WHEN m.lo = 0 AND m.hi = 1440 THEN coalesce(cardinality(r.starts), 0)
                 ELSE coalesce(width_bucket(CAST(m.hi - 1 AS smallint), r.starts)
@@ -145,36 +141,68 @@ WITH buckets AS (
                                   - coalesce(width_bucket(m.lo, r.ends), 0)
                 ELSE 0 END AS open
     FROM activity_user_days r JOIN day_map m ON m.day = r.day
-    WHERE r.organization_id = ANY(CAST(:orgs AS uuid[]))
-      AND r.day >= (SELECT min(day) FROM day_map) AND r.day <= (SELECT max(day) FROM day_map)
+    WHERE r.organization_id = ANY(CAST(:orgs AS uuid[])) AND r.day >= :first_day AND r.day <= :last_day
 ), per_bucket AS (
-    SELECT k, user_id, sum(minutes)::bigint AS minutes, sum(started)::bigint AS started, sum(open)::bigint AS open
+    SELECT k, user_id, sum(minutes)::int AS minutes, sum(started)::int AS started, sum(open)::int AS open
     FROM per_day GROUP BY k, user_id
 )
-SELECT * FROM (
-    SELECT k, user_id, started + open AS sessions, minutes FROM per_bucket WHERE started + open > 0
-    UNION ALL
-    SELECT NULL, user_id, (sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0))::bigint, sum(minutes)::bigint
-    FROM per_bucket GROUP BY user_id
-    HAVING sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0) > 0
-) r
-ORDER BY k NULLS LAST, minutes DESC, user_id
+SELECT k, user_id, CAST(started + open AS bigint) AS sessions, CAST(minutes AS bigint) AS minutes
+FROM per_bucket WHERE started + open > 0
+UNION ALL
+SELECT NULL, user_id, sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0), sum(minutes)
+FROM per_bucket GROUP BY user_id
+HAVING sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0) > 0
+"""
+
+# One row per bucket (k = NULL: the totals over the range) with its users in report order: minutes desc,
+# then user id. Arrays decode in one piece, where a row per user and bucket costs a row each.
+_AS_ARRAYS = """
+SELECT k, array_agg(user_id ORDER BY minutes DESC, user_id) AS user_ids,
+       array_agg(sessions ORDER BY minutes DESC, user_id) AS sessions,
+       array_agg(minutes ORDER BY minutes DESC, user_id) AS minutes
+FROM ({rows}) r
+GROUP BY k
+ORDER BY k NULLS LAST
 """
 
 
+def _day_map(starts: Sequence[datetime], ends: Sequence[datetime]) -> dict[str, list[Any]]:
+    """The UTC days of each bucket k (1-based): the minutes [lo, hi) of the day that belong to it, and
+    whether it starts in that day, as the columns of the report's day map."""
+    columns: dict[str, list[Any]] = {"map_k": [], "map_day": [], "map_lo": [], "map_hi": [], "map_opens": []}
+    for k, (bucket_start, bucket_end) in enumerate(zip(starts, ends, strict=True), start=1):
+        a, b = _epoch_minute(bucket_start), _epoch_minute(bucket_end)
+        for day in range(a // 1440, (b - 1) // 1440 + 1):
+            columns["map_k"].append(k)
+            columns["map_day"].append(_EPOCH_DAY + timedelta(days=day))
+            columns["map_lo"].append(max(a - day * 1440, 0))
+            columns["map_hi"].append(min(b - day * 1440, 1440))
+            columns["map_opens"].append(a >= day * 1440)
+    return columns
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = _EPOCH.date()
+
+
+def _epoch_minute(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(minutes=1)
+
+
 async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Row[object]]:
-    """(k, user_id, sessions, minutes) per bucket k (1-based) and user with sessions overlapping it, then
-    (NULL, user_id, sessions, minutes) per user over the whole range; each part by minutes desc, then
-    user id (the order of the report). Every category together (ANY) reads activity_user_days; one
-    category reads the minute rollup and the sessions."""
+    """(k, user_ids, sessions, minutes) per bucket k (1-based) that has users, the arrays listing its users
+    with sessions overlapping it, then (NULL, ...) for the users over the whole range; users ordered by
+    minutes desc, then user id (the order of the report). Every category together (ANY) reads
+    activity_user_days; one category reads the minute rollup and the sessions."""
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
     if spec.category is None:
         params: dict[str, object] = {
-            "starts": list(spec.starts),
-            "ends": list(spec.ends),
             "orgs": list(spec.organization_ids),
+            "first_day": spec.starts[0].astimezone(UTC).date(),
+            "last_day": (spec.ends[-1] - timedelta(minutes=1)).astimezone(UTC).date(),
+            **_day_map(spec.starts, spec.ends),
         }
-        return (await conn.execute(text(_REPORT_DAYS), params)).all()
+        return (await conn.execute(text(_AS_ARRAYS.format(rows=_REPORT_DAYS)), params)).all()
     return await _category_report_rows(conn, spec)
 
 
@@ -197,4 +225,4 @@ async def _category_report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequ
         "orgs": list(spec.organization_ids),
         "category": spec.category,
     }
-    return (await conn.execute(text(_REPORT), params)).all()
+    return (await conn.execute(text(_AS_ARRAYS.format(rows=_REPORT)), params)).all()

@@ -74,10 +74,11 @@ GROUP BY organization_id, day, user_id
 
 COLUMNS = "organization_id, day, user_id, lo, minutes, starts, ends, carried"
 
-# Every session, for a backfill.
+# Every session, for a backfill; written in key order, so that a range of days is a range of pages.
 BACKFILL = f"""
 INSERT INTO activity_user_days ({COLUMNS})
 {DAY_ROWS.format(source="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions) a")}
+ORDER BY organization_id, day, user_id
 """
 
 _LOCK = text(
