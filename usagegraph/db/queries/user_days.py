@@ -49,25 +49,30 @@ SELECT organization_id, DATE '1970-01-01' + day AS day, user_id,
        array_agg(hi::smallint ORDER BY hi) FILTER (WHERE day = last_day) AS ends,
        (count(*) FILTER (WHERE day > first_day))::int AS carried
 FROM (
-    SELECT organization_id, user_id, category, first_day, last_day, d AS day,
-           CASE WHEN d = first_day THEN first_off ELSE 0 END AS lo,
-           CASE WHEN d = last_day THEN last_off + 1 ELSE 1440 END AS hi
+    SELECT organization_id, user_id, category, first_day, last_day, day,
+           CASE WHEN day = first_day THEN first_off ELSE 0 END AS lo,
+           CASE WHEN day = last_day THEN last_off + 1 ELSE 1440 END AS hi
     FROM (
-        SELECT organization_id, user_id, category, d1, d2,
-               CAST(first_at AS date) - DATE '1970-01-01' AS first_day,
-               CAST(last_at AS date) - DATE '1970-01-01' AS last_day,
-               (extract(hour FROM first_at) * 60 + extract(minute FROM first_at))::int AS first_off,
-               (extract(hour FROM last_at) * 60 + extract(minute FROM last_at))::int AS last_off
+    SELECT organization_id, user_id, category, first_day, last_day, first_off, last_off,
+           generate_series(greatest(first_day, coalesce(d1, first_day)), least(last_day, coalesce(d2, last_day))) AS day
+    FROM (
+        SELECT organization_id, user_id, category, d1, d2, first_day, last_day,
+               first_minute - first_day * 1440 AS first_off, last_minute - last_day * 1440 AS last_off
         FROM (
-            SELECT organization_id, user_id, category, d1, d2, started_at AT TIME ZONE 'UTC' AS first_at,
-                   CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
-                        ELSE greatest(ended_at - interval '1 microsecond', started_at) END AT TIME ZONE 'UTC'
-                       AS last_at
-            FROM {{source}}
-        ) t
+            SELECT organization_id, user_id, category, d1, d2, first_minute, last_minute,
+                   floor(first_minute / CAST(1440 AS float8))::int AS first_day,
+                   floor(last_minute / CAST(1440 AS float8))::int AS last_day
+            FROM (
+                SELECT organization_id, user_id, category, d1, d2,
+                       floor(date_part('epoch', started_at) / 60)::int AS first_minute,
+                       floor(date_part('epoch', CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
+                                                     ELSE greatest(ended_at - interval '1 microsecond', started_at)
+                                                END) / 60)::int AS last_minute
+                FROM {{source}}
+            ) t
+        ) m
     ) s
-    CROSS JOIN LATERAL generate_series(greatest(first_day, coalesce(d1, first_day)),
-                                       least(last_day, coalesce(d2, last_day))) AS d
+    ) x
 ) e
 GROUP BY organization_id, day, user_id
 """
@@ -100,18 +105,20 @@ _RECOMPUTE = text(
                     CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
             AS b(organization_id, user_id, category, started_at, ended_at)
     ), keys AS (
-        SELECT b.organization_id, b.user_id, min(b.first_day) AS d1, max(b.last_day) AS d2,
-               coalesce(max(sp.max_minutes), 0) AS lookback
-        FROM batch b LEFT JOIN activity_session_spans sp ON sp.organization_id = b.organization_id
-        GROUP BY b.organization_id, b.user_id
+        SELECT DISTINCT b.organization_id, b.user_id, d AS day, coalesce(sp.max_minutes, 0) AS lookback
+        FROM batch b
+        CROSS JOIN LATERAL generate_series(b.first_day, b.last_day) AS d
+        LEFT JOIN activity_session_spans sp ON sp.organization_id = b.organization_id
     ), src AS (
-        SELECT a.organization_id, a.user_id, a.category, a.started_at, a.ended_at, k.d1, k.d2
+        SELECT k.organization_id, k.user_id, a.category, a.started_at, a.ended_at, k.day AS d1, k.day AS d2
         FROM keys k
-        JOIN activity_sessions a
-          ON a.organization_id = k.organization_id AND a.user_id = k.user_id
-         AND a.started_at >= CAST(DATE '1970-01-01' + k.d1 AS timestamp) AT TIME ZONE 'UTC'
-                           - make_interval(mins => k.lookback)
-         AND a.started_at < CAST(DATE '1970-01-01' + k.d2 + 1 AS timestamp) AT TIME ZONE 'UTC'
+        CROSS JOIN LATERAL (
+            SELECT a.category, a.started_at, a.ended_at FROM activity_sessions a
+            WHERE a.organization_id = k.organization_id AND a.user_id = k.user_id
+              AND a.started_at >= CAST(DATE '1970-01-01' + k.day AS timestamp) AT TIME ZONE 'UTC'
+                                  - make_interval(mins => k.lookback)
+              AND a.started_at < CAST(DATE '1970-01-01' + k.day + 1 AS timestamp) AT TIME ZONE 'UTC'
+        ) a
     )
     INSERT INTO activity_user_days AS u ({COLUMNS})
     SELECT * FROM ({DAY_ROWS.format(source="src")}) r
