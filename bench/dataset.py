@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
-from usagegraph.db.queries.user_days import BACKFILL
+from usagegraph.db.queries import day_vectors, user_days
 
 DATA_DIR = Path(".usagegraph-bench")
 DATABASE = "usagegraph_bench"
@@ -37,6 +37,7 @@ LOADED = [
     "activity_sessions",
     "activity_minutes",
     "activity_user_days",
+    "activity_day_vectors",
     "latency_samples",
     "workspace_parameters",
     "workspaces",
@@ -254,7 +255,11 @@ STEPS: list[tuple[str, str]] = [
         ORDER BY 1, 2, 3
         """,
     ),
-    ("activity user days", BACKFILL),
+    ("activity user days", user_days.BACKFILL),
+    (
+        "activity day vectors",
+        day_vectors.BACKFILL,
+    ),
     (
         "session spans",
         """

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from usagegraph.db.queries.day_vectors import BACKFILL as VECTORS
 from usagegraph.db.queries.rollup import merge_sessions
 from usagegraph.db.queries.user_days import DAY_ROWS
 
@@ -39,6 +40,30 @@ FRESH = (
     )
     + ") r ORDER BY day, user_id"
 )
+
+
+STORED_VECTORS = (
+    "SELECT day, minutes, starts, carried FROM activity_day_vectors WHERE organization_id = :org ORDER BY day"
+)
+FRESH_VECTORS = (
+    "SELECT day, minutes, starts, carried FROM ("
+    + VECTORS.split("\n", 2)[2].replace(
+        "GROUP BY d.organization_id", "WHERE d.organization_id = :org GROUP BY d.organization_id"
+    )
+    + ") v(organization_id, day, minutes, starts, carried) ORDER BY day"
+)
+
+
+def _ints(packed: bytes) -> list[int]:
+    """A packed big-endian int4 vector as a list, without its trailing zeros (its length is not a value)."""
+    values = [int.from_bytes(packed[i : i + 4], "big", signed=True) for i in range(0, len(packed), 4)]
+    while values and values[-1] == 0:
+        values.pop()
+    return values
+
+
+async def _vectors(engine: AsyncEngine, sql: str, org: uuid.UUID) -> list[tuple[Any, ...]]:
+    return [(row[0], *(_ints(bytes(v)) for v in row[1:])) for row in await _rows(engine, sql, org=org)]
 
 
 async def _rows(engine: AsyncEngine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -118,6 +143,14 @@ async def test_rows_by_hand_and_an_extended_session(
     await _ingest(
         gql, token, [_record(org, ws, alice, "IDE", "2024-05-03T08:00:30Z", "2024-05-04T01:00:00Z", later_id)]
     )
+    # The day vectors hold each user-day's total, start count and carried count at alice's number.
+    vectors = await _vectors(engine, STORED_VECTORS, org)
+    assert [(v[1][-1], v[2][-1] if v[2] else 0, v[3][-1] if v[3] else 0) for v in vectors] == [
+        (30, 1, 0),
+        (1440, 2, 1),
+        (970, 1, 1),
+        (60, 0, 1),
+    ]
     rows = await _rows(engine, STORED, org=org)
     assert rows[2] == (
         d + timedelta(days=2),
@@ -217,6 +250,7 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     stored = await _rows(engine, STORED, org=org)
     assert len(stored) >= 10
     assert stored == await _rows(engine, FRESH, org=org)
+    assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
 
 
 _SESSION = text(
@@ -260,3 +294,4 @@ async def test_a_recompute_waits_for_the_other_transaction_of_the_organization(
     stored = await _rows(engine, STORED, org=org)
     assert [(row[4], row[5]) for row in stored][-1] == (120, [540, 900])  # 09:00-10:00, 15:00-16:00
     assert stored == await _rows(engine, FRESH, org=org)
+    assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)

@@ -26,11 +26,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries import day_vectors
 
 MAX_BUCKETS = 1000
 
@@ -125,33 +129,32 @@ SELECT * FROM (
 """
 
 
-_REPORT_DAYS = """
+# The pieces of days cut by a bucket boundary, from activity_user_days: one entry per (piece, user-day) as
+# parallel arrays (bucket, organization position in :orgs, user number, minutes, sessions started, sessions
+# open at the bucket's start when it starts in this piece); entries of one bucket and user are added up by
+# the caller.
+_PARTIAL_DAYS = """
 WITH day_map AS (
     SELECT * FROM unnest(CAST(:map_k AS int[]), CAST(:map_day AS date[]), CAST(:map_lo AS smallint[]),
                          CAST(:map_hi AS smallint[]), CAST(:map_opens AS boolean[])) AS m(k, day, lo, hi, opens)
-), per_day AS (
-    SELECT m.k, r.user_id,
-           CASE WHEN m.lo = 0 AND m.hi = 1440 THEN r.total
-                ELSE coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0)::int END
-               AS minutes,
-           CASE WHEN m.lo = 0 AND m.hi = 1440 THEN coalesce(cardinality(r.starts), 0)
-                ELSE coalesce(width_bucket(CAST(m.hi - 1 AS smallint), r.starts)
-                              - width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0) END AS started,
-           CASE WHEN m.opens THEN r.carried + coalesce(width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)
-                                  - coalesce(width_bucket(m.lo, r.ends), 0)
-                ELSE 0 END AS open
-    FROM activity_user_days r JOIN day_map m ON m.day = r.day
-    WHERE r.organization_id = ANY(CAST(:orgs AS uuid[])) AND r.day >= :first_day AND r.day <= :last_day
-), per_bucket AS (
-    SELECT k, user_id, sum(minutes)::int AS minutes, sum(started)::int AS started, sum(open)::int AS open
-    FROM per_day GROUP BY k, user_id
+), orgs AS (
+    SELECT * FROM unnest(CAST(:orgs AS uuid[])) WITH ORDINALITY AS o(organization_id, n)
 )
-SELECT k, user_id, CAST(started + open AS bigint) AS sessions, CAST(minutes AS bigint) AS minutes
-FROM per_bucket WHERE started + open > 0
-UNION ALL
-SELECT NULL, user_id, sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0), sum(minutes)
-FROM per_bucket GROUP BY user_id
-HAVING sum(started) + coalesce(sum(open) FILTER (WHERE k = 1), 0) > 0
+SELECT coalesce(array_agg(m.k), '{}') AS ks, coalesce(array_agg(o.n::int), '{}') AS orgs,
+       coalesce(array_agg(b.idx), '{}') AS idxs,
+       coalesce(array_agg(coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0)::int),
+                '{}') AS minutes,
+       coalesce(array_agg(coalesce(width_bucket(CAST(m.hi - 1 AS smallint), r.starts)
+                                   - width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)), '{}') AS started,
+       coalesce(array_agg(CASE WHEN m.opens
+                               THEN r.carried + coalesce(width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)
+                                    - coalesce(width_bucket(m.lo, r.ends), 0)
+                               ELSE 0 END), '{}') AS opened
+FROM activity_user_days r
+JOIN day_map m ON m.day = r.day
+JOIN orgs o ON o.organization_id = r.organization_id
+JOIN activity_user_bits b ON b.organization_id = r.organization_id AND b.user_id = r.user_id
+WHERE r.organization_id = ANY(CAST(:orgs AS uuid[])) AND r.day >= :first_day AND r.day <= :last_day
 """
 
 # One row per bucket (k = NULL: the totals over the range) with its users in report order: minutes desc,
@@ -189,21 +192,98 @@ def _epoch_minute(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(minutes=1)
 
 
-async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Row[object]]:
-    """(k, user_ids, sessions, minutes) per bucket k (1-based) that has users, the arrays listing its users
-    with sessions overlapping it, then (NULL, ...) for the users over the whole range; users ordered by
-    minutes desc, then user id (the order of the report). Every category together (ANY) reads
-    activity_user_days; one category reads the minute rollup and the sessions."""
+@dataclass(frozen=True)
+class ReportBucket:
+    """Bucket k (1-based; None: the whole range) and its users in report order, with their sessions and
+    minutes."""
+
+    k: int | None
+    user_ids: list[uuid.UUID]
+    sessions: list[int]
+    minutes: list[int]
+
+
+async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[ReportBucket | Row[Any]]:
+    """Per bucket k (1-based) that has users, the users with sessions overlapping it, then (k = None) the
+    users over the whole range; users ordered by minutes desc, then user id (the order of the report).
+
+    Every category together (ANY): the days wholly inside a bucket are added up from activity_day_vectors
+    (numpy, one row per organization and day), the days a bucket boundary cuts read activity_user_days
+    (minute bits, binary searches over start and end minutes). One category reads the per-hour minute rollup
+    and the sessions."""
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
-    if spec.category is None:
-        params: dict[str, object] = {
-            "orgs": list(spec.organization_ids),
-            "first_day": spec.starts[0].astimezone(UTC).date(),
-            "last_day": (spec.ends[-1] - timedelta(minutes=1)).astimezone(UTC).date(),
-            **_day_map(spec.starts, spec.ends),
-        }
-        return (await conn.execute(text(_AS_ARRAYS.format(rows=_REPORT_DAYS)), params)).all()
-    return await _category_report_rows(conn, spec)
+    if spec.category is not None:
+        return await _category_report_rows(conn, spec)
+    columns = _day_map(spec.starts, spec.ends)
+    whole = [
+        n for n in range(len(columns["map_k"])) if columns["map_lo"][n] == 0 and columns["map_hi"][n] == 1440
+    ]
+    partial = sorted(set(range(len(columns["map_k"]))) - set(whole))
+    orgs = list(spec.organization_ids)
+    pieces = None
+    if partial:
+        params: dict[str, object] = {name: [values[n] for n in partial] for name, values in columns.items()}
+        days = [columns["map_day"][n] for n in partial]
+        params.update({"orgs": orgs, "first_day": min(days), "last_day": max(days)})
+        pieces = (await conn.execute(text(_PARTIAL_DAYS), params)).one()
+    # Read after the pieces: the numbering only grows, so it numbers every user the pieces name.
+    whole_days = sorted({columns["map_day"][n] for n in whole})
+    vectors = await day_vectors.read(conn, orgs, whole_days)
+    return _assemble(len(spec.starts), columns, whole, whole_days, vectors, pieces)
+
+
+def _empty(rows: int, width: int, count: int) -> list[npt.NDArray[np.int32]]:
+    return [np.zeros((rows, width), dtype=np.int32) for _ in range(count)]
+
+
+def _assemble(
+    buckets: int,
+    columns: dict[str, list[Any]],
+    whole: list[int],
+    whole_days: list[date],
+    vectors: day_vectors.Vectors,
+    pieces: Row[Any] | None,
+) -> list[ReportBucket]:
+    user_ids = vectors.user_ids
+    minutes, started, opened = _empty(buckets + 1, len(user_ids), 3)
+    if whole:
+        day_row = {day: i for i, day in enumerate(whole_days)}
+        ks = np.array([columns["map_k"][n] for n in whole])
+        rows = np.array([day_row[columns["map_day"][n]] for n in whole])
+        np.add.at(minutes, ks, vectors.minutes[rows])
+        np.add.at(started, ks, vectors.starts[rows])
+        opens = np.array([columns["map_opens"][n] for n in whole], dtype=bool)
+        np.add.at(opened, ks[opens], vectors.carried[rows[opens]])
+    if pieces is not None and pieces.ks:
+        ks = np.array(pieces.ks)
+        users = vectors.offsets[np.array(pieces.orgs) - 1] + np.array(pieces.idxs)
+        np.add.at(minutes, (ks, users), np.array(pieces.minutes))
+        np.add.at(started, (ks, users), np.array(pieces.started))
+        np.add.at(opened, (ks, users), np.array(pieces.opened))
+    rank = np.empty(len(user_ids), dtype=np.int64)
+    rank[sorted(range(len(user_ids)), key=user_ids.__getitem__)] = np.arange(len(user_ids))
+    counts = started + opened
+    result = [
+        _bucket(k, user_ids, rank, counts[k], minutes[k]) for k in range(1, buckets + 1) if counts[k].any()
+    ]
+    totals = started[1:].sum(axis=0) + opened[1]
+    if totals.any():
+        result.append(_bucket(None, user_ids, rank, totals, minutes[1:].sum(axis=0)))
+    return result
+
+
+def _bucket(
+    k: int | None,
+    user_ids: list[uuid.UUID],
+    rank: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.integer[Any]],
+    minutes: npt.NDArray[np.integer[Any]],
+) -> ReportBucket:
+    listed = np.nonzero(counts > 0)[0]
+    order = listed[np.lexsort((rank[listed], -minutes[listed]))]
+    return ReportBucket(
+        k, [user_ids[i] for i in order.tolist()], counts[order].tolist(), minutes[order].tolist()
+    )
 
 
 async def _category_report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Row[object]]:

@@ -21,7 +21,8 @@ bucket's count is a sum over its days plus one "open" term, and no session is co
 The rows are derived from activity_sessions, recomputed for the user-days an ingest touches (sessions only
 grow: they are added or their end moves later). Concurrent ingests of one organization recompute in turn
 (a transaction-scoped advisory lock), and each recompute statement reads the committed sessions of the
-others, so no ingest overwrites another's row with a stale one."""
+others, so no ingest overwrites another's row with a stale one. The same statement sets the rewritten
+user-days' elements of activity_day_vectors (usagegraph.db.queries.day_vectors)."""
 
 # ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries import day_vectors
 
 _ONES = "CAST(repeat('1', 1440) AS bit(1440))"
 
@@ -119,15 +122,18 @@ _RECOMPUTE = text(
                                   - make_interval(mins => k.lookback)
               AND a.started_at < CAST(DATE '1970-01-01' + k.day + 1 AS timestamp) AT TIME ZONE 'UTC'
         ) a
+    ), changed AS (
+        INSERT INTO activity_user_days AS u ({COLUMNS})
+        SELECT * FROM ({DAY_ROWS.format(source="src")}) r
+        ORDER BY organization_id, day, user_id
+        ON CONFLICT (organization_id, day, user_id) DO UPDATE
+        SET lo = excluded.lo, minutes = excluded.minutes, starts = excluded.starts, ends = excluded.ends,
+            carried = excluded.carried
+        WHERE (u.lo, u.minutes, u.starts, u.ends, u.carried)
+              IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
+        RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
     )
-    INSERT INTO activity_user_days AS u ({COLUMNS})
-    SELECT * FROM ({DAY_ROWS.format(source="src")}) r
-    ORDER BY organization_id, day, user_id
-    ON CONFLICT (organization_id, day, user_id) DO UPDATE
-    SET lo = excluded.lo, minutes = excluded.minutes, starts = excluded.starts, ends = excluded.ends,
-        carried = excluded.carried
-    WHERE (u.lo, u.minutes, u.starts, u.ends, u.carried)
-          IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
+    {day_vectors.UPSERT}
     """
 )
 

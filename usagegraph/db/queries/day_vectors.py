@@ -1,0 +1,120 @@
+"""activity_day_vectors: per organization and UTC day, three packed big-endian int4 vectors indexed by
+the user numbering of activity_user_bits (element i = the user numbered i; a vector may be shorter than
+the numbering, the missing elements are 0):
+
+- `minutes`: the user's active minutes that day (activity_user_days.total);
+- `starts`: sessions (LOGINs included) that start that day;
+- `carried`: sessions started before the day and still active at its first minute.
+
+They are the whole-day part of activity_user_days, kept in the same statement that recomputes a user-day
+(`UPSERT`, appended to usagegraph.db.queries.user_days), so the two never disagree. A report adds up the
+vectors of the days that lie wholly inside each bucket with numpy: a year of a deployment is about a
+thousand rows instead of one row per active user and day."""
+
+# ruff: noqa: S608  (SQL composed only from this module's constants)
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Every day of every organization, built at once: the numbering's full range per day, the user-day (if
+# any) of each number, packed in number order.
+BACKFILL = """
+INSERT INTO activity_day_vectors (organization_id, day, minutes, starts, carried)
+WITH capacity AS (
+    SELECT organization_id, max(idx) + 1 AS n FROM activity_user_bits GROUP BY organization_id
+), days AS (
+    SELECT DISTINCT organization_id, day FROM activity_user_days
+)
+SELECT d.organization_id, d.day,
+       string_agg(int4send(coalesce(u.total, 0)::int), '' ORDER BY g.i),
+       string_agg(int4send(coalesce(cardinality(u.starts), 0)), '' ORDER BY g.i),
+       string_agg(int4send(coalesce(u.carried, 0)), '' ORDER BY g.i)
+FROM days d
+JOIN capacity c ON c.organization_id = d.organization_id
+CROSS JOIN LATERAL generate_series(0, c.n - 1) AS g(i)
+LEFT JOIN activity_user_bits b ON b.organization_id = d.organization_id AND b.idx = g.i
+LEFT JOIN activity_user_days u ON u.organization_id = d.organization_id AND u.day = d.day AND u.user_id = b.user_id
+GROUP BY d.organization_id, d.day
+ORDER BY d.organization_id, d.day
+"""
+
+# The tail of a statement whose CTE `changed` holds the user-days just written (organization_id, day,
+# user_id, total, starts, carried): their elements are set in the day's vectors.
+_PATCH = "SELECT p.{column} FROM patches p WHERE p.organization_id = excluded.organization_id AND p.day = excluded.day"
+
+UPSERT = f"""
+, patches AS (
+    SELECT c.organization_id, c.day, array_agg(b.idx) AS idxs, array_agg(c.total::int) AS minutes,
+           array_agg(coalesce(cardinality(c.starts), 0)) AS starts, array_agg(c.carried) AS carried
+    FROM changed c
+    JOIN activity_user_bits b ON b.organization_id = c.organization_id AND b.user_id = c.user_id
+    GROUP BY c.organization_id, c.day
+)
+INSERT INTO activity_day_vectors AS v (organization_id, day, minutes, starts, carried)
+SELECT organization_id, day, usagegraph_patch_int4('', idxs, minutes), usagegraph_patch_int4('', idxs, starts),
+       usagegraph_patch_int4('', idxs, carried)
+FROM patches
+ORDER BY organization_id, day
+ON CONFLICT (organization_id, day) DO UPDATE SET
+    minutes = usagegraph_patch_int4(v.minutes, ({_PATCH.format(column="idxs")}), ({_PATCH.format(column="minutes")})),
+    starts = usagegraph_patch_int4(v.starts, ({_PATCH.format(column="idxs")}), ({_PATCH.format(column="starts")})),
+    carried = usagegraph_patch_int4(v.carried, ({_PATCH.format(column="idxs")}), ({_PATCH.format(column="carried")}))
+"""
+
+
+@dataclass
+class Vectors:
+    """Whole days of some organizations: the users as one numbering (the organizations' numberings one
+    after the other), and one row per requested day of each vector."""
+
+    user_ids: list[uuid.UUID]
+    offsets: npt.NDArray[np.int32]
+    """Where each organization's numbering starts, in the order the organizations were given."""
+    minutes: npt.NDArray[np.int32]
+    starts: npt.NDArray[np.int32]
+    carried: npt.NDArray[np.int32]
+
+
+_NUMBERING = text(
+    "SELECT organization_id, idx, user_id FROM activity_user_bits "
+    "WHERE organization_id = ANY(CAST(:orgs AS uuid[])) ORDER BY organization_id, idx"
+)
+_VECTORS = text(
+    "SELECT organization_id, day, minutes, starts, carried FROM activity_day_vectors "
+    "WHERE organization_id = ANY(CAST(:orgs AS uuid[])) AND day = ANY(CAST(:days AS date[]))"
+)
+
+
+async def read(conn: AsyncConnection, organization_ids: Sequence[uuid.UUID], days: Sequence[date]) -> Vectors:
+    offsets: dict[uuid.UUID, int] = {}
+    counts: dict[uuid.UUID, int] = {}
+    user_ids: list[uuid.UUID] = []
+    for row in await conn.execute(_NUMBERING, {"orgs": list(organization_ids)}):
+        if row.organization_id not in offsets:
+            offsets[row.organization_id] = len(user_ids)
+            counts[row.organization_id] = 0
+        counts[row.organization_id] = row.idx + 1
+        while len(user_ids) < offsets[row.organization_id] + row.idx:  # a gap in a numbering: never used
+            user_ids.append(uuid.UUID(int=0))
+        user_ids.append(row.user_id)
+    shape = (len(days), len(user_ids))
+    minutes, starts, carried = (np.zeros(shape, dtype=np.int32) for _ in range(3))
+    position = {day: i for i, day in enumerate(days)}
+    if days and user_ids:
+        rows = await conn.execute(_VECTORS, {"orgs": list(organization_ids), "days": list(days)})
+        for row in rows:
+            i, first = position[row.day], offsets[row.organization_id]
+            for target, packed in ((minutes, row.minutes), (starts, row.starts), (carried, row.carried)):
+                # Users numbered after the numbering above was read are not in this report's numbering.
+                values = np.frombuffer(packed, dtype=">i4")[: counts[row.organization_id]]
+                target[i, first : first + len(values)] = values
+    at = np.array([offsets.get(org, 0) for org in organization_ids], dtype=np.int32)
+    return Vectors(user_ids, at, minutes, starts, carried)
