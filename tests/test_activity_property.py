@@ -1,5 +1,6 @@
-"""Random sessions and logins: `activity` and `usageMetrics` agree with a plain-Python reading of the
-definitions in API.md 5.1-5.3, in whole-hour, half-hour and quarter-hour zones and across a DST change."""
+"""Random sessions and logins: `activity` and `usageMetrics` (of the organization and of one workspace)
+agree with a plain-Python reading of the definitions in API.md 5.1-5.3, in whole-hour, half-hour and
+quarter-hour zones and across a DST change."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ query($org: ID!, $start: Date!, $end: Date!, $window: ActiveWindow!, $fill: Fill
   }
 }
 """
+WORKSPACE_METRICS = METRICS.replace("$org: ID!", "$ws: ID!").replace(
+    "organization(id: $org)", "workspace(id: $ws)"
+)
 
 
 @dataclass(frozen=True)
@@ -263,5 +267,92 @@ async def test_activity_and_usage_metrics_match_reference(
     )
     assert "errors" not in body, body
     assert body["data"]["organization"]["usageMetrics"] == reference_metrics(
+        events, first, last, zone, category, rolling, forward
+    )
+
+    # The same series for one workspace (its own sessions; LOGINs belong to no workspace).
+    body = await gql(
+        WORKSPACE_METRICS,
+        {
+            "ws": str(workspaces[0]),
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "window": "ROLLING" if rolling else "CALENDAR",
+            "fill": "FORWARD" if forward else "NONE",
+            "category": category,
+            "tz": zone,
+        },
+        token=token,
+    )
+    assert "errors" not in body, body
+    own = [e for e in events if e.category != "LOGIN" and e.workspace == 0]
+    assert body["data"]["workspace"]["usageMetrics"] == reference_metrics(
+        own, first, last, zone, category, rolling, forward
+    )
+
+
+long_events_strategy = st.lists(
+    st.builds(
+        lambda user, category, offset, length: Event(
+            user, 0, category, BASE + timedelta(seconds=offset), BASE + timedelta(seconds=offset + length)
+        ),
+        st.integers(0, 2),
+        st.sampled_from(CATEGORIES[1:]),
+        st.integers(0, 60 * 86400),
+        st.sampled_from([0, 60, 3600, 20000, 90000]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    events=long_events_strategy,
+    zone=st.sampled_from(ZONES),
+    category=st.sampled_from(["ANY", "IDE"]),
+    start_days=st.integers(-5, 20),
+    span_days=st.integers(0, 60),
+    rolling=st.booleans(),
+    forward=st.booleans(),
+)
+async def test_workspace_usage_metrics_over_weeks_match_reference(
+    gql: GraphQL,
+    factory: Factory,
+    events: list[Event],
+    zone: str,
+    category: str,
+    start_days: int,
+    span_days: int,
+    rolling: bool,
+    forward: bool,
+) -> None:
+    """Weekly, monthly and 30-day windows need activity weeks apart: sessions over two months."""
+    org = await factory.organization()
+    admin = await factory.user(site_roles=["owner"])
+    token = await factory.token(admin)
+    user_ids = [await factory.user(orgs={org: ["member"]}) for _ in range(3)]
+    tpl = await factory.template(org)
+    ws = await factory.workspace(org, tpl, user_ids[0])
+    for e in events:
+        await factory.activity(
+            org, user_ids[e.user], e.category, e.start, e.end, workspace_id=ws, app=APPS.get(e.category)
+        )
+    first = BASE.date() + timedelta(days=start_days)
+    last = first + timedelta(days=span_days)
+    body = await gql(
+        WORKSPACE_METRICS,
+        {
+            "ws": str(ws),
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "window": "ROLLING" if rolling else "CALENDAR",
+            "fill": "FORWARD" if forward else "NONE",
+            "category": category,
+            "tz": zone,
+        },
+        token=token,
+    )
+    assert "errors" not in body, body
+    assert body["data"]["workspace"]["usageMetrics"] == reference_metrics(
         events, first, last, zone, category, rolling, forward
     )

@@ -183,7 +183,86 @@ def build_sql(spec: MetricsSpec) -> str:
     return sql + fill
 
 
-async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[object]]:
+_WORKSPACE_PAIRS = """
+WITH cells AS (
+    SELECT user_id, hour, bit_or(minutes) AS minutes FROM activity_minutes
+    WHERE organization_id = :org AND workspace_id = :workspace {category} AND hour >= :lo AND hour < :hi
+    GROUP BY user_id, hour
+), local AS (
+    SELECT user_id, hour, minutes, CAST(hour AT TIME ZONE :zone AS date) AS d0,
+           CAST((hour + interval '59 minutes') AT TIME ZONE :zone AS date) AS d1
+    FROM cells
+), split AS (
+    SELECT user_id, d0, d1, minutes,
+           (CAST(1 AS bigint) << (extract(epoch FROM CAST(d1 AS timestamp) AT TIME ZONE :zone - hour) / 60)::int) - 1
+               AS before_midnight
+    FROM local WHERE d0 <> d1
+), pairs AS (
+    SELECT user_id, d0 AS day FROM local WHERE d0 = d1
+    UNION ALL
+    SELECT user_id, d0 FROM split WHERE minutes & before_midnight <> 0
+    UNION ALL
+    SELECT user_id, d1 FROM split WHERE minutes & ~before_midnight <> 0
+)
+SELECT coalesce(array_agg(user_id), '{{}}') AS users, coalesce(array_agg(day), '{{}}') AS days
+FROM (SELECT DISTINCT user_id, day FROM pairs WHERE day BETWEEN :from_day AND :last_day) p
+"""
+
+
+@dataclass(frozen=True)
+class MetricsRow:
+    day: date
+    dau: int | None
+    wau: int | None
+    mau: int | None
+
+
+def _series(spec: MetricsSpec, from_day: date, pairs: Sequence[tuple[object, date]]) -> list[MetricsRow]:
+    """The usage_rows answer from the distinct (user, local day) pairs of [from_day, last_day]: a running
+    set per calendar week (month), or a count per user over the last 7 (30) days for ROLLING."""
+    active: dict[date, list[object]] = {}
+    for user, day in pairs:
+        active.setdefault(day, []).append(user)
+    windows = [(name, days) for name, wanted, days in (("wau", spec.wau, 7), ("mau", spec.mau, 30)) if wanted]
+    running: dict[str, set[object]] = {name: set() for name, _ in windows}
+    inside: dict[str, dict[object, int]] = {name: {} for name, _ in windows}
+    rows: list[MetricsRow] = []
+    last: dict[str, int | None] = {name: None for name, _ in windows}
+    nothing: list[object] = []
+    day = from_day
+    one = timedelta(days=1)
+    while day <= spec.last_day:
+        users = active.get(day, nothing)
+        values: dict[str, int | None] = {}
+        for name, days in windows:
+            if spec.rolling:
+                counts = inside[name]
+                for user in users:
+                    counts[user] = counts.get(user, 0) + 1
+                for user in active.get(day - timedelta(days=days), nothing):
+                    counts[user] -= 1
+                    if not counts[user]:
+                        del counts[user]
+                values[name] = len(counts)
+            else:
+                current = running[name]
+                if (day.weekday() == 0) if name == "wau" else (day.day == 1):
+                    current.clear()
+                current.update(users)
+                values[name] = len(current)
+        if day >= spec.first_day:
+            if not spec.forward_fill:
+                rows.append(MetricsRow(day, len(users), values.get("wau"), values.get("mau")))
+            elif users:
+                last = values
+                rows.append(MetricsRow(day, len(users), values.get("wau"), values.get("mau")))
+            else:
+                rows.append(MetricsRow(day, None, last.get("wau"), last.get("mau")))
+        day += one
+    return rows
+
+
+async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[object] | MetricsRow]:
     """One row per requested day, oldest first: day, dau and the selected windows."""
     from_day = first_needed_day(spec)
     params: dict[str, object] = {
@@ -195,9 +274,14 @@ async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[o
         "lo": datetime.combine(from_day - timedelta(days=1), time(), UTC),
         "hi": datetime.combine(spec.last_day + timedelta(days=2), time(), UTC),
     }
-    if spec.workspace_id is not None:
-        params["workspace"] = spec.workspace_id
     if spec.category is not None:
         params["category"] = spec.category
+    if spec.workspace_id is not None:
+        params["workspace"] = spec.workspace_id
+        sql = _WORKSPACE_PAIRS.format(
+            category="AND category = :category" if spec.category is not None else ""
+        )
+        pairs = (await conn.execute(text(sql), params)).one()
+        return _series(spec, from_day, list(zip(pairs.users, pairs.days, strict=True)))
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
     return (await conn.execute(text(build_sql(spec)), params)).all()
