@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import ingest_facts as q
-from usagegraph.db.queries.rollup import merge_rows, merge_sessions
+from usagegraph.db.queries.rollup import merge_rows, stored_sessions
 from usagegraph.ingest.outcome import (
     FORBIDDEN,
     INSIGHTS_DISABLED,
@@ -152,8 +152,8 @@ async def activity(
         [tuple(state[key]) for key in new],
         [(state[key][0], key, state[key][8]) for key in extended if state[key][8] != stored_ends[key]],
     )
-    await merge_rows(conn, [tuple(state[key[1]]) for key in written if key[1] in new])
-    await merge_sessions(conn, [key for key in written if key[1] not in new])
+    extended_rows = await stored_sessions(conn, [key for key in written if key[1] not in new])
+    await merge_rows(conn, [tuple(state[key[1]]) for key in written if key[1] in new] + extended_rows)
     lost = len(new) - inserted
     out.accepted[kind] += accepted - lost
     out.duplicates[kind] += duplicates + lost

@@ -28,7 +28,10 @@ Bit strings are sized from the numbering this statement sees; a concurrent inges
 past that size may have committed a longer string to the same row meanwhile, so a merge keeps the longer
 of the two lengths rather than cutting the other's bits off.
 
-activity_user_days is recomputed last, from the stored sessions (usagegraph.db.queries.user_days)."""
+activity_user_days is recomputed last, from the stored sessions (usagegraph.db.queries.user_days), under a
+lock on the organization held until commit: an ingest calls merge_rows once, with every session it wrote,
+so that it never writes other rollup rows after taking that lock (two ingests could otherwise each hold
+what the other waits for)."""
 
 from __future__ import annotations
 
@@ -190,9 +193,16 @@ async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> No
     await user_days.recompute(conn, rows)
 
 
+async def stored_sessions(
+    conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]
+) -> list[tuple[Any, ...]]:
+    """The stored (organization_id, session id) sessions, in the shape merge_rows takes."""
+    if not keys:
+        return []
+    found = await conn.execute(_READ, {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]})
+    return [tuple(row) for row in found]
+
+
 async def merge_sessions(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
     """Add the stored (organization_id, session id) sessions to the rollups."""
-    if not keys:
-        return
-    found = await conn.execute(_READ, {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]})
-    await merge_rows(conn, [tuple(row) for row in found])
+    await merge_rows(conn, await stored_sessions(conn, keys))
