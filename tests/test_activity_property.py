@@ -183,6 +183,42 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+async def world(factory: Factory, spaces: int) -> tuple[uuid.UUID, str, list[uuid.UUID], list[uuid.UUID]]:
+    """An organization, an owner's token, three members and `spaces` workspaces of the first member."""
+    org = await factory.organization()
+    token = await factory.token(await factory.user(site_roles=["owner"]))
+    user_ids = [await factory.user(orgs={org: ["member"]}) for _ in range(3)]
+    tpl = await factory.template(org)
+    return org, token, user_ids, [await factory.workspace(org, tpl, user_ids[0]) for _ in range(spaces)]
+
+
+async def usage_metrics(
+    gql: GraphQL,
+    token: str,
+    scope: tuple[str, str],
+    days: tuple[date, date],
+    zone: str,
+    category: str,
+    rolling: bool,
+    forward: bool,
+) -> Any:
+    """usageMetrics of ("organization" | "workspace", id) over the days, through the API."""
+    kind, node = scope
+    query = METRICS if kind == "organization" else WORKSPACE_METRICS
+    variables = {
+        "org" if kind == "organization" else "ws": node,
+        "start": days[0].isoformat(),
+        "end": days[1].isoformat(),
+        "window": "ROLLING" if rolling else "CALENDAR",
+        "fill": "FORWARD" if forward else "NONE",
+        "category": category,
+        "tz": zone,
+    }
+    body = await gql(query, variables, token=token)
+    assert "errors" not in body, body
+    return body["data"][kind]["usageMetrics"]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     events=events_strategy,
@@ -206,12 +242,7 @@ async def test_activity_and_usage_metrics_match_reference(
     rolling: bool,
     forward: bool,
 ) -> None:
-    org = await factory.organization()
-    admin = await factory.user(site_roles=["owner"])
-    token = await factory.token(admin)
-    user_ids = [await factory.user(orgs={org: ["member"]}) for _ in range(3)]
-    tpl = await factory.template(org)
-    workspaces = [await factory.workspace(org, tpl, user_ids[0]) for _ in range(2)]
+    org, token, user_ids, workspaces = await world(factory, 2)
     for e in events:
         await factory.activity(
             org,
@@ -252,43 +283,15 @@ async def test_activity_and_usage_metrics_match_reference(
 
     first = (BASE - timedelta(days=1)).date() + timedelta(days=start_minutes // 1440)
     last = first + timedelta(days=span_minutes // 720)
-    body = await gql(
-        METRICS,
-        {
-            "org": str(org),
-            "start": first.isoformat(),
-            "end": last.isoformat(),
-            "window": "ROLLING" if rolling else "CALENDAR",
-            "fill": "FORWARD" if forward else "NONE",
-            "category": category,
-            "tz": zone,
-        },
-        token=token,
-    )
-    assert "errors" not in body, body
-    assert body["data"]["organization"]["usageMetrics"] == reference_metrics(
-        events, first, last, zone, category, rolling, forward
-    )
+    assert await usage_metrics(
+        gql, token, ("organization", str(org)), (first, last), zone, category, rolling, forward
+    ) == reference_metrics(events, first, last, zone, category, rolling, forward)
 
     # The same series for one workspace (its own sessions; LOGINs belong to no workspace).
-    body = await gql(
-        WORKSPACE_METRICS,
-        {
-            "ws": str(workspaces[0]),
-            "start": first.isoformat(),
-            "end": last.isoformat(),
-            "window": "ROLLING" if rolling else "CALENDAR",
-            "fill": "FORWARD" if forward else "NONE",
-            "category": category,
-            "tz": zone,
-        },
-        token=token,
-    )
-    assert "errors" not in body, body
     own = [e for e in events if e.category != "LOGIN" and e.workspace == 0]
-    assert body["data"]["workspace"]["usageMetrics"] == reference_metrics(
-        own, first, last, zone, category, rolling, forward
-    )
+    assert await usage_metrics(
+        gql, token, ("workspace", str(workspaces[0])), (first, last), zone, category, rolling, forward
+    ) == reference_metrics(own, first, last, zone, category, rolling, forward)
 
 
 long_events_strategy = st.lists(
@@ -327,32 +330,13 @@ async def test_workspace_usage_metrics_over_weeks_match_reference(
     forward: bool,
 ) -> None:
     """Weekly, monthly and 30-day windows need activity weeks apart: sessions over two months."""
-    org = await factory.organization()
-    admin = await factory.user(site_roles=["owner"])
-    token = await factory.token(admin)
-    user_ids = [await factory.user(orgs={org: ["member"]}) for _ in range(3)]
-    tpl = await factory.template(org)
-    ws = await factory.workspace(org, tpl, user_ids[0])
+    org, token, user_ids, (ws,) = await world(factory, 1)
     for e in events:
         await factory.activity(
             org, user_ids[e.user], e.category, e.start, e.end, workspace_id=ws, app=APPS.get(e.category)
         )
     first = BASE.date() + timedelta(days=start_days)
     last = first + timedelta(days=span_days)
-    body = await gql(
-        WORKSPACE_METRICS,
-        {
-            "ws": str(ws),
-            "start": first.isoformat(),
-            "end": last.isoformat(),
-            "window": "ROLLING" if rolling else "CALENDAR",
-            "fill": "FORWARD" if forward else "NONE",
-            "category": category,
-            "tz": zone,
-        },
-        token=token,
-    )
-    assert "errors" not in body, body
-    assert body["data"]["workspace"]["usageMetrics"] == reference_metrics(
-        events, first, last, zone, category, rolling, forward
-    )
+    assert await usage_metrics(
+        gql, token, ("workspace", str(ws)), (first, last), zone, category, rolling, forward
+    ) == reference_metrics(events, first, last, zone, category, rolling, forward)

@@ -71,6 +71,15 @@ async def _rows(engine: AsyncEngine, sql: str, **params: Any) -> list[tuple[Any,
         return [tuple(row) for row in await conn.execute(text(sql), params)]
 
 
+async def _report(
+    gql: GraphQL, token: str, org: uuid.UUID, start: str, end: str, interval: str, tz: str
+) -> Any:
+    variables = {"start": start, "end": end, "interval": interval, "org": str(org), "tz": tz}
+    body = await gql(REPORT, variables, token=token)
+    assert "errors" not in body, body
+    return body["data"]["activity"]
+
+
 async def _ingest(gql: GraphQL, token: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     body = await gql(INGEST, {"b": {"activity": records}}, token=token)
     assert "errors" not in body, body
@@ -103,6 +112,13 @@ def _record(
     return record
 
 
+async def _world(factory: Factory) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """An organization, a template of it and a site owner's token."""
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    return org, tpl, await factory.token(await factory.user("root", site_roles=["owner"]))
+
+
 def _ones(first: int, last: int) -> str:
     return "1" * (last - first + 1)
 
@@ -110,10 +126,7 @@ def _ones(first: int, last: int) -> str:
 async def test_rows_by_hand_and_an_extended_session(
     gql: GraphQL, factory: Factory, engine: AsyncEngine
 ) -> None:
-    org = await factory.organization("acme")
-    tpl = await factory.template(org)
-    owner = await factory.user("root", site_roles=["owner"])
-    token = await factory.token(owner)
+    org, tpl, token = await _world(factory)
     alice = await factory.user("alice", orgs={org: ["member"]})
     ws = await factory.workspace(org, tpl, alice)
     later_id = str(uuid.uuid4())
@@ -166,19 +179,7 @@ async def test_rows_by_hand_and_an_extended_session(
 
     # 23:00-01:00 across the midnight of 2024-05-02/03 by hour: the long IDE session is open at 23:00
     # (carried 1 + 2 starts before it - 2 ends by then) and counts in both buckets but once in the total.
-    body = await gql(
-        REPORT,
-        {
-            "start": "2024-05-02T23:00:00Z",
-            "end": "2024-05-03T01:00:00Z",
-            "interval": "1 hour",
-            "org": str(org),
-            "tz": "UTC",
-        },
-        token=token,
-    )
-    assert "errors" not in body, body
-    report = body["data"]["activity"]
+    report = await _report(gql, token, org, "2024-05-02T23:00:00Z", "2024-05-03T01:00:00Z", "1 hour", "UTC")
     assert [b["userActivity"] for b in report["buckets"]] == [
         [{"durationSeconds": 3600.0, "count": 1}],
         [{"durationSeconds": 600.0, "count": 1}],
@@ -187,19 +188,9 @@ async def test_rows_by_hand_and_an_extended_session(
 
     # In Kathmandu (+5:45) the day 2024-05-03 starts at 2024-05-02T18:15Z: the IDE session is open then,
     # the extended session starts that day; the LOGIN and the APP session were the day before.
-    body = await gql(
-        REPORT,
-        {
-            "start": "2024-05-02T18:15:00Z",
-            "end": "2024-05-04T18:15:00Z",
-            "interval": "1 day",
-            "org": str(org),
-            "tz": "Asia/Kathmandu",
-        },
-        token=token,
+    report = await _report(
+        gql, token, org, "2024-05-02T18:15:00Z", "2024-05-04T18:15:00Z", "1 day", "Asia/Kathmandu"
     )
-    assert "errors" not in body, body
-    report = body["data"]["activity"]
     # Day 1: 18:15-24:00 (345) + 00:00-00:09 (10) + 08:00-18:14 (615) = 970 minutes; day 2: 18:15-01:00 = 405.
     assert [b["userActivity"] for b in report["buckets"]] == [
         [{"durationSeconds": 970 * 60.0, "count": 2}],
@@ -211,10 +202,7 @@ async def test_rows_by_hand_and_an_extended_session(
 async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     gql: GraphQL, factory: Factory, engine: AsyncEngine
 ) -> None:
-    org = await factory.organization("acme")
-    tpl = await factory.template(org)
-    owner = await factory.user("root", site_roles=["owner"])
-    token = await factory.token(owner)
+    org, tpl, token = await _world(factory)
     users = [await factory.user(f"u{k}", orgs={org: ["member"]}) for k in range(3)]
     spaces = [await factory.workspace(org, tpl, users[0]) for _ in range(4)]
     rng = random.Random(7)
