@@ -121,6 +121,7 @@ _RECOMPUTE = text(
               AND a.started_at >= CAST(DATE '1970-01-01' + k.day AS timestamp) AT TIME ZONE 'UTC'
                                   - make_interval(mins => k.lookback)
               AND a.started_at < CAST(DATE '1970-01-01' + k.day + 1 AS timestamp) AT TIME ZONE 'UTC'
+            OFFSET 0  -- kept as a lookup per key: flattened, the planner may scan every session of the index
         ) a
     ), changed AS (
         INSERT INTO activity_user_days AS u ({COLUMNS})
