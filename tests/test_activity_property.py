@@ -340,3 +340,75 @@ async def test_workspace_usage_metrics_over_weeks_match_reference(
     assert await usage_metrics(
         gql, token, ("workspace", str(ws)), (first, last), zone, category, rolling, forward
     ) == reference_metrics(events, first, last, zone, category, rolling, forward)
+
+
+days_events_strategy = st.lists(
+    st.builds(
+        lambda user, ws, category, offset, length: Event(
+            user,
+            ws,
+            category,
+            BASE + timedelta(seconds=offset),
+            None if category == "LOGIN" else BASE + timedelta(seconds=offset + length),
+        ),
+        st.integers(0, 2),
+        st.integers(0, 1),
+        st.sampled_from(CATEGORIES),
+        st.integers(0, 8 * 86400),
+        st.sampled_from([0, 61, 3600, 20000, 90000, 200000]),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    events=days_events_strategy,
+    zone=st.sampled_from(ZONES),
+    interval=st.sampled_from([(1, "day"), (2, "day"), (6, "hour"), (150, "minute")]),
+    start_minutes=st.integers(0, 3 * 1440),
+    span_days=st.integers(1, 7),
+)
+async def test_any_report_over_days_matches_reference(
+    gql: GraphQL,
+    factory: Factory,
+    events: list[Event],
+    zone: str,
+    interval: tuple[int, str],
+    start_minutes: int,
+    span_days: int,
+) -> None:
+    """Every category together over several days: whole UTC days come from the day totals, days cut by
+    bucket boundaries from their largest piece (the day's totals less the other pieces) and the user-days."""
+    org, token, user_ids, workspaces = await world(factory, 2)
+    for e in events:
+        await factory.activity(
+            org,
+            user_ids[e.user],
+            e.category,
+            e.start,
+            e.end,
+            workspace_id=None if e.category == "LOGIN" else workspaces[e.workspace],
+            app=APPS.get(e.category),
+        )
+    count, unit = interval
+    start = BASE + timedelta(minutes=start_minutes)
+    if unit == "day":
+        start = datetime.combine(start.astimezone(ZoneInfo(zone)).date(), datetime.min.time(), ZoneInfo(zone))
+        start = start.astimezone(UTC)
+    end = start + timedelta(days=span_days)
+    bounds = bucket_bounds(start, end, count, unit, zone)
+    variables = {
+        "start": iso(start),
+        "end": iso(end),
+        "interval": f"{count} {unit}",
+        "category": "ANY",
+        "org": str(org),
+        "tz": zone,
+    }
+    body = await gql(ACTIVITY, variables, token=token)
+    assert "errors" not in body, body
+    report = body["data"]["activity"]
+    expected = reference_activity(events, [str(u) for u in user_ids], bounds, "ANY")
+    assert [b["userActivity"] for b in report["buckets"]] == expected["buckets"]
+    assert report["users"] == expected["users"]

@@ -129,32 +129,37 @@ SELECT * FROM (
 """
 
 
-# The pieces of days cut by a bucket boundary, from activity_user_days: one entry per (piece, user-day) as
-# parallel arrays (bucket, organization position in :orgs, user number, minutes, sessions started, sessions
-# open at the bucket's start when it starts in this piece); entries of one bucket and user are added up by
-# the caller.
+# The pieces of days cut by a bucket boundary that are not derived from the day's totals, from
+# activity_user_days: one entry per (piece, user-day) with anything in it, as parallel arrays (the piece's
+# position in :map_*, organization position in :orgs, user number, minutes, sessions started, sessions open
+# at the bucket's start when it starts in the piece, sessions whose last minute is in the piece).
 _PARTIAL_DAYS = """
 WITH day_map AS (
-    SELECT * FROM unnest(CAST(:map_k AS int[]), CAST(:map_day AS date[]), CAST(:map_lo AS smallint[]),
-                         CAST(:map_hi AS smallint[]), CAST(:map_opens AS boolean[])) AS m(k, day, lo, hi, opens)
+    SELECT * FROM unnest(CAST(:map_day AS date[]), CAST(:map_lo AS smallint[]), CAST(:map_hi AS smallint[]),
+                         CAST(:map_opens AS boolean[])) WITH ORDINALITY AS m(day, lo, hi, opens, piece)
 ), orgs AS (
     SELECT * FROM unnest(CAST(:orgs AS uuid[])) WITH ORDINALITY AS o(organization_id, n)
+), entries AS (
+    SELECT m.piece::int AS piece, o.n::int AS org, b.idx,
+           coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0)::int AS minutes,
+           coalesce(width_bucket(CAST(m.hi - 1 AS smallint), r.starts)
+                    - width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0) AS started,
+           CASE WHEN m.opens THEN r.carried + coalesce(width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)
+                                  - coalesce(width_bucket(m.lo, r.ends), 0)
+                ELSE 0 END AS opened,
+           coalesce(width_bucket(m.hi, r.ends) - width_bucket(m.lo, r.ends), 0) AS ended
+    FROM activity_user_days r
+    JOIN day_map m ON m.day = r.day
+    JOIN orgs o ON o.organization_id = r.organization_id
+    JOIN activity_user_bits b ON b.organization_id = r.organization_id AND b.user_id = r.user_id
+    WHERE r.organization_id = ANY(CAST(:orgs AS uuid[])) AND r.day >= :first_day AND r.day <= :last_day
 )
-SELECT coalesce(array_agg(m.k), '{}') AS ks, coalesce(array_agg(o.n::int), '{}') AS orgs,
-       coalesce(array_agg(b.idx), '{}') AS idxs,
-       coalesce(array_agg(coalesce(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)), 0)::int),
-                '{}') AS minutes,
-       coalesce(array_agg(coalesce(width_bucket(CAST(m.hi - 1 AS smallint), r.starts)
-                                   - width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)), '{}') AS started,
-       coalesce(array_agg(CASE WHEN m.opens
-                               THEN r.carried + coalesce(width_bucket(CAST(m.lo - 1 AS smallint), r.starts), 0)
-                                    - coalesce(width_bucket(m.lo, r.ends), 0)
-                               ELSE 0 END), '{}') AS opened
-FROM activity_user_days r
-JOIN day_map m ON m.day = r.day
-JOIN orgs o ON o.organization_id = r.organization_id
-JOIN activity_user_bits b ON b.organization_id = r.organization_id AND b.user_id = r.user_id
-WHERE r.organization_id = ANY(CAST(:orgs AS uuid[])) AND r.day >= :first_day AND r.day <= :last_day
+SELECT coalesce(array_agg(piece), '{}') AS pieces, coalesce(array_agg(org), '{}') AS orgs,
+       coalesce(array_agg(idx), '{}') AS idxs, coalesce(array_agg(minutes), '{}') AS minutes,
+       coalesce(array_agg(started), '{}') AS started, coalesce(array_agg(opened), '{}') AS opened,
+       coalesce(array_agg(ended), '{}') AS ended
+FROM entries
+WHERE minutes <> 0 OR started <> 0 OR opened <> 0 OR ended <> 0
 """
 
 # One row per bucket (k = NULL: the totals over the range) with its users in report order: minutes desc,
@@ -203,33 +208,72 @@ class ReportBucket:
     minutes: list[int]
 
 
+@dataclass
+class _Plan:
+    """How the report's day pieces are read. `whole`: (bucket, day, add the carried sessions) taken from the
+    day vectors; a day cut into pieces that cover it contributes its vector to its largest piece (the
+    "derived" piece) and every other piece of that day is read and subtracted from it. `partial`: the
+    pieces read from activity_user_days, with the bucket of the derived piece of their day (0: none) and
+    whether they lie before a derived piece that opens its bucket (their starts less their ends are then
+    sessions open at its start)."""
+
+    whole: list[tuple[int, date, bool]]
+    partial: list[int]
+    derived_k: list[int]
+    before_opening: list[bool]
+
+
+def _plan(columns: dict[str, list[Any]]) -> _Plan:
+    ks, days, los, his, opens = (columns[f"map_{name}"] for name in ("k", "day", "lo", "hi", "opens"))
+    whole: list[tuple[int, date, bool]] = []
+    cut: dict[date, list[int]] = {}
+    for n, day in enumerate(days):
+        if los[n] == 0 and his[n] == 1440:
+            whole.append((ks[n], day, opens[n]))
+        else:
+            cut.setdefault(day, []).append(n)
+    plan = _Plan(whole, [], [], [])
+    for day, pieces in cut.items():
+        star = max(pieces, key=lambda n: his[n] - los[n])
+        covered = sum(his[n] - los[n] for n in pieces) == 1440
+        if covered:
+            whole.append((ks[star], day, opens[star]))
+        for n in pieces:
+            if covered and n == star:
+                continue
+            plan.partial.append(n)
+            plan.derived_k.append(ks[star] if covered else 0)
+            plan.before_opening.append(covered and opens[star] and los[star] > 0 and his[n] <= los[star])
+    return plan
+
+
 async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[ReportBucket | Row[Any]]:
     """Per bucket k (1-based) that has users, the users with sessions overlapping it, then (k = None) the
     users over the whole range; users ordered by minutes desc, then user id (the order of the report).
 
     Every category together (ANY): the days wholly inside a bucket are added up from activity_day_vectors
-    (numpy, one row per organization and day), the days a bucket boundary cuts read activity_user_days
-    (minute bits, binary searches over start and end minutes). One category reads the per-hour minute rollup
-    and the sessions."""
+    (numpy, one row per organization and day); of a day that bucket boundaries cut, the largest piece is
+    its day vector less the other pieces, which are read from activity_user_days (minute bits, binary
+    searches over start and end minutes). One category reads the per-hour minute rollup and the sessions."""
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
     if spec.category is not None:
         return await _category_report_rows(conn, spec)
     columns = _day_map(spec.starts, spec.ends)
-    whole = [
-        n for n in range(len(columns["map_k"])) if columns["map_lo"][n] == 0 and columns["map_hi"][n] == 1440
-    ]
-    partial = sorted(set(range(len(columns["map_k"]))) - set(whole))
+    plan = _plan(columns)
     orgs = list(spec.organization_ids)
     pieces = None
-    if partial:
-        params: dict[str, object] = {name: [values[n] for n in partial] for name, values in columns.items()}
-        days = [columns["map_day"][n] for n in partial]
+    if plan.partial:
+        params: dict[str, object] = {
+            f"map_{name}": [columns[f"map_{name}"][n] for n in plan.partial]
+            for name in ("day", "lo", "hi", "opens")
+        }
+        days = [columns["map_day"][n] for n in plan.partial]
         params.update({"orgs": orgs, "first_day": min(days), "last_day": max(days)})
         pieces = (await conn.execute(text(_PARTIAL_DAYS), params)).one()
     # Read after the pieces: the numbering only grows, so it numbers every user the pieces name.
-    whole_days = sorted({columns["map_day"][n] for n in whole})
+    whole_days = sorted({day for _, day, _ in plan.whole})
     vectors = await day_vectors.read(conn, orgs, whole_days)
-    return _assemble(len(spec.starts), columns, whole, whole_days, vectors, pieces)
+    return _assemble(len(spec.starts), columns, plan, whole_days, vectors, pieces)
 
 
 def _empty(rows: int, width: int, count: int) -> list[npt.NDArray[np.int32]]:
@@ -239,27 +283,35 @@ def _empty(rows: int, width: int, count: int) -> list[npt.NDArray[np.int32]]:
 def _assemble(
     buckets: int,
     columns: dict[str, list[Any]],
-    whole: list[int],
+    plan: _Plan,
     whole_days: list[date],
     vectors: day_vectors.Vectors,
     pieces: Row[Any] | None,
 ) -> list[ReportBucket]:
     user_ids = vectors.user_ids
     minutes, started, opened = _empty(buckets + 1, len(user_ids), 3)
-    if whole:
+    if plan.whole:
         day_row = {day: i for i, day in enumerate(whole_days)}
-        ks = np.array([columns["map_k"][n] for n in whole])
-        rows = np.array([day_row[columns["map_day"][n]] for n in whole])
+        ks = np.array([k for k, _, _ in plan.whole])
+        rows = np.array([day_row[day] for _, day, _ in plan.whole])
         np.add.at(minutes, ks, vectors.minutes[rows])
         np.add.at(started, ks, vectors.starts[rows])
-        opens = np.array([columns["map_opens"][n] for n in whole], dtype=bool)
+        opens = np.array([carried for _, _, carried in plan.whole], dtype=bool)
         np.add.at(opened, ks[opens], vectors.carried[rows[opens]])
-    if pieces is not None and pieces.ks:
-        ks = np.array(pieces.ks)
+    if pieces is not None and pieces.pieces:
+        at = np.array(pieces.pieces) - 1  # positions in plan.partial
+        ks = np.array([columns["map_k"][n] for n in plan.partial])[at]
+        derived = np.array(plan.derived_k)[at]  # 0: the dummy row, never read
+        before = np.array(plan.before_opening, dtype=bool)[at]
         users = vectors.offsets[np.array(pieces.orgs) - 1] + np.array(pieces.idxs)
-        np.add.at(minutes, (ks, users), np.array(pieces.minutes))
-        np.add.at(started, (ks, users), np.array(pieces.started))
+        piece_minutes, piece_started = np.array(pieces.minutes), np.array(pieces.started)
+        np.add.at(minutes, (ks, users), piece_minutes)
+        np.add.at(started, (ks, users), piece_started)
         np.add.at(opened, (ks, users), np.array(pieces.opened))
+        np.subtract.at(minutes, (derived, users), piece_minutes)
+        np.subtract.at(started, (derived, users), piece_started)
+        still_open = piece_started - np.array(pieces.ended)
+        np.add.at(opened, (derived[before], users[before]), still_open[before])
     rank = np.empty(len(user_ids), dtype=np.int64)
     rank[sorted(range(len(user_ids)), key=user_ids.__getitem__)] = np.arange(len(user_ids))
     counts = started + opened
