@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 # Every day of every organization, built at once: the numbering's full range per day, the user-day (if
@@ -83,38 +83,51 @@ class Vectors:
     carried: npt.NDArray[np.int32]
 
 
-_NUMBERING = text(
-    "SELECT organization_id, idx, user_id FROM activity_user_bits "
-    "WHERE organization_id = ANY(CAST(:orgs AS uuid[])) ORDER BY organization_id, idx"
+# Read through the driver: a year is about a thousand rows of 20 KB, and a row per user of the numbering.
+_NUMBERING = (
+    "SELECT organization_id, array_agg(idx ORDER BY idx) AS idxs, array_agg(user_id ORDER BY idx) AS users "
+    "FROM activity_user_bits WHERE organization_id = ANY($1::uuid[]) GROUP BY organization_id"
 )
-_VECTORS = text(
+_VECTORS = (
     "SELECT organization_id, day, minutes, starts, carried FROM activity_day_vectors "
-    "WHERE organization_id = ANY(CAST(:orgs AS uuid[])) AND day = ANY(CAST(:days AS date[]))"
+    "WHERE organization_id = ANY($1::uuid[]) AND day = ANY($2::date[])"
 )
 
 
 async def read(conn: AsyncConnection, organization_ids: Sequence[uuid.UUID], days: Sequence[date]) -> Vectors:
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    numbered = {row["organization_id"]: row for row in await driver.fetch(_NUMBERING, list(organization_ids))}
     offsets: dict[uuid.UUID, int] = {}
     counts: dict[uuid.UUID, int] = {}
     user_ids: list[uuid.UUID] = []
-    for row in await conn.execute(_NUMBERING, {"orgs": list(organization_ids)}):
-        if row.organization_id not in offsets:
-            offsets[row.organization_id] = len(user_ids)
-            counts[row.organization_id] = 0
-        counts[row.organization_id] = row.idx + 1
-        while len(user_ids) < offsets[row.organization_id] + row.idx:  # a gap in a numbering: never used
-            user_ids.append(uuid.UUID(int=0))
-        user_ids.append(row.user_id)
+    for org in organization_ids:
+        if org not in numbered or org in offsets:
+            continue
+        idxs, users = numbered[org]["idxs"], numbered[org]["users"]
+        offsets[org], counts[org] = len(user_ids), idxs[-1] + 1
+        if len(idxs) == counts[org]:
+            user_ids.extend(users)
+        else:  # a gap in the numbering (never made by ingest): its number stands for nobody
+            slots = [uuid.UUID(int=0)] * counts[org]
+            for idx, user in zip(idxs, users, strict=True):
+                slots[idx] = user
+            user_ids.extend(slots)
     shape = (len(days), len(user_ids))
     minutes, starts, carried = (np.zeros(shape, dtype=np.int32) for _ in range(3))
     position = {day: i for i, day in enumerate(days)}
     if days and user_ids:
-        rows = await conn.execute(_VECTORS, {"orgs": list(organization_ids), "days": list(days)})
-        for row in rows:
-            i, first = position[row.day], offsets[row.organization_id]
-            for target, packed in ((minutes, row.minutes), (starts, row.starts), (carried, row.carried)):
-                # Users numbered after the numbering above was read are not in this report's numbering.
-                values = np.frombuffer(packed, dtype=">i4")[: counts[row.organization_id]]
-                target[i, first : first + len(values)] = values
+        per_org: dict[uuid.UUID, list[Any]] = {}
+        for row in await driver.fetch(_VECTORS, list(organization_ids), list(days)):
+            per_org.setdefault(row["organization_id"], []).append(row)
+        for org, found in per_org.items():
+            # One conversion per organization and vector: each packed vector cut or zero-padded to the
+            # numbering read above (users numbered since are not in this report's numbering).
+            width, first = 4 * counts[org], offsets[org]
+            positions = [position[row["day"]] for row in found]
+            for target, column in ((minutes, "minutes"), (starts, "starts"), (carried, "carried")):
+                packed = b"".join(row[column][:width].ljust(width, b"\0") for row in found)
+                values = np.frombuffer(packed, dtype=">i4").reshape(len(found), counts[org])
+                target[positions, first : first + counts[org]] = values
     at = np.array([offsets.get(org, 0) for org in organization_ids], dtype=np.int32)
     return Vectors(user_ids, at, minutes, starts, carried)
