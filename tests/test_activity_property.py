@@ -70,23 +70,28 @@ class Event:
         return any(lo <= m < hi for m in self.minutes())
 
 
-events_strategy = st.lists(
-    st.builds(
-        lambda user, ws, category, offset, length: Event(
-            user,
-            ws,
-            category,
-            BASE + timedelta(seconds=offset),
-            None if category == "LOGIN" else BASE + timedelta(seconds=offset + length),
+def events_over(days: int, lengths: list[int], size: int) -> st.SearchStrategy[list[Event]]:
+    """Up to `size` sessions and logins of three users in two workspaces, starting in the `days` after BASE."""
+    return st.lists(
+        st.builds(
+            lambda user, ws, category, offset, length: Event(
+                user,
+                ws,
+                category,
+                BASE + timedelta(seconds=offset),
+                None if category == "LOGIN" else BASE + timedelta(seconds=offset + length),
+            ),
+            st.integers(0, 2),
+            st.integers(0, 1),
+            st.sampled_from(CATEGORIES),
+            st.integers(0, days * 86400),
+            st.sampled_from(lengths),
         ),
-        st.integers(0, 2),
-        st.integers(0, 1),
-        st.sampled_from(CATEGORIES),
-        st.integers(0, 4 * 86400),
-        st.sampled_from([0, 1, 59, 60, 61, 900, 3600, 5400, 20000, 90000]),
-    ),
-    max_size=10,
-)
+        max_size=size,
+    )
+
+
+events_strategy = events_over(4, [0, 1, 59, 60, 61, 900, 3600, 5400, 20000, 90000], 10)
 
 
 def bucket_bounds(
@@ -192,6 +197,26 @@ async def world(factory: Factory, spaces: int) -> tuple[uuid.UUID, str, list[uui
     return org, token, user_ids, [await factory.workspace(org, tpl, user_ids[0]) for _ in range(spaces)]
 
 
+async def store(
+    factory: Factory,
+    org: uuid.UUID,
+    user_ids: list[uuid.UUID],
+    workspaces: list[uuid.UUID],
+    events: list[Event],
+) -> None:
+    """The events as ingest stores them; a LOGIN has no workspace."""
+    for e in events:
+        await factory.activity(
+            org,
+            user_ids[e.user],
+            e.category,
+            e.start,
+            e.end,
+            workspace_id=None if e.category == "LOGIN" else workspaces[e.workspace],
+            app=APPS.get(e.category),
+        )
+
+
 async def usage_metrics(
     gql: GraphQL,
     token: str,
@@ -243,16 +268,7 @@ async def test_activity_and_usage_metrics_match_reference(
     forward: bool,
 ) -> None:
     org, token, user_ids, workspaces = await world(factory, 2)
-    for e in events:
-        await factory.activity(
-            org,
-            user_ids[e.user],
-            e.category,
-            e.start,
-            e.end,
-            workspace_id=None if e.category == "LOGIN" else workspaces[e.workspace],
-            app=APPS.get(e.category),
-        )
+    await store(factory, org, user_ids, workspaces, events)
     users = [str(u) for u in user_ids]
 
     count, unit = interval
@@ -331,10 +347,7 @@ async def test_workspace_usage_metrics_over_weeks_match_reference(
 ) -> None:
     """Weekly, monthly and 30-day windows need activity weeks apart: sessions over two months."""
     org, token, user_ids, (ws,) = await world(factory, 1)
-    for e in events:
-        await factory.activity(
-            org, user_ids[e.user], e.category, e.start, e.end, workspace_id=ws, app=APPS.get(e.category)
-        )
+    await store(factory, org, user_ids, [ws, ws], events)
     first = BASE.date() + timedelta(days=start_days)
     last = first + timedelta(days=span_days)
     assert await usage_metrics(
@@ -342,23 +355,7 @@ async def test_workspace_usage_metrics_over_weeks_match_reference(
     ) == reference_metrics(events, first, last, zone, category, rolling, forward)
 
 
-days_events_strategy = st.lists(
-    st.builds(
-        lambda user, ws, category, offset, length: Event(
-            user,
-            ws,
-            category,
-            BASE + timedelta(seconds=offset),
-            None if category == "LOGIN" else BASE + timedelta(seconds=offset + length),
-        ),
-        st.integers(0, 2),
-        st.integers(0, 1),
-        st.sampled_from(CATEGORIES),
-        st.integers(0, 8 * 86400),
-        st.sampled_from([0, 61, 3600, 20000, 90000, 200000]),
-    ),
-    max_size=14,
-)
+days_events_strategy = events_over(8, [0, 61, 3600, 20000, 90000, 200000], 14)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -381,16 +378,7 @@ async def test_any_report_over_days_matches_reference(
     """Every category together over several days: whole UTC days come from the day totals, days cut by
     bucket boundaries from their largest piece (the day's totals less the other pieces) and the user-days."""
     org, token, user_ids, workspaces = await world(factory, 2)
-    for e in events:
-        await factory.activity(
-            org,
-            user_ids[e.user],
-            e.category,
-            e.start,
-            e.end,
-            workspace_id=None if e.category == "LOGIN" else workspaces[e.workspace],
-            app=APPS.get(e.category),
-        )
+    await store(factory, org, user_ids, workspaces, events)
     count, unit = interval
     start = BASE + timedelta(minutes=start_minutes)
     if unit == "day":
