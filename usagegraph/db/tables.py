@@ -169,6 +169,19 @@ class ActivityUserDay(SQLModel, table=True):
     carried: int
 
 
+class ActivityDayVector(SQLModel, table=True):
+    """Rollup: per organization and UTC day, the user-days' minutes, sessions started and sessions carried
+    in as packed big-endian int4 vectors indexed by activity_user_bits.idx (usagegraph.db.queries.day_vectors).
+    Kept in the statement that recomputes the user-days."""
+
+    __tablename__ = "activity_day_vectors"
+    organization_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    minutes: bytes = Field(sa_column=Column(BYTEA, nullable=False))
+    starts: bytes = Field(sa_column=Column(BYTEA, nullable=False))
+    carried: bytes = Field(sa_column=Column(BYTEA, nullable=False))
+
+
 class ActivityQuarterUsers(SQLModel, table=True):
     """Rollup: bit i of `users` is set when the user numbered i was active in this UTC quarter-hour in
     this category (a LOGIN at its instant). Merged with OR in the ingest transaction."""

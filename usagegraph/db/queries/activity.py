@@ -3,15 +3,17 @@
 Buckets are computed once, in the requested zone, as `usagegraph_date_add(start, k * interval, zone)` (one step
 from start, so month ends clamp), and handed to the report query as arrays.
 
-Every category together (ANY, the common report) reads activity_user_days, one row per active user and
-UTC day (see usagegraph.db.queries.user_days): each bucket is split into the UTC days it covers, whole
-days take the stored totals, partial days (buckets of other zones, or shorter than a day) a substring of
-the minute bits and two binary searches over the start minutes, and the day a bucket starts in adds the
-sessions open at that minute. A year by week is then a read of the year's user-days, not of its sessions.
+Every category together (ANY, the common report): the UTC days wholly inside a bucket are added up with
+numpy from activity_day_vectors (one row per organization and day: each numbered user's minutes, sessions
+started and sessions carried in; usagegraph.db.queries.day_vectors). Of a day that bucket boundaries cut
+and the report covers, the largest piece is that day's vector less the other pieces; those, and the pieces
+of the range's first and last day, are read from activity_user_days (usagegraph.db.queries.user_days): a
+substring of the day's minute bits and binary searches over its start and end minutes. A bucket's count is
+the sessions starting in it plus those open at its first minute, so a session is never counted twice.
 
-One category reads the per-hour minute rollup and the sessions, as follows. Durations come from the minute rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute
-counts once whatever the app, workspace or category), then AND-ed with the minutes of that hour that
-belong to the bucket. The hour -> (bucket, minute mask) map is built from the buckets themselves, so the
+One category reads the per-hour minute rollup and the sessions, as follows. Durations come from the minute
+rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute counts once whatever the app or
+workspace), then AND-ed with the minutes of that hour that belong to the bucket. The hour -> (bucket, minute mask) map is built from the buckets themselves, so the
 rollup rows meet it through a hash join on `hour` and no row needs a time zone conversion; buckets that
 start inside an hour (half- and quarter-hour zones, starts at any whole minute) split its mask.
 

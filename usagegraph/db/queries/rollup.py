@@ -54,12 +54,6 @@ _READ = text(
     """
 )
 
-_LOCK_NUMBERING = text(
-    """
-    SELECT pg_advisory_xact_lock(hashtextextended('activity_user_bits:' || o::text, 0))
-    FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS uuid[])) AS o ORDER BY o) orgs
-    """
-)
 
 _USER_BITS = text(
     """
@@ -170,7 +164,7 @@ async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> No
     numbering = {"orgs": [p[0] for p in pairs], "users": [p[1] for p in pairs]}
     bits = {(r.organization_id, r.user_id): r.idx for r in await conn.execute(_USER_BITS, numbering)}
     if None in bits.values():
-        await conn.execute(_LOCK_NUMBERING, {"orgs": numbering["orgs"]})
+        await user_days.lock_organizations(conn, "activity_user_bits", numbering["orgs"])
         await conn.execute(_NUMBER_USERS, numbering)
         bits = {(r.organization_id, r.user_id): r.idx for r in await conn.execute(_USER_BITS, numbering)}
     params: dict[str, Any] = {

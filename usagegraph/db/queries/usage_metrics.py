@@ -7,20 +7,14 @@ users of a day are the OR of its quarters, dau their bit count, and wau / mau th
 the window's days (a running OR over the week or month for CALENDAR, the last 7 or 30 days for ROLLING).
 The work grows with the number of quarter-hours in the range, not with the number of user-days.
 
-A workspace (small by nature) reads the minute rollup. A UTC hour belongs to one local day, or to two
-when a local midnight falls inside it (zones whose offset is not a whole number of hours); the hour ->
-(day its start falls in, mask of the minutes before the next local midnight) map is built for the hours
-the workspace has rows in (not for every hour of the range), and the rows meet it through a hash join. That gives the distinct
-(user, local day) pairs, from which:
+A workspace (small by nature) reads its minute rows from a covering index. A UTC hour belongs to one local
+day, or to two when a local midnight falls inside it (zones whose offset is not a whole number of hours),
+in which case the hour's bits before and after that midnight decide; that gives the distinct (user, local
+day) pairs, and Python counts them per day (dau), keeps a running set per calendar week or month, or a
+count per user over the last 7 or 30 days (ROLLING), and applies the fill.
 
-- dau(D) counts the pairs of day D;
-- a CALENDAR window counts each user once per week (month), on the first day they were active in it,
-  and a running sum over that week (month) gives wau (mau) on every day;
-- a ROLLING window of w days credits a user from each active day d until the earlier of d + w and
-  their next active day, which makes the credits of one user disjoint; a running sum of +1/-1 events
-  gives the distinct users of [D - w + 1, D].
-
-Only the selected metrics are part of the statement: a query for dau alone has no window CTE."""
+Only the selected metrics are computed: for an organization, a query for dau alone has no window in its
+statement; for a workspace, no running set or count."""
 
 from __future__ import annotations
 
@@ -60,33 +54,6 @@ def first_needed_day(spec: MetricsSpec) -> date:
     return needed
 
 
-def _window(name: str, spec: MetricsSpec, days: int, calendar_unit: str) -> str:
-    if spec.rolling:
-        return f"""
-        , {name}_events AS (
-            SELECT day AS at, 1 AS delta FROM user_days
-            UNION ALL
-            SELECT least(day + {days}, coalesce(next_day, day + {days})), -1
-            FROM (SELECT day, lead(day) OVER (PARTITION BY user_id ORDER BY day) AS next_day FROM user_days) n
-        ), {name}_daily AS (
-            SELECT at AS day, sum(delta) AS n FROM {name}_events GROUP BY at
-        ), {name}_series AS (
-            SELECT d.day, sum(coalesce(e.n, 0)) OVER (ORDER BY d.day)::int AS {name}
-            FROM all_days d LEFT JOIN {name}_daily e ON e.day = d.day
-        )"""  # noqa: S608  (constant fragments; values are bound parameters)
-    return f"""
-        , {name}_first AS (
-            SELECT first_day AS day, count(*) AS n FROM (
-                SELECT min(day) AS first_day FROM user_days
-                GROUP BY user_id, date_trunc('{calendar_unit}', CAST(day AS timestamp))
-            ) f GROUP BY first_day
-        ), {name}_series AS (
-            SELECT d.day, sum(coalesce(f.n, 0)) OVER (
-                PARTITION BY date_trunc('{calendar_unit}', CAST(d.day AS timestamp)) ORDER BY d.day)::int AS {name}
-            FROM all_days d LEFT JOIN {name}_first f ON f.day = d.day
-        )"""  # noqa: S608
-
-
 _ALL_DAYS = """
     WITH all_days AS (
         SELECT CAST(d AS date) AS day
@@ -124,48 +91,9 @@ def _bitmap_series(spec: MetricsSpec) -> str:
     return sql + series
 
 
-def _rollup_series(spec: MetricsSpec) -> str:
-    scope = "organization_id = :org AND workspace_id = :workspace"
-    if spec.category is not None:
-        scope += " AND category = :category"
-    sql = f"""
-    , cells AS MATERIALIZED (
-        SELECT a.user_id, a.hour, a.minutes FROM activity_minutes a
-        WHERE {scope} AND a.hour >= :lo AND a.hour < :hi
-    ), hour_map AS (
-        SELECT h.hour, d.day,
-               CASE WHEN extract(epoch FROM n.next_at - h.hour) >= 3600 THEN -1
-                    ELSE (CAST(1 AS bigint) << (extract(epoch FROM n.next_at - h.hour) / 60)::int) - 1
-               END AS before_midnight
-        FROM (SELECT DISTINCT hour FROM cells) AS h
-        CROSS JOIN LATERAL (SELECT CAST(h.hour AT TIME ZONE :zone AS date) AS day) AS d
-        CROSS JOIN LATERAL (SELECT CAST(d.day + 1 AS timestamp) AT TIME ZONE :zone AS next_at) AS n
-    ), user_days AS (
-        SELECT DISTINCT a.user_id, d.day
-        FROM cells a
-        JOIN hour_map h ON h.hour = a.hour
-        CROSS JOIN LATERAL (VALUES (h.day, a.minutes & h.before_midnight),
-                                   (h.day + 1, a.minutes & ~h.before_midnight)) AS d(day, bits)
-        WHERE d.bits <> 0 AND d.day BETWEEN CAST(:from_day AS date) AND CAST(:last_day AS date)
-    ), dau_daily AS (
-        SELECT day, count(*)::int AS dau FROM user_days GROUP BY day
-    )"""  # noqa: S608
-    if spec.wau:
-        sql += _window("wau", spec, 7, "week")
-    if spec.mau:
-        sql += _window("mau", spec, 30, "month")
-    columns = ["d.day", "coalesce(dd.dau, 0) AS dau"]
-    joins = ["LEFT JOIN dau_daily dd ON dd.day = d.day"]
-    for name, wanted in (("wau", spec.wau), ("mau", spec.mau)):
-        if wanted:
-            columns.append(f"{name}_series.{name}")
-            joins.append(f"JOIN {name}_series ON {name}_series.day = d.day")
-    series = f"\n    , series AS (SELECT {', '.join(columns)} FROM all_days d {' '.join(joins)})"  # noqa: S608
-    return sql + series
-
-
 def build_sql(spec: MetricsSpec) -> str:
-    sql = _ALL_DAYS + (_bitmap_series(spec) if spec.workspace_id is None else _rollup_series(spec))
+    """The statement of an organization's series."""
+    sql = _ALL_DAYS + _bitmap_series(spec)
     names = ["day", "dau"] + [name for name, wanted in (("wau", spec.wau), ("mau", spec.mau)) if wanted]
     rows = f"SELECT {', '.join(names)} FROM series WHERE day >= :first_day"  # noqa: S608
     if not spec.forward_fill:

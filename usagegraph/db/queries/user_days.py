@@ -38,6 +38,12 @@ from usagegraph.db.queries import day_vectors
 
 _ONES = "CAST(repeat('1', 1440) AS bit(1440))"
 
+# A session's last active minute starts here (API.md 5.1; a LOGIN is its instant).
+_LAST_AT = (
+    "CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at "
+    "ELSE greatest(ended_at - interval '1 microsecond', started_at) END"
+)
+
 # Rows of activity_user_days from `{source}` (organization_id, user_id, category, started_at, ended_at,
 # d1, d2): each session expanded into the UTC days it is active in, restricted to days d1..d2 (day numbers
 # since 1970-01-01; NULL for no restriction), then grouped per user and day.
@@ -68,9 +74,7 @@ FROM (
             FROM (
                 SELECT organization_id, user_id, category, d1, d2,
                        floor(date_part('epoch', started_at) / 60)::int AS first_minute,
-                       floor(date_part('epoch', CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
-                                                     ELSE greatest(ended_at - interval '1 microsecond', started_at)
-                                                END) / 60)::int AS last_minute
+                       floor(date_part('epoch', {_LAST_AT}) / 60)::int AS last_minute
                 FROM {{source}}
             ) t
         ) m
@@ -91,19 +95,24 @@ ORDER BY organization_id, day, user_id
 
 _LOCK = text(
     """
-    SELECT pg_advisory_xact_lock(hashtextextended('activity_user_days:' || o::text, 0))
+    SELECT pg_advisory_xact_lock(hashtextextended(:name || ':' || o::text, 0))
     FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS uuid[])) AS o ORDER BY o) orgs
     """
 )
+
+
+async def lock_organizations(conn: AsyncConnection, name: str, organization_ids: Sequence[uuid.UUID]) -> None:
+    """Take the transaction-scoped lock `name` of each organization, in id order (so two transactions
+    never wait for each other crosswise)."""
+    await conn.execute(_LOCK, {"name": name, "orgs": list(set(organization_ids))})
+
 
 _RECOMPUTE = text(
     f"""
     WITH batch AS (
         SELECT organization_id, user_id,
                CAST(started_at AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS first_day,
-               CAST(CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
-                         ELSE greatest(ended_at - interval '1 microsecond', started_at) END AT TIME ZONE 'UTC'
-                    AS date) - DATE '1970-01-01' AS last_day
+               CAST(({_LAST_AT}) AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS last_day
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[]), CAST(:categories AS text[]),
                     CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
             AS b(organization_id, user_id, category, started_at, ended_at)
@@ -145,7 +154,7 @@ async def recompute(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) ->
     if not sessions:
         return
     orgs: list[uuid.UUID] = [row[0] for row in sessions]
-    await conn.execute(_LOCK, {"orgs": list(set(orgs))})
+    await lock_organizations(conn, "activity_user_days", orgs)
     await conn.execute(
         _RECOMPUTE,
         {
