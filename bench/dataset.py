@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
-from usagegraph.db.queries import day_vectors, user_days
+from usagegraph.db.queries import day_vectors, user_days, workspace_days
 
 DATA_DIR = Path(".usagegraph-bench")
 DATABASE = "usagegraph_bench"
@@ -38,6 +38,7 @@ LOADED = [
     "activity_minutes",
     "activity_user_days",
     "activity_day_vectors",
+    "activity_workspace_days",
     "latency_samples",
     "workspace_parameters",
     "workspaces",
@@ -256,6 +257,7 @@ STEPS: list[tuple[str, str]] = [
         """,
     ),
     ("activity user days", user_days.BACKFILL),
+    ("activity workspace days", workspace_days.BACKFILL),
     (
         "activity day vectors",
         day_vectors.BACKFILL,

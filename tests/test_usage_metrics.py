@@ -234,6 +234,57 @@ async def test_workspace_counts_its_own_events(gql: GraphQL, factory: Factory) -
     assert org_rows == [("2024-03-01", 3, 3, 3)]
 
 
+WS_ZONE_QUERY = """
+query($ws: ID!, $start: Date, $end: Date, $tz: String!) {
+  workspace(id: $ws) {
+    usageMetrics(start: $start, end: $end, category: ANY, fill: NONE, timezone: $tz) { date dau wau mau }
+  }
+}
+"""
+
+
+async def test_workspace_days_in_kathmandu_and_across_a_new_york_dst_change(
+    gql: GraphQL, factory: Factory
+) -> None:
+    """A workspace's ANY series reads first and last minutes per user and UTC day, split at the local
+    midnight; a UTC day in which the offset changes (2024-03-10 in New York) reads the hour rows."""
+    w = await _world(factory)
+    sessions = [
+        ("carol", "IDE", "2024-03-04T18:00:00Z", "2024-03-04T18:15:00Z"),  # 23:45-23:59 in Kathmandu
+        ("alice", "IDE", "2024-03-04T18:15:00Z", "2024-03-04T19:00:00Z"),  # 00:00-00:44 the next day
+        ("bob", "APP", "2024-03-04T18:14:00Z", "2024-03-04T18:16:00Z"),  # 23:59 and 00:00: both days
+        ("alice", "IDE", "2024-03-10T04:30:00Z", "2024-03-10T05:30:00Z"),  # 03-09 23:30 to 03-10 00:29 EST
+        ("bob", "IDE", "2024-03-11T03:30:00Z", "2024-03-11T03:45:00Z"),  # 03-10 23:30 EDT
+        ("carol", "APP", "2024-03-11T04:00:00Z", "2024-03-11T04:00:30Z"),  # 03-11 00:00 EDT
+    ]
+    for name, category, start, end in sessions:
+        await factory.activity(
+            w["org"], w[name], category, at(start), at(end), workspace_id=w["ws"], app="vscode"
+        )
+
+    async def series(start: str, end: str, tz: str) -> list[tuple[str, int, int, int]]:
+        body = await gql(
+            WS_ZONE_QUERY, {"ws": str(w["ws"]), "start": start, "end": end, "tz": tz}, token=w["token"]
+        )
+        assert "errors" not in body, body
+        return [(r["date"], r["dau"], r["wau"], r["mau"]) for r in body["data"]["workspace"]["usageMetrics"]]
+
+    # 2024-03-04 is a Monday.
+    assert await series("2024-03-04", "2024-03-05", "Asia/Kathmandu") == [
+        ("2024-03-04", 2, 2, 2),
+        ("2024-03-05", 2, 3, 3),
+    ]
+    assert await series("2024-03-04", "2024-03-05", "UTC") == [
+        ("2024-03-04", 3, 3, 3),
+        ("2024-03-05", 0, 3, 3),
+    ]
+    assert await series("2024-03-09", "2024-03-11", "America/New_York") == [
+        ("2024-03-09", 1, 3, 3),
+        ("2024-03-10", 2, 3, 3),
+        ("2024-03-11", 1, 1, 3),
+    ]
+
+
 async def test_default_period_ends_today(gql: GraphQL, factory: Factory) -> None:
     w = await _world(factory)
     body = await gql(

@@ -18,6 +18,7 @@ from tests.factories import Factory
 from usagegraph.db.queries.day_vectors import BACKFILL as VECTORS
 from usagegraph.db.queries.rollup import merge_sessions
 from usagegraph.db.queries.user_days import DAY_ROWS
+from usagegraph.db.queries.workspace_days import BACKFILL as WORKSPACE_DAYS
 
 INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted duplicates rejected { message } } }"
 REPORT = """
@@ -41,6 +42,17 @@ FRESH = (
     + ") r ORDER BY day, user_id"
 )
 
+STORED_WORKSPACE_DAYS = (
+    "SELECT workspace_id, day, user_id, first_minute, last_minute FROM activity_workspace_days "
+    "WHERE organization_id = :org ORDER BY workspace_id, day, user_id"
+)
+FRESH_WORKSPACE_DAYS = (
+    "SELECT workspace_id, day, user_id, first_minute, last_minute FROM ("
+    + WORKSPACE_DAYS.split("\n", 2)[2].replace(
+        "WHERE workspace_id IS NOT NULL", "WHERE workspace_id IS NOT NULL AND organization_id = :org"
+    )
+    + ") r ORDER BY workspace_id, day, user_id"
+)
 
 STORED_VECTORS = (
     "SELECT day, minutes, starts, carried FROM activity_day_vectors WHERE organization_id = :org ORDER BY day"
@@ -151,6 +163,13 @@ async def test_rows_by_hand_and_an_extended_session(
         (d + timedelta(days=2), alice, 0, _ones(0, 9) + "0" * 470 + "1", 11, [480], [10, 481], 1),
     ]
 
+    # Per workspace: the first and last active minute of each UTC day (the LOGIN has no workspace).
+    assert await _rows(engine, STORED_WORKSPACE_DAYS, org=org) == [
+        (ws, d, alice, 1410, 1439),
+        (ws, d + timedelta(days=1), alice, 0, 1439),
+        (ws, d + timedelta(days=2), alice, 0, 480),
+    ]
+
     # The zero-length session is re-sent ending the next day at 01:00: its end moves, it is carried into
     # 2024-05-04.
     await _ingest(
@@ -163,6 +182,10 @@ async def test_rows_by_hand_and_an_extended_session(
         (1440, 2, 1),
         (970, 1, 1),
         (60, 0, 1),
+    ]
+    assert (await _rows(engine, STORED_WORKSPACE_DAYS, org=org))[2:] == [
+        (ws, d + timedelta(days=2), alice, 0, 1439),
+        (ws, d + timedelta(days=3), alice, 0, 59),
     ]
     rows = await _rows(engine, STORED, org=org)
     assert rows[2] == (
@@ -239,6 +262,9 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     assert len(stored) >= 10
     assert stored == await _rows(engine, FRESH, org=org)
     assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
+    workspace_days = await _rows(engine, STORED_WORKSPACE_DAYS, org=org)
+    assert len({row[0] for row in workspace_days}) == 4
+    assert workspace_days == await _rows(engine, FRESH_WORKSPACE_DAYS, org=org)
 
 
 _SESSION = text(

@@ -182,6 +182,19 @@ class ActivityDayVector(SQLModel, table=True):
     carried: bytes = Field(sa_column=Column(BYTEA, nullable=False))
 
 
+class ActivityWorkspaceDay(SQLModel, table=True):
+    """Rollup: per workspace, user and UTC day, the first and last minute of the day in which the user was
+    active in the workspace (usagegraph.db.queries.workspace_days). Merged with least / greatest by ingest."""
+
+    __tablename__ = "activity_workspace_days"
+    organization_id: uuid.UUID = Field(primary_key=True)
+    workspace_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    first_minute: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    last_minute: int = Field(sa_column=Column(SmallInteger, nullable=False))
+
+
 class ActivityQuarterUsers(SQLModel, table=True):
     """Rollup: bit i of `users` is set when the user numbered i was active in this UTC quarter-hour in
     this category (a LOGIN at its instant). Merged with OR in the ingest transaction."""

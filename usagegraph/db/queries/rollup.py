@@ -28,11 +28,15 @@ Bit strings are sized from the numbering this statement sees; a concurrent inges
 past that size may have committed a longer string to the same row meanwhile, so a merge keeps the longer
 of the two lengths rather than cutting the other's bits off.
 
+activity_workspace_days keeps per workspace, user and UTC day the first and last active minute
+(usagegraph.db.queries.workspace_days), merged with least / greatest by the same statement.
+
 activity_user_days is recomputed last, from the stored sessions (usagegraph.db.queries.user_days), under a
 lock on the organization held until commit: an ingest calls merge_rows once, with every session it wrote,
 so that it never writes other rollup rows after taking that lock (two ingests could otherwise each hold
 what the other waits for)."""
 
+# ruff: noqa: S608  (SQL composed only from module constants)
 from __future__ import annotations
 
 import uuid
@@ -42,7 +46,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries import user_days
+from usagegraph.db.queries import user_days, workspace_days
 
 NIL = uuid.UUID(int=0)
 
@@ -76,8 +80,11 @@ _NUMBER_USERS = text(
     """
 )
 
+# The sessions of the batch that have a workspace, for activity_workspace_days.
+_WORKSPACE_SESSIONS = "(SELECT * FROM s WHERE workspace_id <> CAST(:nil AS uuid)) s"
+
 _MERGE = text(
-    """
+    f"""
     WITH s AS (
         SELECT organization_id, user_id, coalesce(workspace_id, CAST(:nil AS uuid)) AS workspace_id,
                category, coalesce(app, '') AS app, template_id, started_at,
@@ -108,6 +115,7 @@ _MERGE = text(
         ON CONFLICT (organization_id, hour, user_id, workspace_id, category, app)
         DO UPDATE SET minutes = a.minutes | excluded.minutes
         WHERE a.minutes | excluded.minutes <> a.minutes
+    ), merged_days AS ({workspace_days.MERGE.format(source=_WORKSPACE_SESSIONS)}
     ), spans AS (
         SELECT organization_id,
                max(extract(epoch FROM date_trunc('minute', last_at) - date_trunc('minute', started_at))::integer

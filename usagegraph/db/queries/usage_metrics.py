@@ -7,11 +7,13 @@ users of a day are the OR of its quarters, dau their bit count, and wau / mau th
 the window's days (a running OR over the week or month for CALENDAR, the last 7 or 30 days for ROLLING).
 The work grows with the number of quarter-hours in the range, not with the number of user-days.
 
-A workspace (small by nature) reads its minute rows from a covering index. A UTC hour belongs to one local
-day, or to two when a local midnight falls inside it (zones whose offset is not a whole number of hours),
-in which case the hour's bits before and after that midnight decide; that gives the distinct (user, local
-day) pairs, and Python counts them per day (dau), keeps a running set per calendar week or month, or a
-count per user over the last 7 or 30 days (ROLLING), and applies the fill.
+A workspace (small by nature) needs the distinct (user, local day) pairs. Every category together (ANY)
+takes them from activity_workspace_days (the first and last active minute per user and UTC day; see
+usagegraph.db.queries.workspace_days) for the UTC days in which the zone offset does not change, and
+from the per-hour minute rows (covering index) for the others and for one category: a UTC hour belongs to
+one local day, or to two when a local midnight falls inside it, in which case the hour's bits before and
+after that midnight decide. Python counts the pairs per day (dau), keeps a running set per calendar week
+or month, or a count per user over the last 7 or 30 days (ROLLING), and applies the fill.
 
 Only the selected metrics are computed: for an organization, a query for dau alone has no window in its
 statement; for a workspace, no running set or count."""
@@ -111,11 +113,33 @@ def build_sql(spec: MetricsSpec) -> str:
     return sql + fill
 
 
+# The distinct (user, local day) pairs of a workspace. `utc_days` classifies each UTC day of the range:
+# `steady` when the zone offset at its first and last minute is the same (then it holds at most one local
+# midnight, `midnight` minutes into it); ANY reads those days from activity_workspace_days and the others,
+# or every day for a category ({hours_for}), from the per-hour minute rows, where an hour that a local
+# midnight cuts is decided by its bits before and after it.
 _WORKSPACE_PAIRS = """
-WITH cells AS (
-    SELECT user_id, hour, bit_or(minutes) AS minutes FROM activity_minutes
-    WHERE organization_id = :org AND workspace_id = :workspace {category} AND hour >= :lo AND hour < :hi
-    GROUP BY user_id, hour
+WITH utc_days AS (
+    SELECT day, t0, d0, d1,
+           (t0 AT TIME ZONE :zone) - t = ((t0 + interval '1439 minutes') AT TIME ZONE :zone) - (t + interval '1439 minutes')
+               AS steady,
+           extract(epoch FROM (CAST(d1 AS timestamp) AT TIME ZONE :zone) - t0)::int / 60 AS midnight
+    FROM (SELECT CAST(:lo_day AS date) + k AS day FROM generate_series(0, CAST(:days AS int) - 1) AS k) u
+    CROSS JOIN LATERAL (SELECT CAST(day AS timestamp) AS t, CAST(day AS timestamp) AT TIME ZONE 'UTC' AS t0) z
+    CROSS JOIN LATERAL (SELECT CAST(t0 AT TIME ZONE :zone AS date) AS d0,
+                               CAST((t0 + interval '1439 minutes') AT TIME ZONE :zone AS date) AS d1) l
+), rows AS (
+    SELECT w.user_id, d.d0, d.d1, w.first_minute < d.midnight AS before, w.last_minute >= d.midnight AS after
+    FROM activity_workspace_days w JOIN utc_days d ON d.day = w.day AND d.steady
+    WHERE {by_day} AND w.organization_id = :org AND w.workspace_id = :workspace
+      AND w.day >= CAST(:lo_day AS date) AND w.day < CAST(:lo_day AS date) + CAST(:days AS int)
+), cells AS (
+    SELECT m.user_id, m.hour, bit_or(m.minutes) AS minutes
+    FROM utc_days d
+    JOIN activity_minutes m ON m.organization_id = :org AND m.workspace_id = :workspace {category}
+                           AND m.hour >= d.t0 AND m.hour < d.t0 + interval '1 day'
+    WHERE {hours_for}
+    GROUP BY m.user_id, m.hour
 ), local AS (
     SELECT user_id, hour, minutes, CAST(hour AT TIME ZONE :zone AS date) AS d0,
            CAST((hour + interval '59 minutes') AT TIME ZONE :zone AS date) AS d1
@@ -126,7 +150,11 @@ WITH cells AS (
                AS before_midnight
     FROM local WHERE d0 <> d1
 ), pairs AS (
-    SELECT user_id, d0 AS day FROM local WHERE d0 = d1
+    SELECT user_id, d0 AS day FROM rows WHERE d0 = d1 OR before
+    UNION ALL
+    SELECT user_id, d1 FROM rows WHERE d0 <> d1 AND after
+    UNION ALL
+    SELECT user_id, d0 FROM local WHERE d0 = d1
     UNION ALL
     SELECT user_id, d0 FROM split WHERE minutes & before_midnight <> 0
     UNION ALL
@@ -206,8 +234,13 @@ async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[o
         params["category"] = spec.category
     if spec.workspace_id is not None:
         params["workspace"] = spec.workspace_id
+        params["lo_day"] = from_day - timedelta(days=1)
+        params["days"] = (spec.last_day - from_day).days + 3
+        by_category = spec.category is not None
         sql = _WORKSPACE_PAIRS.format(
-            category="AND category = :category" if spec.category is not None else ""
+            category="AND m.category = :category" if by_category else "",
+            by_day="false" if by_category else "true",
+            hours_for="true" if by_category else "NOT d.steady",
         )
         pairs = (await conn.execute(text(sql), params)).one()
         return _series(spec, from_day, list(zip(pairs.users, pairs.days, strict=True)))

@@ -39,7 +39,7 @@ from usagegraph.db.queries import day_vectors
 _ONES = "CAST(repeat('1', 1440) AS bit(1440))"
 
 # A session's last active minute starts here (API.md 5.1; a LOGIN is its instant).
-_LAST_AT = (
+LAST_AT = (
     "CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at "
     "ELSE greatest(ended_at - interval '1 microsecond', started_at) END"
 )
@@ -74,7 +74,7 @@ FROM (
             FROM (
                 SELECT organization_id, user_id, category, d1, d2,
                        floor(date_part('epoch', started_at) / 60)::int AS first_minute,
-                       floor(date_part('epoch', {_LAST_AT}) / 60)::int AS last_minute
+                       floor(date_part('epoch', {LAST_AT}) / 60)::int AS last_minute
                 FROM {{source}}
             ) t
         ) m
@@ -112,7 +112,7 @@ _RECOMPUTE = text(
     WITH batch AS (
         SELECT organization_id, user_id,
                CAST(started_at AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS first_day,
-               CAST(({_LAST_AT}) AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS last_day
+               CAST(({LAST_AT}) AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS last_day
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[]), CAST(:categories AS text[]),
                     CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
             AS b(organization_id, user_id, category, started_at, ended_at)
