@@ -1,5 +1,6 @@
-"""The hourly AI session rollups (migration 0009): the timeseries and the cost by model read without filters
-(whole UTC hours from the rollup, partial hours raw) must equal the same figures read with a filter that
+"""The hourly AI session rollups (migration 0009) and the per user and day one (0015): the timeseries, the
+cost by model and the users' own timeseries read without filters (whole UTC hours or days from a rollup,
+partial ones raw) must equal the same figures read with a filter that
 selects every session (raw sessions only), in zones with whole, half and quarter-hour offsets, across DST,
 for ranges cut at odd minutes, and they must stay equal after sessions are updated, moved, deleted, their
 usage lines replaced, and the rollups compacted."""
@@ -29,6 +30,7 @@ query($org: ID!, $filter: SessionFilter, $interval: SessionInterval!, $tz: Strin
     sessionAnalytics(filter: $filter) {
       timeseries(interval: $interval, timezone: $tz) { start end sessions cost tokens }
       costBreakdown(by: MODEL) { key cost share sessions tokens }
+      users { user { id } timeseries(interval: $interval, timezone: $tz) { start end sessions cost tokens } }
     }
   }
 }
@@ -145,6 +147,7 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
         for table, keys in (
             ("ai_session_hours", "organization_id, hour"),
             ("ai_usage_hours", "organization_id, hour, model"),
+            ("ai_session_user_days", "organization_id, day, user_id"),
         ):
             most = (
                 await conn.execute(

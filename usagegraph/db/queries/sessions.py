@@ -333,6 +333,51 @@ USER_BUCKETS = """
 """.replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
 
 
+_DAYS = """
+    SELECT b.*,
+           date_trunc('day', b.bucket_start, 'UTC')
+               + CASE WHEN date_trunc('day', b.bucket_start, 'UTC') < b.bucket_start THEN interval '1 day'
+                      ELSE interval '0' END AS inner_start,
+           date_trunc('day', b.bucket_end, 'UTC') AS inner_end
+    FROM buckets b
+"""
+"""_HOURS by UTC day: each bucket's whole UTC days [inner_start, inner_end), and its partial days at the
+edges (_HEAD, _TAIL)."""
+
+USER_BUCKETS_ROLLUP = (
+    """
+    WITH $BUCKETS, c AS MATERIALIZED ($DAYS)
+    SELECT a.user_id, array_agg(a.k ORDER BY a.k) AS ks, array_agg(a.sessions ORDER BY a.k) AS sessions,
+           array_agg(a.cost ORDER BY a.k) AS costs, array_agg(a.tokens ORDER BY a.k) AS tokens
+    FROM (
+        SELECT c.k, x.user_id, CAST(sum(x.sessions) AS bigint) AS sessions, sum(x.cost_micros) * 0.000001 AS cost,
+               CAST(sum(x.tokens) AS bigint) AS tokens
+        FROM c
+        CROSS JOIN LATERAL (
+            SELECT d.user_id, d.sessions, d.cost_micros, d.tokens
+            FROM ai_session_user_days d
+            WHERE d.organization_id = :org AND d.day >= CAST(c.inner_start AT TIME ZONE 'UTC' AS date)
+              AND d.day < CAST(c.inner_end AT TIME ZONE 'UTC' AS date)
+          UNION ALL
+            SELECT s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
+            FROM ai_sessions s WHERE {where} AND $HEAD
+          UNION ALL
+            SELECT s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
+            FROM ai_sessions s WHERE {where} AND $TAIL
+        ) AS x
+        GROUP BY c.k, x.user_id
+        HAVING sum(x.sessions) <> 0
+    ) AS a
+    GROUP BY a.user_id
+""".replace("$BUCKETS", _BUCKETS)
+    .replace("$DAYS", _DAYS)
+    .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
+    .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
+)
+"""USER_BUCKETS without filters: each bucket's whole UTC days from the per user and day rollup, its partial
+days from the sessions."""
+
+
 async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> Sequence[Row[Any]]:
     """Every local bucket from the one holding `start` to the one holding the last instant before `end`,
     empty ones included; the first and last are cut at the range so each point says what it covers. Each
@@ -353,11 +398,12 @@ class UserSeries:
 
 async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserSeries:
     """The buckets and, for every user with sessions in the spec, the non-empty ones (one statement
-    each): the caller lays the cells out on the buckets, so no user-by-bucket grid is built in SQL."""
+    each): the caller lays the cells out on the buckets, so no user-by-bucket grid is built in SQL.
+    Without filters, whole UTC days come from ai_session_user_days."""
     await _roomy(conn)
     extra = {"unit": buckets.unit, "days": buckets.days, "tz": buckets.timezone}
     bounds = (await conn.execute(text(BUCKETS), {"start": spec.start, "end": spec.end, **extra})).all()
-    cells = await _rows(conn, USER_BUCKETS, spec, **extra)
+    cells = await _rows(conn, USER_BUCKETS if spec.narrowed else USER_BUCKETS_ROLLUP, spec, **extra)
     return UserSeries(bounds, cells)
 
 
@@ -407,6 +453,7 @@ async def models(
 _ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ai_session_hours": (("organization_id", "hour"), ("sessions", "cost_micros", "tokens")),
     "ai_usage_hours": (("organization_id", "hour", "model"), ("lines", "cost_micros", "tokens")),
+    "ai_session_user_days": (("organization_id", "day", "user_id"), ("sessions", "cost_micros", "tokens")),
 }
 _COMPACT = """
     WITH crowded AS (

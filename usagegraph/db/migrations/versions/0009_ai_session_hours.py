@@ -18,6 +18,9 @@ Revises: 0008
 # ruff: noqa: S608  (DDL composed only from this module's constants)
 from alembic import op
 
+from usagegraph.db.delta_rollups import apply_function as _apply
+from usagegraph.db.delta_rollups import triggers as _triggers
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -33,38 +36,6 @@ _USAGE_ROWS = """
            {sign} * cost_micros AS cost_micros, {sign} * (input_tokens + output_tokens) AS tokens
     FROM {table}
 """
-
-
-def _apply(name: str, rollup: str, rows: str, keys: str, sums: str) -> str:
-    new = rows.format(sign=1, table="new_rows")
-    old = rows.format(sign=-1, table="old_rows")
-    insert = f"INSERT INTO {rollup} ({keys}, {sums.replace('sum(', '').replace(')', '')})"
-    grouped = f"SELECT {keys}, {sums} FROM ({{rows}}) AS d GROUP BY {keys}"
-    return f"""
-        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'INSERT' THEN
-                {insert} {grouped.format(rows=new)};
-            ELSIF TG_OP = 'UPDATE' THEN
-                {insert} {grouped.format(rows=new + " UNION ALL " + old)}
-                HAVING {" OR ".join(part + " <> 0" for part in sums.split(", "))};
-            ELSE
-                {insert} {grouped.format(rows=old)};
-            END IF;
-            RETURN NULL;
-        END $$
-    """
-
-
-def _triggers(table: str, function: str) -> list[str]:
-    return [
-        f"CREATE TRIGGER {function}_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-        f"CREATE TRIGGER {function}_update AFTER UPDATE ON {table} "
-        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-        f"CREATE TRIGGER {function}_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-    ]
 
 
 def upgrade() -> None:
