@@ -247,7 +247,8 @@ async def test_workspace_days_in_kathmandu_and_across_a_new_york_dst_change(
     gql: GraphQL, factory: Factory
 ) -> None:
     """A workspace's ANY series reads first and last minutes per user and UTC day, split at the local
-    midnight; a UTC day in which the offset changes (2024-03-10 in New York) reads the hour rows."""
+    midnight; a UTC day in which the offset changes (2024-03-10 in New York, 2024-10-26 in Beirut) reads
+    the hour rows."""
     w = await _world(factory)
     sessions = [
         ("carol", "IDE", "2024-03-04T18:00:00Z", "2024-03-04T18:15:00Z"),  # 23:45-23:59 in Kathmandu
@@ -256,6 +257,9 @@ async def test_workspace_days_in_kathmandu_and_across_a_new_york_dst_change(
         ("alice", "IDE", "2024-03-10T04:30:00Z", "2024-03-10T05:30:00Z"),  # 03-09 23:30 to 03-10 00:29 EST
         ("bob", "IDE", "2024-03-11T03:30:00Z", "2024-03-11T03:45:00Z"),  # 03-10 23:30 EDT
         ("carol", "APP", "2024-03-11T04:00:00Z", "2024-03-11T04:00:30Z"),  # 03-11 00:00 EDT
+        # Beirut leaves summer time at 00:00 of 2024-10-27 (21:00 UTC), back to 23:00 of 10-26: 21:30 UTC is
+        # 23:30 of 10-26, although 21:00 UTC would be midnight at the offset the UTC day started with.
+        ("bob", "IDE", "2024-10-26T21:30:00Z", "2024-10-26T21:40:00Z"),
     ]
     for name, category, start, end in sessions:
         await factory.activity(
@@ -282,6 +286,10 @@ async def test_workspace_days_in_kathmandu_and_across_a_new_york_dst_change(
         ("2024-03-09", 1, 3, 3),
         ("2024-03-10", 2, 3, 3),
         ("2024-03-11", 1, 1, 3),
+    ]
+    assert await series("2024-10-26", "2024-10-27", "Asia/Beirut") == [
+        ("2024-10-26", 1, 1, 1),
+        ("2024-10-27", 0, 1, 1),
     ]
 
 

@@ -166,11 +166,6 @@ async def usage_metrics(
     async with info.context.db.read() as conn:
         rows = await mq.usage_rows(conn, spec)
     return [
-        UsageMetric(
-            date=row.day,
-            dau=row.dau,
-            wau=row.wau if spec.wau else None,
-            mau=row.mau if spec.mau else None,
-        )
-        for row in rows
+        UsageMetric(date=day, dau=dau, wau=wau if spec.wau else None, mau=mau if spec.mau else None)
+        for day, dau, wau, mau in rows
     ]

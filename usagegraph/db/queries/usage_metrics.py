@@ -24,9 +24,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Row, text
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -113,32 +118,26 @@ def build_sql(spec: MetricsSpec) -> str:
     return sql + fill
 
 
-# The distinct (user, local day) pairs of a workspace. `utc_days` classifies each UTC day of the range:
-# `steady` when the zone offset at its first and last minute is the same (then it holds at most one local
-# midnight, `midnight` minutes into it); ANY reads those days from activity_workspace_days and the others,
-# or every day for a category ({hours_for}), from the per-hour minute rows, where an hour that a local
-# midnight cuts is decided by its bits before and after it.
-_WORKSPACE_PAIRS = """
-WITH utc_days AS (
-    SELECT day, t0, d0, d1,
-           (t0 AT TIME ZONE :zone) - t = ((t0 + interval '1439 minutes') AT TIME ZONE :zone) - (t + interval '1439 minutes')
-               AS steady,
-           extract(epoch FROM (CAST(d1 AS timestamp) AT TIME ZONE :zone) - t0)::int / 60 AS midnight
-    FROM (SELECT CAST(:lo_day AS date) + k AS day FROM generate_series(0, CAST(:days AS int) - 1) AS k) u
-    CROSS JOIN LATERAL (SELECT CAST(day AS timestamp) AS t, CAST(day AS timestamp) AT TIME ZONE 'UTC' AS t0) z
-    CROSS JOIN LATERAL (SELECT CAST(t0 AT TIME ZONE :zone AS date) AS d0,
-                               CAST((t0 + interval '1439 minutes') AT TIME ZONE :zone AS date) AS d1) l
-), rows AS (
-    SELECT w.user_id, d.d0, d.d1, w.first_minute < d.midnight AS before, w.last_minute >= d.midnight AS after
-    FROM activity_workspace_days w JOIN utc_days d ON d.day = w.day AND d.steady
-    WHERE {by_day} AND w.organization_id = :org AND w.workspace_id = :workspace
-      AND w.day >= CAST(:lo_day AS date) AND w.day < CAST(:lo_day AS date) + CAST(:days AS int)
-), cells AS (
+# A workspace's rows of activity_workspace_days in [lo_day, hi_day): user, UTC day number (days since
+# 1970-01-01), first and last active minute of the day.
+_WORKSPACE_DAYS = text(
+    """
+    SELECT coalesce(array_agg(user_id), '{}') AS users, coalesce(array_agg(day - DATE '1970-01-01'), '{}') AS days,
+           coalesce(array_agg(first_minute), '{}') AS firsts, coalesce(array_agg(last_minute), '{}') AS lasts
+    FROM activity_workspace_days
+    WHERE organization_id = :org AND workspace_id = :workspace AND day >= :lo_day AND day < :hi_day
+    """
+)
+
+# The distinct (user, local day number) pairs of a workspace's per-hour minute rows in the UTC spans
+# [t0, t1): an hour belongs to one local day, or to two when a local midnight falls inside it, in which
+# case its bits before and after that midnight decide.
+_HOUR_PAIRS = """
+WITH cells AS (
     SELECT m.user_id, m.hour, bit_or(m.minutes) AS minutes
-    FROM utc_days d
+    FROM unnest(CAST(:t0s AS timestamptz[]), CAST(:t1s AS timestamptz[])) AS h(t0, t1)
     JOIN activity_minutes m ON m.organization_id = :org AND m.workspace_id = :workspace {category}
-                           AND m.hour >= d.t0 AND m.hour < d.t0 + interval '1 day'
-    WHERE {hours_for}
+                           AND m.hour >= h.t0 AND m.hour < h.t1
     GROUP BY m.user_id, m.hour
 ), local AS (
     SELECT user_id, hour, minutes, CAST(hour AT TIME ZONE :zone AS date) AS d0,
@@ -150,76 +149,137 @@ WITH utc_days AS (
                AS before_midnight
     FROM local WHERE d0 <> d1
 ), pairs AS (
-    SELECT user_id, d0 AS day FROM rows WHERE d0 = d1 OR before
-    UNION ALL
-    SELECT user_id, d1 FROM rows WHERE d0 <> d1 AND after
-    UNION ALL
-    SELECT user_id, d0 FROM local WHERE d0 = d1
+    SELECT user_id, d0 AS day FROM local WHERE d0 = d1
     UNION ALL
     SELECT user_id, d0 FROM split WHERE minutes & before_midnight <> 0
     UNION ALL
     SELECT user_id, d1 FROM split WHERE minutes & ~before_midnight <> 0
 )
-SELECT coalesce(array_agg(user_id), '{{}}') AS users, coalesce(array_agg(day), '{{}}') AS days
-FROM (SELECT DISTINCT user_id, day FROM pairs WHERE day BETWEEN :from_day AND :last_day) p
+SELECT coalesce(array_agg(user_id), '{{}}') AS users, coalesce(array_agg(day - DATE '1970-01-01'), '{{}}') AS days
+FROM (SELECT DISTINCT user_id, day FROM pairs) p
 """
 
-
-@dataclass(frozen=True)
-class MetricsRow:
-    day: date
-    dau: int | None
-    wau: int | None
-    mau: int | None
-
-
-def _series(spec: MetricsSpec, from_day: date, pairs: Sequence[tuple[object, date]]) -> list[MetricsRow]:
-    """The usage_rows answer from the distinct (user, local day) pairs of [from_day, last_day]: a running
-    set per calendar week (month), or a count per user over the last 7 (30) days for ROLLING."""
-    active: dict[date, list[object]] = {}
-    for user, day in pairs:
-        active.setdefault(day, []).append(user)
-    windows = [(name, days) for name, wanted, days in (("wau", spec.wau, 7), ("mau", spec.mau, 30)) if wanted]
-    running: dict[str, set[object]] = {name: set() for name, _ in windows}
-    inside: dict[str, dict[object, int]] = {name: {} for name, _ in windows}
-    rows: list[MetricsRow] = []
-    last: dict[str, int | None] = {name: None for name, _ in windows}
-    nothing: list[object] = []
-    day = from_day
-    one = timedelta(days=1)
-    while day <= spec.last_day:
-        users = active.get(day, nothing)
-        values: dict[str, int | None] = {}
-        for name, days in windows:
-            if spec.rolling:
-                counts = inside[name]
-                for user in users:
-                    counts[user] = counts.get(user, 0) + 1
-                for user in active.get(day - timedelta(days=days), nothing):
-                    counts[user] -= 1
-                    if not counts[user]:
-                        del counts[user]
-                values[name] = len(counts)
-            else:
-                current = running[name]
-                if (day.weekday() == 0) if name == "wau" else (day.day == 1):
-                    current.clear()
-                current.update(users)
-                values[name] = len(current)
-        if day >= spec.first_day:
-            if not spec.forward_fill:
-                rows.append(MetricsRow(day, len(users), values.get("wau"), values.get("mau")))
-            elif users:
-                last = values
-                rows.append(MetricsRow(day, len(users), values.get("wau"), values.get("mau")))
-            else:
-                rows.append(MetricsRow(day, None, last.get("wau"), last.get("mau")))
-        day += one
-    return rows
+# The zone's offset (seconds east of UTC) at the first and at the last minute of every UTC day of a year,
+# from the server's time zone database.
+_OFFSETS_SQL = text(
+    """
+    SELECT array_agg(extract(epoch FROM (t AT TIME ZONE 'UTC') AT TIME ZONE :zone - t)::int ORDER BY t) AS first,
+           array_agg(extract(epoch FROM ((t + interval '1439 minutes') AT TIME ZONE 'UTC') AT TIME ZONE :zone
+                                        - (t + interval '1439 minutes'))::int ORDER BY t) AS last
+    FROM generate_series(make_timestamp(:year, 1, 1, 0, 0, 0), make_timestamp(:year, 12, 31, 0, 0, 0),
+                         interval '1 day') AS t
+    """
+)
+_OFFSETS: dict[tuple[str, int], tuple[Ints, Ints]] = {}
+_EPOCH = date(1970, 1, 1).toordinal()
 
 
-async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[object] | MetricsRow]:
-    """One row per requested day, oldest first: day, dau and the selected windows."""
+async def _zone_offsets(conn: AsyncConnection, zone: str, first: date, last: date) -> tuple[Ints, Ints]:
+    """The zone's offsets at the first and last minute of each UTC day first..last, kept per zone and year
+    (the rules of a zone do not change while the server runs)."""
+    firsts: list[Ints] = []
+    lasts: list[Ints] = []
+    for year in range(first.year, last.year + 1):
+        if (zone, year) not in _OFFSETS:
+            if len(_OFFSETS) >= 4096:
+                _OFFSETS.clear()
+            row = (await conn.execute(_OFFSETS_SQL, {"zone": zone, "year": year})).one()
+            _OFFSETS[zone, year] = (np.array(row.first, dtype=np.int64), np.array(row.last, dtype=np.int64))
+        firsts.append(_OFFSETS[zone, year][0])
+        lasts.append(_OFFSETS[zone, year][1])
+    skip = (first - date(first.year, 1, 1)).days
+    n = (last - first).days + 1
+    return np.concatenate(firsts)[skip : skip + n], np.concatenate(lasts)[skip : skip + n]
+
+
+async def _workspace_pairs(
+    conn: AsyncConnection, spec: MetricsSpec, params: dict[str, object], from_day: date
+) -> tuple[Ints, Ints]:
+    """The (local day index from from_day, user index) pairs of a workspace's active users, repeats
+    allowed. Every category together (ANY): a row of activity_workspace_days lies in a UTC day whose
+    zone offset is the same at its first and last minute (steady) holds at most one local midnight, m
+    minutes into the day, and its first and last active minute tell on which side of it the user was
+    active; the other days, and every day for one category, are read from the per-hour minute rows."""
+    ids: dict[object, int] = {}
+    days: list[Ints] = []
+    users: list[Ints] = []
+    lo_day, hi_day = from_day - timedelta(days=1), spec.last_day + timedelta(days=2)
+    spans: tuple[list[datetime], list[datetime]]
+    if spec.category is None:
+        found = (await conn.execute(_WORKSPACE_DAYS, {**params, "lo_day": lo_day, "hi_day": hi_day})).one()
+        user = np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
+        day = np.array(found.days, dtype=np.int64)
+        first_at, last_at = await _zone_offsets(conn, spec.zone, lo_day, hi_day - timedelta(days=1))
+        at = day - (lo_day.toordinal() - _EPOCH)
+        shift = first_at[at] // 60
+        steady = (first_at[at] == last_at[at]) & (first_at[at] % 60 == 0)
+        d0 = (day * 1440 + shift) // 1440
+        d1 = (day * 1440 + 1439 + shift) // 1440
+        midnight = d1 * 1440 - shift - day * 1440
+        before = steady & ((d0 == d1) | (np.array(found.firsts) < midnight))
+        after = steady & (d0 != d1) & (np.array(found.lasts) >= midnight)
+        days += [d0[before], d1[after]]
+        users += [user[before], user[after]]
+        unsteady = sorted(set(day[~steady].tolist()))
+        starts = [datetime.combine(date.fromordinal(d + _EPOCH), time(), UTC) for d in unsteady]
+        spans = (starts, [t + timedelta(days=1) for t in starts])
+    else:
+        spans = ([datetime.combine(lo_day, time(), UTC)], [datetime.combine(hi_day, time(), UTC)])
+    if spans[0]:
+        sql = _HOUR_PAIRS.format(category="AND m.category = :category" if spec.category is not None else "")
+        found = (await conn.execute(text(sql), {**params, "t0s": spans[0], "t1s": spans[1]})).one()
+        days.append(np.array(found.days, dtype=np.int64))
+        users.append(
+            np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
+        )
+    return np.concatenate(days) - (from_day.toordinal() - _EPOCH), np.concatenate(users)
+
+
+def _series(spec: MetricsSpec, from_day: date, day: Ints, user: Ints) -> list[tuple[Any, ...]]:
+    """The usage_rows answer from (local day index, user index) pairs. A window's count on day d is the
+    number of users whose last active day up to d is at or after the window's first day (its Monday or
+    first of the month for CALENDAR, d - 6 or d - 29 for ROLLING); from_day is early enough for every
+    window of the requested days, and pairs outside from_day..last_day are left out."""
+    n = (spec.last_day - from_day).days + 1
+    inside = (day >= 0) & (day < n)
+    active = np.zeros((n, int(user.max(initial=0)) + 1), dtype=bool)
+    active[day[inside], user[inside]] = True
+    index = np.arange(n)
+    last = np.maximum.accumulate(np.where(active, index[:, None], -1), axis=0)
+    days = np.datetime64(from_day, "D") + index
+    dau = active.sum(axis=1)
+    windows: dict[str, Ints] = {}
+    for name, wanted, length in (("wau", spec.wau, 7), ("mau", spec.mau, 30)):
+        if not wanted:
+            continue
+        if spec.rolling:
+            first = index - (length - 1)
+        elif name == "wau":
+            first = index - (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+        else:
+            first = index - (days - days.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+        windows[name] = (last >= np.maximum(first, 0)[:, None]).sum(axis=1)
+    skip = (spec.first_day - from_day).days
+    shown = slice(skip, n)
+    nothing = [None] * (n - skip)
+    if spec.forward_fill:
+        # A day without activity shows the windows of the last requested day with activity, or nothing.
+        lit = np.where(dau[shown] > 0, np.arange(n - skip), -1)
+        source = np.maximum.accumulate(lit)
+        columns = [[d or None for d in dau[shown].tolist()]]
+        for name in ("wau", "mau"):
+            values = windows[name][shown].tolist() if name in windows else nothing
+            columns.append([None if k < 0 else values[k] for k in source.tolist()])
+    else:
+        columns = [
+            dau[shown].tolist(),
+            *(windows[name][shown].tolist() if name in windows else nothing for name in ("wau", "mau")),
+        ]
+    return list(zip(days[shown].tolist(), *columns, strict=True))
+
+
+async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Any]:
+    """One row per requested day, oldest first: (day, dau, wau, mau), the windows not selected None."""
     from_day = first_needed_day(spec)
     params: dict[str, object] = {
         "org": spec.organization_id,
@@ -227,22 +287,15 @@ async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Row[o
         "first_day": spec.first_day,
         "last_day": spec.last_day,
         "zone": spec.zone,
-        "lo": datetime.combine(from_day - timedelta(days=1), time(), UTC),
-        "hi": datetime.combine(spec.last_day + timedelta(days=2), time(), UTC),
     }
     if spec.category is not None:
         params["category"] = spec.category
     if spec.workspace_id is not None:
         params["workspace"] = spec.workspace_id
-        params["lo_day"] = from_day - timedelta(days=1)
-        params["days"] = (spec.last_day - from_day).days + 3
-        by_category = spec.category is not None
-        sql = _WORKSPACE_PAIRS.format(
-            category="AND m.category = :category" if by_category else "",
-            by_day="false" if by_category else "true",
-            hours_for="true" if by_category else "NOT d.steady",
-        )
-        pairs = (await conn.execute(text(sql), params)).one()
-        return _series(spec, from_day, list(zip(pairs.users, pairs.days, strict=True)))
+        day, user = await _workspace_pairs(conn, spec, params, from_day)
+        return _series(spec, from_day, day, user)
+    params["lo"] = datetime.combine(from_day - timedelta(days=1), time(), UTC)
+    params["hi"] = datetime.combine(spec.last_day + timedelta(days=2), time(), UTC)
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
-    return (await conn.execute(text(build_sql(spec)), params)).all()
+    found = (await conn.execute(text(build_sql(spec)), params)).mappings()
+    return [(row["day"], row["dau"], row.get("wau"), row.get("mau")) for row in found]
