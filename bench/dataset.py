@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
-from usagegraph.db.queries import day_vectors, user_days, workspace_days
+from usagegraph.db.queries import day_vectors, rollup, user_days, workspace_days
 
 DATA_DIR = Path(".usagegraph-bench")
 DATABASE = "usagegraph_bench"
@@ -33,6 +33,7 @@ REGIONS = ["us-east", "us-west", "eu-west", "eu-central", "ap-south", "ap-northe
 INTEGERS = ("users", "workspaces", "sessions", "logins", "latency")
 LOADED = [
     "activity_quarter_users",
+    "activity_hour_users",
     "activity_user_bits",
     "activity_sessions",
     "activity_minutes",
@@ -256,6 +257,7 @@ STEPS: list[tuple[str, str]] = [
         ORDER BY 1, 2, 3
         """,
     ),
+    ("hour user bitmaps", rollup.HOURS_BACKFILL),
     ("activity user days", user_days.BACKFILL),
     ("activity workspace days", workspace_days.BACKFILL),
     (

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
-from usagegraph.db.queries.rollup import merge_sessions
+from usagegraph.db.queries.rollup import HOURS_BACKFILL, merge_sessions
 
 INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted duplicates rejected { message } } }"
 METRICS = """
@@ -89,9 +89,32 @@ async def test_concurrent_batches_share_rollup_rows(
                 {"o": org},
             )
         ).one()
+        # The hour bitmaps both transactions merged equal the OR of the stored quarters of each hour.
+        hours = (
+            await conn.execute(
+                text(
+                    "SELECT category, hour, users::text FROM activity_hour_users WHERE organization_id = :o "
+                    "ORDER BY category, hour"
+                ),
+                {"o": org},
+            )
+        ).all()
+        fresh = (
+            await conn.execute(
+                text(
+                    "SELECT category, hour, users::text FROM ("
+                    + HOURS_BACKFILL.split("\n", 2)[2]
+                    + ") h(organization_id, category, hour, users) WHERE organization_id = :o ORDER BY category, hour"
+                ),
+                {"o": org},
+            )
+        ).all()
     # 09:50-11:10 each day: minutes 50-59 of hour 9, all of hour 10, minutes 0-9 of hour 11.
     assert [row.n for row in tunnel] == [10, 60, 10] * 3
     assert tuple(numbered) == (21, 21)
+    # Each day: IDE and APP in hours 10 and 11, TUNNEL and '*' in hours 9, 10 and 11.
+    assert len(hours) == 3 * (2 + 2 + 3 + 3)
+    assert hours == fresh
 
 
 _SESSION = text(

@@ -6,7 +6,7 @@ row per UTC hour with a bigint mask, bit k = minute k, merged with bit_or so tha
 a session is idempotent. A LOGIN sets the bit of its instant.
 
 activity_quarter_users keeps, per organization, category (and '*' for every category) and UTC
-quarter-hour, a bit string of the users active in it (bit i = the user numbered i in
+quarter-hour, a bit string of the users active in it (activity_hour_users the same per UTC hour) (bit i = the user numbered i in
 activity_user_bits), also merged with OR. A user seen for the first time is numbered under a
 transaction-scoped advisory lock on the organization, so that concurrent ingests never give two users
 the same bit; known users take no lock.
@@ -80,6 +80,33 @@ _NUMBER_USERS = text(
     """
 )
 
+# The merge of a user bitmap into a stored one (`q`): OR, keeping the longer length (the shorter is padded
+# with zeros); a row whose bits would not change is not written.
+_OR_USERS = """
+    SET users = CASE WHEN length(q.users) = length(excluded.users) THEN q.users | excluded.users
+                     ELSE substring(excluded.users || (q.users # q.users)
+                                    FROM 1 FOR greatest(length(excluded.users), length(q.users)))
+                          | substring(q.users || (excluded.users # excluded.users)
+                                      FROM 1 FOR greatest(length(excluded.users), length(q.users))) END
+    WHERE CASE WHEN length(q.users) = length(excluded.users) THEN q.users | excluded.users <> q.users ELSE true END
+"""
+
+# activity_hour_users from activity_quarter_users, for a backfill: each quarter padded to its
+# organization's bitmap length, then OR-ed per hour.
+HOURS_BACKFILL = """
+INSERT INTO activity_hour_users (organization_id, category, hour, users)
+SELECT q.organization_id, q.category, date_bin('1 hour', q.quarter, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+       bit_or(substring(q.users || c.zeros FROM 1 FOR c.n))
+FROM activity_quarter_users q
+JOIN (
+    SELECT organization_id, n, CAST(repeat('0', n) AS bit varying) AS zeros
+    FROM (SELECT organization_id, 1024 * ((max(idx) + 1024) / 1024) AS n FROM activity_user_bits
+          GROUP BY organization_id) c
+) c ON c.organization_id = q.organization_id
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
+
 # The sessions of the batch that have a workspace, for activity_workspace_days.
 _WORKSPACE_SESSIONS = "(SELECT * FROM s WHERE workspace_id <> CAST(:nil AS uuid)) s"
 
@@ -148,17 +175,19 @@ _MERGE = text(
         SELECT * FROM per_category
         UNION ALL
         SELECT organization_id, '*', quarter, bit_or(users) FROM per_category GROUP BY organization_id, quarter
+    ), merged_hours AS (
+        INSERT INTO activity_hour_users AS q (organization_id, category, hour, users)
+        SELECT organization_id, category, date_bin('1 hour', quarter, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+               bit_or(users)
+        FROM quarters
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2, 3
+        ON CONFLICT (organization_id, category, hour) DO UPDATE {_OR_USERS}
     )
     INSERT INTO activity_quarter_users AS q (organization_id, category, quarter, users)
     SELECT * FROM quarters
     ORDER BY organization_id, category, quarter
-    ON CONFLICT (organization_id, category, quarter) DO UPDATE
-    SET users = CASE WHEN length(q.users) = length(excluded.users) THEN q.users | excluded.users
-                     ELSE substring(excluded.users || (q.users # q.users)
-                                    FROM 1 FOR greatest(length(excluded.users), length(q.users)))
-                          | substring(q.users || (excluded.users # excluded.users)
-                                      FROM 1 FOR greatest(length(excluded.users), length(q.users))) END
-    WHERE CASE WHEN length(q.users) = length(excluded.users) THEN q.users | excluded.users <> q.users ELSE true END
+    ON CONFLICT (organization_id, category, quarter) DO UPDATE {_OR_USERS}
     """
 )
 

@@ -1,11 +1,13 @@
 """SQL of DAU / WAU / MAU (API.md 5.3).
 
-An organization reads activity_quarter_users: one bit string of users per UTC quarter-hour and category
-('*' for ANY).
-Every zone offset in use is a multiple of 15 minutes, so each quarter-hour lies in one local day; the
-users of a day are the OR of its quarters, dau their bit count, and wau / mau the bit count of the OR over
-the window's days (a running OR over the week or month for CALENDAR, the last 7 or 30 days for ROLLING).
-The work grows with the number of quarter-hours in the range, not with the number of user-days.
+An organization reads activity_hour_users: one bit string of users per UTC hour and category ('*' for
+ANY). An hour whose first and last minute fall on the same local day belongs to that day; the quarters of
+an hour that a local midnight cuts (zones whose offset is not a whole number of hours) are read from
+activity_quarter_users: every zone offset in use is a multiple of 15 minutes, so each quarter-hour lies in
+one local day. The users of a day are the OR of its hours and quarters, dau their bit count, and wau / mau
+the bit count of the OR over the window's days (a running OR over the week or month for CALENDAR, the
+last 7 or 30 days for ROLLING). The work grows with the number of hours in the range, not with the number
+of user-days.
 
 A workspace (small by nature) needs the distinct (user, local day) pairs. Every category together (ANY)
 takes them from activity_workspace_days (the first and last active minute per user and UTC day; see
@@ -68,7 +70,21 @@ _ALL_DAYS = """
     )"""
 
 
-def _bitmap_series(spec: MetricsSpec) -> str:
+_WHOLE_HOUR = "AND CAST(q.hour AT TIME ZONE :zone AS date) = CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"
+# The quarters of the hours that a local midnight cuts (only in zones whose offset is not whole hours).
+_CUT_HOURS = """
+          UNION ALL
+            SELECT CAST(x.quarter AT TIME ZONE :zone AS date), x.users
+            FROM activity_hour_users q
+            JOIN activity_quarter_users x ON x.organization_id = q.organization_id AND x.category = q.category
+                                         AND x.quarter >= q.hour AND x.quarter < q.hour + interval '1 hour'
+            WHERE q.organization_id = :org {category} AND q.hour >= :lo AND q.hour < :hi
+              AND CAST(q.hour AT TIME ZONE :zone AS date) <> CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"""
+
+
+def _bitmap_series(spec: MetricsSpec, whole_hours: bool) -> str:
+    """whole_hours: the zone's offset is a whole number of hours all over the range, so that no hour
+    is cut by a local midnight."""
     category = "AND q.category = :category" if spec.category is not None else "AND q.category = '*'"
     sql = f"""
     , capacity AS (
@@ -77,14 +93,22 @@ def _bitmap_series(spec: MetricsSpec) -> str:
     ), padding AS MATERIALIZED (
         SELECT n, CAST(repeat('0', n) AS bit varying) AS zeros FROM capacity
     ), day_users AS (
-        SELECT CAST(q.quarter AT TIME ZONE :zone AS date) AS day,
-               bit_or(substring(q.users || p.zeros FROM 1 FOR p.n)) AS users
-        FROM activity_quarter_users q CROSS JOIN padding p
-        WHERE q.organization_id = :org {category} AND q.quarter >= :lo AND q.quarter < :hi
-        GROUP BY 1
+        SELECT day, bit_or(CASE WHEN length(users) = p.n THEN users ELSE substring(users || p.zeros FROM 1 FOR p.n) END)
+                   AS users
+        FROM (
+            SELECT CAST(q.hour AT TIME ZONE :zone AS date) AS day, q.users
+            FROM activity_hour_users q
+            WHERE q.organization_id = :org {category} AND q.hour >= :lo AND q.hour < :hi {{whole_hour}}
+          {{cut_hours}}
+        ) AS x
+        CROSS JOIN padding p
+        GROUP BY day
     ), days AS (
         SELECT d.day, u.users FROM all_days d LEFT JOIN day_users u ON u.day = d.day
     )"""  # noqa: S608  (constant fragments; values are bound parameters)
+    sql = sql.replace("{whole_hour}", "" if whole_hours else _WHOLE_HOUR).replace(
+        "{cut_hours}", "" if whole_hours else _CUT_HOURS.replace("{category}", category)
+    )
     columns = ["day", "coalesce(bit_count(users), 0)::int AS dau"]
     for name, wanted, days, unit in (("wau", spec.wau, 7, "week"), ("mau", spec.mau, 30, "month")):
         if not wanted:
@@ -98,9 +122,9 @@ def _bitmap_series(spec: MetricsSpec) -> str:
     return sql + series
 
 
-def build_sql(spec: MetricsSpec) -> str:
+def build_sql(spec: MetricsSpec, whole_hours: bool) -> str:
     """The statement of an organization's series."""
-    sql = _ALL_DAYS + _bitmap_series(spec)
+    sql = _ALL_DAYS + _bitmap_series(spec, whole_hours)
     names = ["day", "dau"] + [name for name, wanted in (("wau", spec.wau), ("mau", spec.mau)) if wanted]
     rows = f"SELECT {', '.join(names)} FROM series WHERE day >= :first_day"  # noqa: S608
     if not spec.forward_fill:
@@ -296,6 +320,10 @@ async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Any]:
         return _series(spec, from_day, day, user)
     params["lo"] = datetime.combine(from_day - timedelta(days=1), time(), UTC)
     params["hi"] = datetime.combine(spec.last_day + timedelta(days=2), time(), UTC)
+    first_at, last_at = await _zone_offsets(
+        conn, spec.zone, from_day - timedelta(days=1), spec.last_day + timedelta(days=1)
+    )
+    whole_hours = not (first_at % 3600).any() and not (last_at % 3600).any()
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
-    found = (await conn.execute(text(build_sql(spec)), params)).mappings()
+    found = (await conn.execute(text(build_sql(spec, whole_hours)), params)).mappings()
     return [(row["day"], row["dau"], row.get("wau"), row.get("mau")) for row in found]
