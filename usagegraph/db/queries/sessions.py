@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -344,38 +346,75 @@ _DAYS = """
 """_HOURS by UTC day: each bucket's whole UTC days [inner_start, inner_end), and its partial days at the
 edges (_HEAD, _TAIL)."""
 
-USER_BUCKETS_ROLLUP = (
+USER_CELLS_ROLLUP = (
     """
-    WITH $BUCKETS, c AS MATERIALIZED ($DAYS)
-    SELECT a.user_id, array_agg(a.k ORDER BY a.k) AS ks, array_agg(a.sessions ORDER BY a.k) AS sessions,
-           array_agg(a.cost ORDER BY a.k) AS costs, array_agg(a.tokens ORDER BY a.k) AS tokens
-    FROM (
-        SELECT c.k, x.user_id, CAST(sum(x.sessions) AS bigint) AS sessions, sum(x.cost_micros) * 0.000001 AS cost,
-               CAST(sum(x.tokens) AS bigint) AS tokens
+    WITH $BUCKETS, c AS MATERIALIZED ($DAYS), x AS (
+        SELECT c.k, d.user_id, d.sessions, d.cost_micros, d.tokens
         FROM c
-        CROSS JOIN LATERAL (
-            SELECT d.user_id, d.sessions, d.cost_micros, d.tokens
-            FROM ai_session_user_days d
-            WHERE d.organization_id = :org AND d.day >= CAST(c.inner_start AT TIME ZONE 'UTC' AS date)
-              AND d.day < CAST(c.inner_end AT TIME ZONE 'UTC' AS date)
-          UNION ALL
-            SELECT s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
-            FROM ai_sessions s WHERE {where} AND $HEAD
-          UNION ALL
-            SELECT s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
-            FROM ai_sessions s WHERE {where} AND $TAIL
-        ) AS x
-        GROUP BY c.k, x.user_id
-        HAVING sum(x.sessions) <> 0
-    ) AS a
-    GROUP BY a.user_id
+        JOIN ai_session_user_days d
+          ON d.organization_id = :org AND d.day >= CAST(c.inner_start AT TIME ZONE 'UTC' AS date)
+         AND d.day < CAST(c.inner_end AT TIME ZONE 'UTC' AS date)
+      UNION ALL
+        SELECT c.k, s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
+        FROM c JOIN ai_sessions s ON {where} AND $HEAD
+      UNION ALL
+        SELECT c.k, s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
+        FROM c JOIN ai_sessions s ON {where} AND $TAIL
+    )
+    SELECT coalesce(array_agg(k), '{}') AS ks, coalesce(array_agg(user_id), '{}') AS users,
+           coalesce(array_agg(sessions), '{}') AS sessions, coalesce(array_agg(cost_micros), '{}') AS costs,
+           coalesce(array_agg(tokens), '{}') AS tokens
+    FROM x
 """.replace("$BUCKETS", _BUCKETS)
     .replace("$DAYS", _DAYS)
     .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
     .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
 )
-"""USER_BUCKETS without filters: each bucket's whole UTC days from the per user and day rollup, its partial
-days from the sessions."""
+"""USER_BUCKETS without filters, as parallel arrays of (bucket k, user, sessions, micro-dollars, tokens)
+entries, several per cell: each bucket's whole UTC days from the per user and day rollup (its delta rows
+as they are), its partial days from the sessions. The caller adds them up per cell."""
+
+
+@dataclass(frozen=True)
+class UserCells:
+    user_id: uuid.UUID
+    ks: list[int]
+    sessions: list[int]
+    costs: list[Decimal]
+    tokens: list[int]
+
+
+def _cells(found: Row[Any]) -> list[UserCells]:
+    """USER_CELLS_ROLLUP's entries summed per (user, bucket) in exact int64, the cells without sessions
+    (deltas that cancel out) left out; users in first-seen order, buckets ascending."""
+    ids: dict[uuid.UUID, int] = {}
+    users = np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
+    if not ids:
+        return []
+    width = int(max(found.ks)) + 1
+    keys, slot = np.unique(users * width + np.array(found.ks, dtype=np.int64), return_inverse=True)
+    sums = np.zeros((3, len(keys)), dtype=np.int64)
+    for row, values in enumerate((found.sessions, found.costs, found.tokens)):
+        np.add.at(sums[row], slot, np.array(values, dtype=np.int64))
+    kept = sums[0] != 0
+    keys, sums = keys[kept], sums[:, kept]
+    owners = keys // width
+    bounds = np.flatnonzero(np.diff(owners)) + 1
+    by_index = list(ids)
+    cells = []
+    for part in np.split(np.arange(len(keys)), bounds):
+        if not len(part):
+            continue
+        cells.append(
+            UserCells(
+                user_id=by_index[int(owners[part[0]])],
+                ks=(keys[part] % width).tolist(),
+                sessions=sums[0, part].tolist(),
+                costs=[Decimal(micros).scaleb(-6) for micros in sums[1, part].tolist()],
+                tokens=sums[2, part].tolist(),
+            )
+        )
+    return cells
 
 
 async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> Sequence[Row[Any]]:
@@ -391,7 +430,7 @@ async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets)
 class UserSeries:
     buckets: Sequence[Row[Any]]
     """(k, bucket_start, bucket_end) of every bucket, as `timeseries` cuts them"""
-    cells: Sequence[Row[Any]]
+    cells: Sequence[Row[Any] | UserCells]
     """(user_id, ks, sessions, costs, tokens) of every user with sessions: arrays over the buckets k in
     which the user has sessions, in bucket order (one row per user, decoded as arrays)"""
 
@@ -399,12 +438,14 @@ class UserSeries:
 async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserSeries:
     """The buckets and, for every user with sessions in the spec, the non-empty ones (one statement
     each): the caller lays the cells out on the buckets, so no user-by-bucket grid is built in SQL.
-    Without filters, whole UTC days come from ai_session_user_days."""
+    Without filters, whole UTC days come from ai_session_user_days and the cells are added up here."""
     await _roomy(conn)
     extra = {"unit": buckets.unit, "days": buckets.days, "tz": buckets.timezone}
     bounds = (await conn.execute(text(BUCKETS), {"start": spec.start, "end": spec.end, **extra})).all()
-    cells = await _rows(conn, USER_BUCKETS if spec.narrowed else USER_BUCKETS_ROLLUP, spec, **extra)
-    return UserSeries(bounds, cells)
+    if spec.narrowed:
+        return UserSeries(bounds, await _rows(conn, USER_BUCKETS, spec, **extra))
+    found = (await _rows(conn, USER_CELLS_ROLLUP, spec, **extra))[0]
+    return UserSeries(bounds, _cells(found))
 
 
 PAGE = """

@@ -10,15 +10,16 @@ last 7 or 30 days for ROLLING). The work grows with the number of hours in the r
 of user-days.
 
 A workspace (small by nature) needs the distinct (user, local day) pairs. Every category together (ANY)
-takes them from activity_workspace_days (the first and last active minute per user and UTC day; see
-usagegraph.db.queries.workspace_days) for the UTC days in which the zone offset does not change, and
-from the per-hour minute rows (covering index) for the others and for one category: a UTC hour belongs to
-one local day, or to two when a local midnight falls inside it, in which case the hour's bits before and
-after that midnight decide. Python counts the pairs per day (dau), keeps a running set per calendar week
-or month, or a count per user over the last 7 or 30 days (ROLLING), and applies the fill.
+reads its rows of activity_workspace_days (the first and last active minute per user and UTC day; see
+usagegraph.db.queries.workspace_days) as arrays and places them on local days with the zone's offset at
+each UTC day's first and last minute (read from the server's time zone database once per zone and year);
+a day whose offset changes within it, and every day for one category, is read from the per-hour minute
+rows (covering index): a UTC hour belongs to one local day, or to two when a local midnight falls inside
+it, in which case the hour's bits before and after that midnight decide. numpy then counts the users per
+day (dau) and, per window, the users whose last active day is inside it, and applies the fill.
 
 Only the selected metrics are computed: for an organization, a query for dau alone has no window in its
-statement; for a workspace, no running set or count."""
+statement; for a workspace, no window is counted."""
 
 from __future__ import annotations
 
