@@ -360,18 +360,21 @@ USER_CELLS_ROLLUP = (
       UNION ALL
         SELECT c.k, s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
         FROM c JOIN ai_sessions s ON {where} AND $TAIL
+    ), u AS (
+        SELECT user_id, CAST(row_number() OVER () AS int) - 1 AS i FROM (SELECT DISTINCT user_id FROM x) d
     )
-    SELECT coalesce(array_agg(k), '{}') AS ks, coalesce(array_agg(user_id), '{}') AS users,
-           coalesce(array_agg(sessions), '{}') AS sessions, coalesce(array_agg(cost_micros), '{}') AS costs,
-           coalesce(array_agg(tokens), '{}') AS tokens
-    FROM x
+    SELECT coalesce((SELECT array_agg(user_id ORDER BY i) FROM u), '{}') AS users,
+           coalesce(array_agg(u.i), '{}') AS idx, coalesce(array_agg(x.k), '{}') AS ks,
+           coalesce(array_agg(x.sessions), '{}') AS sessions, coalesce(array_agg(x.cost_micros), '{}') AS costs,
+           coalesce(array_agg(x.tokens), '{}') AS tokens
+    FROM x JOIN u ON u.user_id = x.user_id
 """.replace("$BUCKETS", _BUCKETS)
     .replace("$DAYS", _DAYS)
     .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
     .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
 )
-"""USER_BUCKETS without filters, as parallel arrays of (bucket k, user, sessions, micro-dollars, tokens)
-entries, several per cell: each bucket's whole UTC days from the per user and day rollup (its delta rows
+"""USER_BUCKETS without filters, as parallel arrays of (user index into `users`, bucket k, sessions,
+micro-dollars, tokens) entries, several per cell: each bucket's whole UTC days from the per user and day rollup (its delta rows
 as they are), its partial days from the sessions. The caller adds them up per cell."""
 
 
@@ -386,35 +389,38 @@ class UserCells:
 
 def _cells(found: Row[Any]) -> list[UserCells]:
     """USER_CELLS_ROLLUP's entries summed per (user, bucket) in exact int64, the cells without sessions
-    (deltas that cancel out) left out; users in first-seen order, buckets ascending."""
-    ids: dict[uuid.UUID, int] = {}
-    users = np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
-    if not ids:
+    (deltas that cancel out) left out; users in the statement's order, buckets ascending."""
+    if not found.users:
         return []
-    width = int(max(found.ks)) + 1
-    keys, slot = np.unique(users * width + np.array(found.ks, dtype=np.int64), return_inverse=True)
+    users = np.array(found.idx, dtype=np.int64)
+    ks = np.array(found.ks, dtype=np.int64)
+    width = int(ks.max()) + 1
+    keys, slot = np.unique(users * width + ks, return_inverse=True)
     sums = np.zeros((3, len(keys)), dtype=np.int64)
     for row, values in enumerate((found.sessions, found.costs, found.tokens)):
         np.add.at(sums[row], slot, np.array(values, dtype=np.int64))
     kept = sums[0] != 0
     keys, sums = keys[kept], sums[:, kept]
     owners = keys // width
-    bounds = np.flatnonzero(np.diff(owners)) + 1
-    by_index = list(ids)
-    cells = []
-    for part in np.split(np.arange(len(keys)), bounds):
-        if not len(part):
-            continue
-        cells.append(
-            UserCells(
-                user_id=by_index[int(owners[part[0]])],
-                ks=(keys[part] % width).tolist(),
-                sessions=sums[0, part].tolist(),
-                costs=[Decimal(micros).scaleb(-6) for micros in sums[1, part].tolist()],
-                tokens=sums[2, part].tolist(),
-            )
+    starts = [0, *(np.flatnonzero(np.diff(owners)) + 1).tolist(), len(keys)]
+    by_index = found.users
+    owner_of = owners[starts[:-1]].tolist()
+    k_all = (keys % width).tolist()
+    sessions, tokens = sums[0].tolist(), sums[2].tolist()
+    costs = [Decimal(micros) * _MICRO for micros in sums[1].tolist()]
+    return [
+        UserCells(
+            user_id=by_index[owner],
+            ks=k_all[lo:hi],
+            sessions=sessions[lo:hi],
+            costs=costs[lo:hi],
+            tokens=tokens[lo:hi],
         )
-    return cells
+        for owner, lo, hi in zip(owner_of, starts[:-1], starts[1:], strict=True)
+    ]
+
+
+_MICRO = Decimal("0.000001")
 
 
 async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> Sequence[Row[Any]]:
