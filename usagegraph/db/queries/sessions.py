@@ -163,14 +163,15 @@ async def facts(conn: AsyncConnection, spec: SessionSpec) -> Facts:
     )
 
 
-_HOURS = """
+_INNER = """
     SELECT c.*,
-           date_trunc('hour', c.bucket_start, 'UTC')
-               + CASE WHEN date_trunc('hour', c.bucket_start, 'UTC') < c.bucket_start THEN interval '1 hour'
+           date_trunc('{unit}', c.bucket_start, 'UTC')
+               + CASE WHEN date_trunc('{unit}', c.bucket_start, 'UTC') < c.bucket_start THEN interval '1 {unit}'
                       ELSE interval '0' END AS inner_start,
-           date_trunc('hour', c.bucket_end, 'UTC') AS inner_end
+           date_trunc('{unit}', c.bucket_end, 'UTC') AS inner_end
     FROM {cuts} AS c
 """
+_HOURS = _INNER.replace("{unit}", "hour")
 """Splits each [bucket_start, bucket_end) into the whole UTC hours inside it, [inner_start, inner_end),
 read from an hourly rollup, and the partial hours at its edges, [bucket_start, min(inner_start,
 bucket_end)) and [max(inner_start, inner_end), bucket_end), read raw: together exactly the bucket."""
@@ -335,14 +336,7 @@ USER_BUCKETS = """
 """.replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
 
 
-_DAYS = """
-    SELECT b.*,
-           date_trunc('day', b.bucket_start, 'UTC')
-               + CASE WHEN date_trunc('day', b.bucket_start, 'UTC') < b.bucket_start THEN interval '1 day'
-                      ELSE interval '0' END AS inner_start,
-           date_trunc('day', b.bucket_end, 'UTC') AS inner_end
-    FROM buckets b
-"""
+_DAYS = _INNER.replace("{unit}", "day").replace("{cuts}", "buckets")
 """_HOURS by UTC day: each bucket's whole UTC days [inner_start, inner_end), and its partial days at the
 edges (_HEAD, _TAIL)."""
 
