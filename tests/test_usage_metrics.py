@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from usagegraph.db.queries import usage_metrics as mq
 
 ORG_QUERY = """
 query($org: ID!, $start: Date, $end: Date, $period: Int, $window: ActiveWindow! = CALENDAR,
@@ -291,6 +293,74 @@ async def test_workspace_days_in_kathmandu_and_across_a_new_york_dst_change(
         ("2024-10-26", 1, 1, 1),
         ("2024-10-27", 0, 1, 1),
     ]
+
+
+async def test_a_local_day_across_the_new_year(gql: GraphQL, factory: Factory) -> None:
+    """Zone offsets are kept per year: a range over the new year joins two of them."""
+    w = await _world(factory)
+    # 2023-12-31T18:00Z-18:30Z is 23:45 on Dec 31 to 00:14 on Jan 1 in Kathmandu (+5:45).
+    await factory.activity(
+        w["org"],
+        w["alice"],
+        "IDE",
+        at("2023-12-31T18:00:00Z"),
+        at("2023-12-31T18:30:00Z"),
+        workspace_id=w["ws"],
+        app="vscode",
+    )
+    await factory.activity(w["org"], w["bob"], "LOGIN", at("2024-01-01T18:14:00Z"))  # 23:59 on Jan 1
+    body = await gql(
+        WS_ZONE_QUERY,
+        {"ws": str(w["ws"]), "start": "2023-12-31", "end": "2024-01-02", "tz": "Asia/Kathmandu"},
+        token=w["token"],
+    )
+    assert "errors" not in body, body
+    assert [(r["date"], r["dau"], r["mau"]) for r in body["data"]["workspace"]["usageMetrics"]] == [
+        ("2023-12-31", 1, 1),
+        ("2024-01-01", 1, 1),
+        ("2024-01-02", 0, 1),
+    ]
+    rows = await _metrics(
+        gql,
+        w["token"],
+        org=str(w["org"]),
+        start="2023-12-31",
+        end="2024-01-02",
+        fill="NONE",
+        tz="Asia/Kathmandu",
+        category="ANY",
+    )
+    assert [(d, dau, mau) for d, dau, _, mau in rows] == [
+        ("2023-12-31", 1, 1),
+        ("2024-01-01", 2, 2),
+        ("2024-01-02", 0, 2),
+    ]
+
+
+async def test_zone_offsets_per_utc_day_match_the_zone_rules(engine: AsyncEngine) -> None:
+    """The offsets the workspace path places its day rows with, over ranges that cross years and DST
+    changes, against Python's zone rules at each UTC day's first and last minute."""
+    cases = [
+        ("America/New_York", date(2023, 10, 1), date(2024, 4, 1)),
+        ("Australia/Lord_Howe", date(2023, 12, 1), date(2025, 5, 1)),  # +10:30 / +11
+        ("Asia/Beirut", date(2024, 10, 20), date(2024, 11, 2)),
+        ("Asia/Kathmandu", date(2023, 12, 30), date(2024, 1, 2)),
+    ]
+    async with engine.connect() as conn:
+        for zone, first, last in cases:
+            first_at, last_at = await mq._zone_offsets(conn, zone, first, last)
+            days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+            expected_first = [_offset(zone, datetime.combine(d, time(0, 0), UTC)) for d in days]
+            expected_last = [_offset(zone, datetime.combine(d, time(23, 59), UTC)) for d in days]
+            assert first_at.tolist() == expected_first, zone
+            assert last_at.tolist() == expected_last, zone
+            assert expected_first != expected_last or zone == "Asia/Kathmandu"  # the cases include changes
+
+
+def _offset(zone: str, moment: datetime) -> int:
+    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds())
 
 
 async def test_default_period_ends_today(gql: GraphQL, factory: Factory) -> None:
