@@ -1,6 +1,7 @@
-"""The hourly AI session rollups (migration 0009) and the per user and day one (0015): the timeseries, the
-cost by model and the users' own timeseries read without filters (whole UTC hours or days from a rollup,
-partial ones raw) must equal the same figures read with a filter that
+"""The hourly AI session rollups (migration 0009), the per user and day one (0015) and the per user, agent
+and week one (0017): the timeseries, the cost by model, the users' own timeseries and the facts (summary,
+byAgent, users, cost by user) read without filters (whole UTC hours, days or weeks from a rollup, partial
+ones raw) must equal the same figures read with a filter that
 selects every session (raw sessions only), in zones with whole, half and quarter-hour offsets, across DST,
 for ranges cut at odd minutes, and they must stay equal after sessions are updated, moved, deleted, their
 usage lines replaced, and the rollups compacted."""
@@ -30,7 +31,17 @@ query($org: ID!, $filter: SessionFilter, $interval: SessionInterval!, $tz: Strin
     sessionAnalytics(filter: $filter) {
       timeseries(interval: $interval, timezone: $tz) { start end sessions cost tokens }
       costBreakdown(by: MODEL) { key cost share sessions tokens }
-      users { user { id } timeseries(interval: $interval, timezone: $tz) { start end sessions cost tokens } }
+      users {
+        user { id } sessions cost tokens averageDurationSeconds favoriteAgent agents { agent sessions }
+        durationHistogram { le count }
+        timeseries(interval: $interval, timezone: $tz) { start end sessions cost tokens }
+      }
+      summary {
+        totalSessions totalCost totalTokens inputTokens outputTokens cacheReadTokens cacheWriteTokens
+        averageDurationSeconds averageCostPerSession uniqueUsers unpricedSessions
+      }
+      byAgent { agent sessions users totalCost averageCost averageDurationSeconds tokens }
+      byUser: costBreakdown(by: USER) { key cost share sessions tokens }
     }
   }
 }
@@ -41,6 +52,8 @@ CASES = [
     ("2024-03-07T00:00:00Z", "2024-03-14T00:00:00Z", "WEEK", "Asia/Kolkata"),  # +5:30
     ("2024-03-08T03:00:00Z", "2024-03-08T03:40:00Z", "DAY", "UTC"),  # inside one hour
     ("2024-03-05T00:00:00Z", "2024-03-16T00:00:00Z", "DAY", "UTC"),  # whole hours only
+    ("2024-02-26T00:00:00Z", "2024-03-25T00:00:00Z", "WEEK", "UTC"),  # whole weeks only
+    ("2024-03-06T10:07:00Z", "2024-03-19T00:00:00Z", "DAY", "America/New_York"),  # a whole week and edges
 ]
 
 
@@ -148,6 +161,7 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
             ("ai_session_hours", "organization_id, hour"),
             ("ai_usage_hours", "organization_id, hour, model"),
             ("ai_session_user_days", "organization_id, day, user_id"),
+            ("ai_session_user_weeks", "organization_id, week, user_id, agent"),
         ):
             most = (
                 await conn.execute(

@@ -4,6 +4,7 @@ Every statement reads the sessions selected by one `SessionSpec`: the filter and
 WHERE predicates built only from the fragments below (values are always bound parameters), so each
 section scans just the organization's sessions in range and nothing of another tenant or user is read."""
 
+# ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
 
 import uuid
@@ -93,22 +94,56 @@ async def _rows(conn: AsyncConnection, template: str, spec: SessionSpec, **extra
     return (await conn.execute(text(sql), {**params, **extra})).all()
 
 
-FACTS = """
+# One session's contribution to every sum of the facts read (as the weekly rollup of migration 0017
+# keeps them): durations in whole microseconds, so that sums are exact and independent of their order.
+_SESSION_FACTS = """s.user_id, s.agent, 1 AS sessions, s.cost_micros, s.input_tokens, s.output_tokens,
+           s.cache_read_tokens, s.cache_write_tokens,
+           coalesce(CAST(round(s.duration_seconds * 1000000) AS bigint), 0) AS duration_us,
+           CAST(s.duration_seconds IS NOT NULL AS int) AS ended, CAST(s.unpriced AS int) AS unpriced,
+           coalesce(CAST(s.duration_seconds <= 60 AS int), 0) AS le0,
+           coalesce(CAST(s.duration_seconds <= 300 AS int), 0) AS le1,
+           coalesce(CAST(s.duration_seconds <= 900 AS int), 0) AS le2,
+           coalesce(CAST(s.duration_seconds <= 1800 AS int), 0) AS le3,
+           coalesce(CAST(s.duration_seconds <= 3600 AS int), 0) AS le4,
+           coalesce(CAST(s.duration_seconds <= 7200 AS int), 0) AS le5"""
+_FACT_SUMS = """user_id, agent, CAST(sum(sessions) AS bigint) AS sessions, CAST(sum(cost_micros) AS bigint) AS cost_micros,
+               CAST(sum(input_tokens) AS bigint) AS input_tokens, CAST(sum(output_tokens) AS bigint) AS output_tokens,
+               CAST(sum(cache_read_tokens) AS bigint) AS cache_read_tokens, CAST(sum(cache_write_tokens) AS bigint) AS cache_write_tokens,
+               CAST(sum(duration_us) AS bigint) AS duration_us, CAST(sum(ended) AS bigint) AS ended, CAST(sum(unpriced) AS bigint) AS unpriced,
+               CAST(sum(le0) AS bigint) AS le0, CAST(sum(le1) AS bigint) AS le1, CAST(sum(le2) AS bigint) AS le2, CAST(sum(le3) AS bigint) AS le3, CAST(sum(le4) AS bigint) AS le4, CAST(sum(le5) AS bigint) AS le5"""
+
+_FACTS_RAW = f"""
     WITH g AS MATERIALIZED (
-        SELECT s.user_id, s.agent, count(*) AS sessions, sum(s.cost_micros) AS cost_micros,
-               sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens,
-               sum(s.cache_read_tokens) AS cache_read_tokens, sum(s.cache_write_tokens) AS cache_write_tokens,
-               sum(s.duration_seconds) AS duration_sum, count(s.duration_seconds) AS ended,
-               count(*) FILTER (WHERE s.unpriced) AS unpriced,
-               count(*) FILTER (WHERE s.duration_seconds <= 60) AS le0,
-               count(*) FILTER (WHERE s.duration_seconds <= 300) AS le1,
-               count(*) FILTER (WHERE s.duration_seconds <= 900) AS le2,
-               count(*) FILTER (WHERE s.duration_seconds <= 1800) AS le3,
-               count(*) FILTER (WHERE s.duration_seconds <= 3600) AS le4,
-               count(*) FILTER (WHERE s.duration_seconds <= 7200) AS le5
-        FROM ai_sessions s WHERE {where}
-        GROUP BY s.user_id, s.agent
-    ), levels AS (
+        SELECT {_FACT_SUMS}
+        FROM (SELECT {_SESSION_FACTS} FROM ai_sessions s WHERE {{where}}) AS x
+        GROUP BY user_id, agent
+"""
+_FACTS_ROLLUP = f"""
+    WITH b AS MATERIALIZED (
+        SELECT CAST(date_trunc('week', CAST(:start AS timestamptz), 'UTC')
+                    + CASE WHEN date_trunc('week', CAST(:start AS timestamptz), 'UTC') < CAST(:start AS timestamptz)
+                           THEN interval '1 week' ELSE interval '0' END AS timestamptz) AS inner_start,
+               date_trunc('week', CAST(:end AS timestamptz), 'UTC') AS inner_end
+    ), g AS MATERIALIZED (
+        SELECT {_FACT_SUMS}
+        FROM (
+            SELECT w.user_id, w.agent, w.sessions, w.cost_micros, w.input_tokens, w.output_tokens,
+                   w.cache_read_tokens, w.cache_write_tokens, w.duration_us, w.ended, w.unpriced,
+                   w.le0, w.le1, w.le2, w.le3, w.le4, w.le5
+            FROM b JOIN ai_session_user_weeks w
+              ON w.organization_id = :org AND w.week >= CAST(b.inner_start AT TIME ZONE 'UTC' AS date)
+             AND w.week < CAST(b.inner_end AT TIME ZONE 'UTC' AS date)
+          UNION ALL
+            SELECT {_SESSION_FACTS}
+            FROM b JOIN ai_sessions s ON {{where}} AND s.started_at < least(b.inner_start, CAST(:end AS timestamptz))
+          UNION ALL
+            SELECT {_SESSION_FACTS}
+            FROM b JOIN ai_sessions s ON {{where}} AND s.started_at >= greatest(b.inner_start, b.inner_end)
+        ) AS x
+        GROUP BY user_id, agent
+        HAVING sum(sessions) <> 0
+"""
+_FACTS_LEVELS = """    ), levels AS (
         SELECT CASE WHEN GROUPING(user_id) = 0 THEN 'user' WHEN GROUPING(agent) = 0 THEN 'agent' ELSE 'total' END
                    AS level,
                user_id, agent,
@@ -117,7 +152,7 @@ FACTS = """
                coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
                coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
                coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
-               sum(duration_sum) / nullif(sum(ended), 0) AS average_duration,
+               sum(duration_us) / nullif(sum(ended), 0) / 1000000.0 AS average_duration,
                round(sum(cost_micros) * 0.000001 / nullif(sum(sessions), 0), 6) AS average_cost,
                count(g.user_id) AS users,
                coalesce(sum(unpriced), 0) AS unpriced,
@@ -135,6 +170,10 @@ FACTS = """
     FROM levels l
     ORDER BY l.level, CASE WHEN l.level = 'agent' THEN l.sessions END DESC, l.agent, l.cost DESC, l.user_id
 """
+FACTS = _FACTS_RAW + _FACTS_LEVELS
+FACTS_ROLLUP = _FACTS_ROLLUP + _FACTS_LEVELS
+"""The same without filters: the range's whole UTC weeks from ai_session_user_weeks, the sessions of its
+partial weeks at the edges."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +194,7 @@ async def facts(conn: AsyncConnection, spec: SessionSpec) -> Facts:
     decimals; a user's histogram counts the ended sessions per bound of HISTOGRAM_BOUNDS, then the
     unbounded rest; `users` of an agent row counts its users."""
     await _roomy(conn)
-    rows = await _rows(conn, FACTS, spec)
+    rows = await _rows(conn, FACTS if spec.narrowed else FACTS_ROLLUP, spec)
     return Facts(
         total=next(r for r in rows if r.level == "total"),
         agents=[r for r in rows if r.level == "agent"],
@@ -495,6 +534,26 @@ _ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ai_session_hours": (("organization_id", "hour"), ("sessions", "cost_micros", "tokens")),
     "ai_usage_hours": (("organization_id", "hour", "model"), ("lines", "cost_micros", "tokens")),
     "ai_session_user_days": (("organization_id", "day", "user_id"), ("sessions", "cost_micros", "tokens")),
+    "ai_session_user_weeks": (
+        ("organization_id", "week", "user_id", "agent"),
+        (
+            "sessions",
+            "cost_micros",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "duration_us",
+            "ended",
+            "unpriced",
+            "le0",
+            "le1",
+            "le2",
+            "le3",
+            "le4",
+            "le5",
+        ),
+    ),
 }
 _COMPACT = """
     WITH crowded AS (
