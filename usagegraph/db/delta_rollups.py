@@ -37,3 +37,42 @@ def triggers(table: str, function: str) -> list[str]:
         f"CREATE TRIGGER {function}_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
         f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
     ]
+
+
+def install(rollup: str, table: str, rows: str, keys: str, sums: str) -> list[str]:
+    """The statements that keep `rollup` from `table` (its trigger function and triggers, named after the
+    rollup) and fill it from the rows already there; the rollup table itself is created by the caller."""
+    function = f"{rollup}_apply"
+    columns = sums.replace("sum(", "").replace(")", "")
+    backfill = (
+        f"INSERT INTO {rollup} ({keys}, {columns}) SELECT {keys}, {sums} "
+        f"FROM ({rows.format(sign=1, table=table)}) AS d GROUP BY {keys} ORDER BY {keys}"
+    )
+    return [apply_function(function, rollup, rows, keys, sums), *triggers(table, function), backfill]
+
+
+def uninstall(rollup: str, table: str) -> list[str]:
+    """What install created, and the rollup table."""
+    function = f"{rollup}_apply"
+    return [
+        *(f"DROP TRIGGER {function}_{event} ON {table}" for event in ("insert", "update", "delete")),
+        f"DROP FUNCTION {function}()",
+        f"DROP TABLE {rollup}",
+    ]
+
+
+def ai_truncate_function(session_rollups: list[str]) -> str:
+    """The function run when ai_sessions or ai_session_usage is truncated: it empties their rollups
+    (DELETE, not TRUNCATE: the rollup may be truncated by the same statement)."""
+    deletes = " ".join(f"DELETE FROM {rollup};" for rollup in session_rollups)
+    return f"""
+        CREATE OR REPLACE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_TABLE_NAME = 'ai_sessions' THEN
+                {deletes}
+            ELSE
+                DELETE FROM ai_usage_hours;
+            END IF;
+            RETURN NULL;
+        END $$
+    """

@@ -530,30 +530,25 @@ async def models(
     return (await conn.execute(text(MODELS), {"org": organization_id, "ids": ids})).all()
 
 
+WEEK_SUMS = (
+    "sessions",
+    "cost_micros",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "duration_us",
+    "ended",
+    "unpriced",
+    *(f"le{k}" for k in range(6)),
+)
+"""The sums of ai_session_user_weeks (migration 0017), in column order."""
+
 _ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ai_session_hours": (("organization_id", "hour"), ("sessions", "cost_micros", "tokens")),
     "ai_usage_hours": (("organization_id", "hour", "model"), ("lines", "cost_micros", "tokens")),
     "ai_session_user_days": (("organization_id", "day", "user_id"), ("sessions", "cost_micros", "tokens")),
-    "ai_session_user_weeks": (
-        ("organization_id", "week", "user_id", "agent"),
-        (
-            "sessions",
-            "cost_micros",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "duration_us",
-            "ended",
-            "unpriced",
-            "le0",
-            "le1",
-            "le2",
-            "le3",
-            "le4",
-            "le5",
-        ),
-    ),
+    "ai_session_user_weeks": (("organization_id", "week", "user_id", "agent"), WEEK_SUMS),
 }
 _COMPACT = """
     WITH crowded AS (

@@ -13,7 +13,7 @@ Revises: 0014
 # ruff: noqa: S608  (DDL composed only from this module's constants)
 from alembic import op
 
-from usagegraph.db.delta_rollups import apply_function, triggers
+from usagegraph.db.delta_rollups import ai_truncate_function, install, uninstall
 
 revision = "0015"
 down_revision = "0014"
@@ -27,20 +27,6 @@ _ROWS = """
 """
 _KEYS = "organization_id, day, user_id"
 _SUMS = "sum(sessions), sum(cost_micros), sum(tokens)"
-
-_TRUNCATE = """
-    CREATE OR REPLACE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        -- DELETE, not TRUNCATE: the rollup may be truncated by the same statement
-        IF TG_TABLE_NAME = 'ai_sessions' THEN
-            DELETE FROM ai_session_hours;
-            {also}
-        ELSE
-            DELETE FROM ai_usage_hours;
-        END IF;
-        RETURN NULL;
-    END $$
-"""
 
 
 def upgrade() -> None:
@@ -60,20 +46,12 @@ def upgrade() -> None:
         "CREATE INDEX ai_session_user_days_key ON ai_session_user_days (organization_id, day) "
         "INCLUDE (user_id, sessions, cost_micros, tokens)"
     )
-    op.execute(apply_function("ai_session_user_days_apply", "ai_session_user_days", _ROWS, _KEYS, _SUMS))
-    for statement in triggers("ai_sessions", "ai_session_user_days_apply"):
+    for statement in install("ai_session_user_days", "ai_sessions", _ROWS, _KEYS, _SUMS):
         op.execute(statement)
-    op.execute(_TRUNCATE.format(also="DELETE FROM ai_session_user_days;"))
-    op.execute(
-        f"INSERT INTO ai_session_user_days ({_KEYS}, sessions, cost_micros, tokens) "
-        f"SELECT {_KEYS}, {_SUMS} FROM ({_ROWS.format(sign=1, table='ai_sessions')}) AS d "
-        f"GROUP BY {_KEYS} ORDER BY {_KEYS}"
-    )
+    op.execute(ai_truncate_function(["ai_session_hours", "ai_session_user_days"]))
 
 
 def downgrade() -> None:
-    op.execute(_TRUNCATE.format(also=""))
-    for event in ("insert", "update", "delete"):
-        op.execute(f"DROP TRIGGER ai_session_user_days_apply_{event} ON ai_sessions")
-    op.execute("DROP FUNCTION ai_session_user_days_apply()")
-    op.execute("DROP TABLE ai_session_user_days")
+    op.execute(ai_truncate_function(["ai_session_hours"]))
+    for statement in uninstall("ai_session_user_days", "ai_sessions"):
+        op.execute(statement)

@@ -15,7 +15,8 @@ Revises: 0016
 # ruff: noqa: S608  (DDL composed only from this module's constants)
 from alembic import op
 
-from usagegraph.db.delta_rollups import apply_function, triggers
+from usagegraph.db.delta_rollups import ai_truncate_function, install, uninstall
+from usagegraph.db.queries.sessions import WEEK_SUMS
 
 revision = "0017"
 down_revision = "0016"
@@ -41,37 +42,8 @@ _ROWS = (
 """
 )
 _KEYS = "organization_id, week, user_id, agent"
-_SUMS = ", ".join(
-    f"sum({name})"
-    for name in (
-        "sessions",
-        "cost_micros",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "duration_us",
-        "ended",
-        "unpriced",
-        *(f"le{k}" for k in range(len(_BOUNDS))),
-    )
-)
+_SUMS = ", ".join(f"sum({name})" for name in WEEK_SUMS)
 _COLUMNS = _SUMS.replace("sum(", "").replace(")", "")
-
-_TRUNCATE = """
-    CREATE OR REPLACE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        -- DELETE, not TRUNCATE: the rollup may be truncated by the same statement
-        IF TG_TABLE_NAME = 'ai_sessions' THEN
-            DELETE FROM ai_session_hours;
-            DELETE FROM ai_session_user_days;
-            {also}
-        ELSE
-            DELETE FROM ai_usage_hours;
-        END IF;
-        RETURN NULL;
-    END $$
-"""
 
 
 def upgrade() -> None:
@@ -85,20 +57,12 @@ def upgrade() -> None:
         "CREATE INDEX ai_session_user_weeks_key ON ai_session_user_weeks (organization_id, week) "
         f"INCLUDE (user_id, agent, {_COLUMNS})"
     )
-    op.execute(apply_function("ai_session_user_weeks_apply", "ai_session_user_weeks", _ROWS, _KEYS, _SUMS))
-    for statement in triggers("ai_sessions", "ai_session_user_weeks_apply"):
+    for statement in install("ai_session_user_weeks", "ai_sessions", _ROWS, _KEYS, _SUMS):
         op.execute(statement)
-    op.execute(_TRUNCATE.format(also="DELETE FROM ai_session_user_weeks;"))
-    op.execute(
-        f"INSERT INTO ai_session_user_weeks ({_KEYS}, {_COLUMNS}) "
-        f"SELECT {_KEYS}, {_SUMS} FROM ({_ROWS.format(sign=1, table='ai_sessions')}) AS d "
-        f"GROUP BY {_KEYS} ORDER BY {_KEYS}"
-    )
+    op.execute(ai_truncate_function(["ai_session_hours", "ai_session_user_days", "ai_session_user_weeks"]))
 
 
 def downgrade() -> None:
-    op.execute(_TRUNCATE.format(also=""))
-    for event in ("insert", "update", "delete"):
-        op.execute(f"DROP TRIGGER ai_session_user_weeks_apply_{event} ON ai_sessions")
-    op.execute("DROP FUNCTION ai_session_user_weeks_apply()")
-    op.execute("DROP TABLE ai_session_user_weeks")
+    op.execute(ai_truncate_function(["ai_session_hours", "ai_session_user_days"]))
+    for statement in uninstall("ai_session_user_weeks", "ai_sessions"):
+        op.execute(statement)
