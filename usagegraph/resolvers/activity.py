@@ -165,7 +165,4 @@ async def usage_metrics(
     )
     async with info.context.db.read() as conn:
         rows = await mq.usage_rows(conn, spec)
-    return [
-        UsageMetric(date=day, dau=dau, wau=wau if spec.wau else None, mau=mau if spec.mau else None)
-        for day, dau, wau, mau in rows
-    ]
+    return [UsageMetric(date=day, dau=dau, wau=wau, mau=mau) for day, dau, wau, mau in rows]

@@ -6,8 +6,8 @@ row per UTC hour with a bigint mask, bit k = minute k, merged with bit_or so tha
 a session is idempotent. A LOGIN sets the bit of its instant.
 
 activity_quarter_users keeps, per organization, category (and '*' for every category) and UTC
-quarter-hour, a bit string of the users active in it (activity_hour_users the same per UTC hour) (bit i = the user numbered i in
-activity_user_bits), also merged with OR. A user seen for the first time is numbered under a
+quarter-hour, a bit string of the users active in it (bit i = the user numbered i in activity_user_bits),
+also merged with OR; activity_hour_users the same per UTC hour, the OR of the hour's quarters. A user seen for the first time is numbered under a
 transaction-scoped advisory lock on the organization, so that concurrent ingests never give two users
 the same bit; known users take no lock.
 

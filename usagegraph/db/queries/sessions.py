@@ -94,28 +94,36 @@ async def _rows(conn: AsyncConnection, template: str, spec: SessionSpec, **extra
     return (await conn.execute(text(sql), {**params, **extra})).all()
 
 
-# One session's contribution to every sum of the facts read (as the weekly rollup of migration 0017
-# keeps them): durations in whole microseconds, so that sums are exact and independent of their order.
-_SESSION_FACTS = """s.user_id, s.agent, 1 AS sessions, s.cost_micros, s.input_tokens, s.output_tokens,
+WEEK_SUMS = (
+    "sessions",
+    "cost_micros",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "duration_us",
+    "ended",
+    "unpriced",
+    *(f"le{k}" for k in range(len(HISTOGRAM_BOUNDS))),
+)
+"""The sums of the facts read, in the column order of ai_session_user_weeks (migration 0017)."""
+
+# One session's contribution to every sum of the facts read, also what the weekly rollup adds up per
+# session: durations in whole microseconds, so that sums are exact and independent of their order, and
+# le<k> = 1 when an ended session lasted at most HISTOGRAM_BOUNDS[k] seconds.
+SESSION_FACTS = """s.user_id, s.agent, 1 AS sessions, s.cost_micros, s.input_tokens, s.output_tokens,
            s.cache_read_tokens, s.cache_write_tokens,
            coalesce(CAST(round(s.duration_seconds * 1000000) AS bigint), 0) AS duration_us,
-           CAST(s.duration_seconds IS NOT NULL AS int) AS ended, CAST(s.unpriced AS int) AS unpriced,
-           coalesce(CAST(s.duration_seconds <= 60 AS int), 0) AS le0,
-           coalesce(CAST(s.duration_seconds <= 300 AS int), 0) AS le1,
-           coalesce(CAST(s.duration_seconds <= 900 AS int), 0) AS le2,
-           coalesce(CAST(s.duration_seconds <= 1800 AS int), 0) AS le3,
-           coalesce(CAST(s.duration_seconds <= 3600 AS int), 0) AS le4,
-           coalesce(CAST(s.duration_seconds <= 7200 AS int), 0) AS le5"""
-_FACT_SUMS = """user_id, agent, CAST(sum(sessions) AS bigint) AS sessions, CAST(sum(cost_micros) AS bigint) AS cost_micros,
-               CAST(sum(input_tokens) AS bigint) AS input_tokens, CAST(sum(output_tokens) AS bigint) AS output_tokens,
-               CAST(sum(cache_read_tokens) AS bigint) AS cache_read_tokens, CAST(sum(cache_write_tokens) AS bigint) AS cache_write_tokens,
-               CAST(sum(duration_us) AS bigint) AS duration_us, CAST(sum(ended) AS bigint) AS ended, CAST(sum(unpriced) AS bigint) AS unpriced,
-               CAST(sum(le0) AS bigint) AS le0, CAST(sum(le1) AS bigint) AS le1, CAST(sum(le2) AS bigint) AS le2, CAST(sum(le3) AS bigint) AS le3, CAST(sum(le4) AS bigint) AS le4, CAST(sum(le5) AS bigint) AS le5"""
+           CAST(s.duration_seconds IS NOT NULL AS int) AS ended, CAST(s.unpriced AS int) AS unpriced, """ + ", ".join(
+    f"coalesce(CAST(s.duration_seconds <= {bound} AS int), 0) AS le{k}"
+    for k, bound in enumerate(HISTOGRAM_BOUNDS)
+)
+_FACT_SUMS = "user_id, agent, " + ", ".join(f"CAST(sum({name}) AS bigint) AS {name}" for name in WEEK_SUMS)
 
 _FACTS_RAW = f"""
     WITH g AS MATERIALIZED (
         SELECT {_FACT_SUMS}
-        FROM (SELECT {_SESSION_FACTS} FROM ai_sessions s WHERE {{where}}) AS x
+        FROM (SELECT {SESSION_FACTS} FROM ai_sessions s WHERE {{where}}) AS x
         GROUP BY user_id, agent
 """
 _FACTS_ROLLUP = f"""
@@ -127,17 +135,15 @@ _FACTS_ROLLUP = f"""
     ), g AS MATERIALIZED (
         SELECT {_FACT_SUMS}
         FROM (
-            SELECT w.user_id, w.agent, w.sessions, w.cost_micros, w.input_tokens, w.output_tokens,
-                   w.cache_read_tokens, w.cache_write_tokens, w.duration_us, w.ended, w.unpriced,
-                   w.le0, w.le1, w.le2, w.le3, w.le4, w.le5
+            SELECT w.user_id, w.agent, {", ".join(f"w.{name}" for name in WEEK_SUMS)}
             FROM b JOIN ai_session_user_weeks w
               ON w.organization_id = :org AND w.week >= CAST(b.inner_start AT TIME ZONE 'UTC' AS date)
              AND w.week < CAST(b.inner_end AT TIME ZONE 'UTC' AS date)
           UNION ALL
-            SELECT {_SESSION_FACTS}
+            SELECT {SESSION_FACTS}
             FROM b JOIN ai_sessions s ON {{where}} AND s.started_at < least(b.inner_start, CAST(:end AS timestamptz))
           UNION ALL
-            SELECT {_SESSION_FACTS}
+            SELECT {SESSION_FACTS}
             FROM b JOIN ai_sessions s ON {{where}} AND s.started_at >= greatest(b.inner_start, b.inner_end)
         ) AS x
         GROUP BY user_id, agent
@@ -407,8 +413,9 @@ USER_CELLS_ROLLUP = (
     .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
 )
 """USER_BUCKETS without filters, as parallel arrays of (user index into `users`, bucket k, sessions,
-micro-dollars, tokens) entries, several per cell: each bucket's whole UTC days from the per user and day rollup (its delta rows
-as they are), its partial days from the sessions. The caller adds them up per cell."""
+micro-dollars, tokens) entries, several per cell: each bucket's whole UTC days from the per user and day
+rollup (its delta rows as they are), its partial days from the sessions. The caller adds them up per
+cell."""
 
 
 @dataclass(frozen=True)
@@ -436,14 +443,13 @@ def _cells(found: Row[Any]) -> list[UserCells]:
     keys, sums = keys[kept], sums[:, kept]
     owners = keys // width
     starts = [0, *(np.flatnonzero(np.diff(owners)) + 1).tolist(), len(keys)]
-    by_index = found.users
     owner_of = owners[starts[:-1]].tolist()
     k_all = (keys % width).tolist()
     sessions, tokens = sums[0].tolist(), sums[2].tolist()
     costs = [Decimal(micros) * _MICRO for micros in sums[1].tolist()]
     return [
         UserCells(
-            user_id=by_index[owner],
+            user_id=found.users[owner],
             ks=k_all[lo:hi],
             sessions=sessions[lo:hi],
             costs=costs[lo:hi],
@@ -529,20 +535,6 @@ async def models(
     """Usage lines of a page of sessions in one statement."""
     return (await conn.execute(text(MODELS), {"org": organization_id, "ids": ids})).all()
 
-
-WEEK_SUMS = (
-    "sessions",
-    "cost_micros",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "duration_us",
-    "ended",
-    "unpriced",
-    *(f"le{k}" for k in range(6)),
-)
-"""The sums of ai_session_user_weeks (migration 0017), in column order."""
 
 _ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ai_session_hours": (("organization_id", "hour"), ("sessions", "cost_micros", "tokens")),

@@ -71,7 +71,9 @@ _ALL_DAYS = """
     )"""
 
 
-_WHOLE_HOUR = "AND CAST(q.hour AT TIME ZONE :zone AS date) = CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"
+# Whether an hour's first and last minute fall on the same local day.
+_SAME_DAY = "CAST(q.hour AT TIME ZONE :zone AS date) {op} CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"
+_WHOLE_HOUR = "AND " + _SAME_DAY.format(op="=")
 # The quarters of the hours that a local midnight cuts (only in zones whose offset is not whole hours).
 _CUT_HOURS = """
           UNION ALL
@@ -80,7 +82,7 @@ _CUT_HOURS = """
             JOIN activity_quarter_users x ON x.organization_id = q.organization_id AND x.category = q.category
                                          AND x.quarter >= q.hour AND x.quarter < q.hour + interval '1 hour'
             WHERE q.organization_id = :org {category} AND q.hour >= :lo AND q.hour < :hi
-              AND CAST(q.hour AT TIME ZONE :zone AS date) <> CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"""
+              AND """ + _SAME_DAY.format(op="<>")  # noqa: S608  (constant fragments)
 
 
 def _bitmap_series(spec: MetricsSpec, whole_hours: bool) -> str:
@@ -236,8 +238,9 @@ async def _workspace_pairs(
         day = np.array(found.days, dtype=np.int64)
         first_at, last_at = await _zone_offsets(conn, spec.zone, lo_day, hi_day - timedelta(days=1))
         at = day - (lo_day.toordinal() - _EPOCH)
-        shift = first_at[at] // 60
-        steady = (first_at[at] == last_at[at]) & (first_at[at] % 60 == 0)
+        offset = first_at[at]
+        shift = offset // 60
+        steady = (offset == last_at[at]) & (offset % 60 == 0)
         d0 = (day * 1440 + shift) // 1440
         d1 = (day * 1440 + 1439 + shift) // 1440
         midnight = d1 * 1440 - shift - day * 1440

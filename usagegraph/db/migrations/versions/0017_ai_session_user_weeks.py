@@ -16,41 +16,33 @@ Revises: 0016
 from alembic import op
 
 from usagegraph.db.delta_rollups import ai_truncate_function, install, uninstall
-from usagegraph.db.queries.sessions import WEEK_SUMS
+from usagegraph.db.queries.sessions import SESSION_FACTS, WEEK_SUMS
 
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
 
-_BOUNDS = (60, 300, 900, 1800, 3600, 7200)
 _ROWS = (
-    """
-    SELECT organization_id, CAST(date_trunc('week', started_at AT TIME ZONE 'UTC') AS date) AS week, user_id,
-           agent, {sign} AS sessions, {sign} * cost_micros AS cost_micros, {sign} * input_tokens AS input_tokens,
-           {sign} * output_tokens AS output_tokens, {sign} * cache_read_tokens AS cache_read_tokens,
-           {sign} * cache_write_tokens AS cache_write_tokens,
-           {sign} * coalesce(CAST(round(duration_seconds * 1000000) AS bigint), 0) AS duration_us,
-           {sign} * CAST(duration_seconds IS NOT NULL AS int) AS ended, {sign} * CAST(unpriced AS int) AS unpriced,
-    """
-    + ",\n".join(
-        f"           {{sign}} * coalesce(CAST(duration_seconds <= {bound} AS int), 0) AS le{k}"
-        for k, bound in enumerate(_BOUNDS)
-    )
+    "SELECT organization_id, week, user_id, agent, "
+    + ", ".join(f"{{sign}} * {name} AS {name}" for name in WEEK_SUMS)
     + """
-    FROM {table}
+    FROM (SELECT s.organization_id, CAST(date_trunc('week', s.started_at AT TIME ZONE 'UTC') AS date) AS week, """
+    + SESSION_FACTS
+    + """
+          FROM {table} s) AS f
 """
 )
 _KEYS = "organization_id, week, user_id, agent"
 _SUMS = ", ".join(f"sum({name})" for name in WEEK_SUMS)
-_COLUMNS = _SUMS.replace("sum(", "").replace(")", "")
+_COLUMNS = ", ".join(WEEK_SUMS)
 
 
 def upgrade() -> None:
     op.execute(
         "CREATE TABLE ai_session_user_weeks (organization_id uuid NOT NULL, week date NOT NULL, "
         "user_id uuid NOT NULL, agent text NOT NULL, "
-        + ", ".join(f"{name} bigint NOT NULL" for name in _COLUMNS.split(", "))
+        + ", ".join(f"{name} bigint NOT NULL" for name in WEEK_SUMS)
         + ")"
     )
     op.execute(
