@@ -13,9 +13,10 @@ the sessions starting in it plus those open at its first minute, so a session is
 
 One category reads the per-hour minute rollup and the sessions, as follows. Durations come from the minute
 rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute counts once whatever the app or
-workspace), then AND-ed with the minutes of that hour that belong to the bucket. The hour -> (bucket, minute mask) map is built from the buckets themselves, so the
-rollup rows meet it through a hash join on `hour` and no row needs a time zone conversion; buckets that
-start inside an hour (half- and quarter-hour zones, starts at any whole minute) split its mask.
+workspace), then AND-ed with the minutes of that hour that belong to the bucket. The hour -> (bucket,
+minute mask) map is built from the buckets themselves, so the rollup rows meet it through a hash join on
+`hour` and no row needs a time zone conversion; buckets that start inside an hour (half- and quarter-hour
+zones, starts at any whole minute) split its mask.
 
 Counts need sessions, which the rollup merges. A session overlaps [start, end) iff its first minute is
 before end and its last minute is at or after start. activity_session_spans keeps the longest span of
