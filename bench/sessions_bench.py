@@ -307,6 +307,7 @@ class Ours:
             variable_values={"org": str(ORG), "f": {"start": iso(START), "end": iso(END)}},
             executor_class=CompiledExecutor,
         )
+        context.release()  # as the server does after each execution
         if result.errors:
             raise RuntimeError(result.errors)
         data: dict[str, Any] = result.data["organization"]["sessionAnalytics"]

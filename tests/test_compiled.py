@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 import pytest
 import strawberry
 from graphql import ExecutionResult, execute, parse
+from hypothesis import given
+from hypothesis import strategies as st
 
-from usagegraph.compiled import CompiledExecutor
-from usagegraph.schema.scalars import SCALAR_OVERRIDES
+from usagegraph.compiled import Columns, CompiledExecutor
+from usagegraph.schema.scalars import SCALAR_OVERRIDES, BigInt, serialize_decimal
 
 NOW = dt.datetime(2024, 3, 10, 7, 30, tzinfo=dt.UTC)
 
@@ -41,7 +45,74 @@ class Row:
 
 
 @strawberry.type
+class Amount:
+    cost: Decimal
+    tokens: BigInt
+    at: dt.datetime
+    day: dt.date
+
+
+def _people(score: int | None = 1, name: str | None = "p") -> Columns[Person]:
+    return Columns(
+        Person,
+        {
+            "id": [strawberry.ID("1"), strawberry.ID("2")],
+            "name": ["a", name],
+            "color": [Color.RED, Color.BLUE],
+            "at": [NOW, NOW + dt.timedelta(hours=1)],
+            "score": [None, score],
+            "tags": [["x"], []],
+        },
+    )
+
+
+def _amounts(cost: Any = Decimal("1.5"), tokens: Any = 2**40) -> Columns[Amount]:
+    return Columns(
+        Amount,
+        {
+            "cost": [Decimal("0.000001") * 1234567, Decimal(0), Decimal("0E-6"), Decimal("-2.1234567"), cost],
+            "tokens": [1, 2**31, -(2**40), 0, tokens],
+            "at": [NOW] * 5,
+            "day": [NOW.date()] * 5,
+        },
+    )
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def columns(self) -> Sequence[Person]:
+        return _people()
+
+    @strawberry.field
+    def column_rows(self) -> list[Row]:
+        """Plain objects whose list attributes are Columns."""
+        return [Row(person=p, seconds=1.0, label="c", maybe_people=_people()) for p in _people()]
+
+    @strawberry.field
+    def columns_null_in_non_null(self) -> Sequence[Person]:
+        return _people(name=None)
+
+    @strawberry.field
+    def columns_bad_int(self) -> Sequence[Person]:
+        return _people(score=2**40)
+
+    @strawberry.field
+    def no_columns(self) -> Sequence[Person]:
+        return Columns(Person, {"id": [], "name": [], "color": [], "at": [], "score": [], "tags": []})
+
+    @strawberry.field
+    def amounts(self) -> Sequence[Amount]:
+        return _amounts()
+
+    @strawberry.field
+    def bad_cost(self) -> Sequence[Amount]:
+        return _amounts(cost="a dollar")
+
+    @strawberry.field
+    def bad_tokens(self) -> Sequence[Amount]:
+        return _amounts(tokens="many")
+
     @strawberry.field
     def rows(self) -> list[Row]:
         people = [
@@ -91,6 +162,16 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ badEnum { name color } }", None),
     ("{ nullableRow { label person { name } } }", None),
     ("{ rows { person { name } } nullableRow { label } }", None),
+    ("{ columns { id name color at score tags } }", None),
+    ("{ columns { __typename n: name n2: name ...F } } fragment F on Person { color s: score }", None),
+    ("query($s: Boolean!) { columns { name @skip(if: $s) at @include(if: $s) } }", {"s": True}),
+    ("{ columns { __typename } noColumns { name } }", None),
+    ("{ columnRows { label person { name } maybePeople { name score } } }", None),
+    ("{ columnsNullInNonNull { id name } }", None),
+    ("{ columnsBadInt { name score } }", None),
+    ("{ amounts { cost tokens at day } }", None),
+    ("{ badCost { cost } }", None),
+    ("{ badTokens { tokens } }", None),
 ]
 
 
@@ -112,8 +193,48 @@ async def test_compiled_equals_standard(query: str, variables: dict[str, Any] | 
 
 
 async def test_error_cases_really_error() -> None:
-    for query in ("{ nullInNonNull { label } }", "{ badInt { score } }", "{ badEnum { color } }"):
+    for query in (
+        "{ nullInNonNull { label } }",
+        "{ badInt { score } }",
+        "{ badEnum { color } }",
+        "{ columnsNullInNonNull { name } }",
+        "{ columnsBadInt { score } }",
+        "{ badCost { cost } }",
+        "{ badTokens { tokens } }",
+    ):
         assert (await _run(query, None, compiled=True)).errors
+
+
+async def test_columns_build_from_columns_and_read_as_objects() -> None:
+    result = await _run("{ amounts { cost tokens } columns { name score } }", None, compiled=True)
+    assert result.errors is None
+    assert result.data == {
+        "amounts": [
+            {"cost": "1.234567", "tokens": 1},
+            {"cost": "0.000000", "tokens": 2**31},
+            {"cost": "0.000000", "tokens": -(2**40)},
+            {"cost": "-2.123457", "tokens": 0},
+            {"cost": "1.500000", "tokens": 2**40},
+        ],
+        "columns": [{"name": "a", "score": None}, {"name": "p", "score": 1}],
+    }
+    people = _people()
+    assert [p.name for p in people] == ["a", "p"] and people[1].score == 1
+    assert [p.name for p in people[1:]] == ["p"] and len(people[5:]) == 0
+    with pytest.raises(ValueError, match="different lengths"):
+        Columns(Person, {"name": ["a"], "score": []})
+
+
+@given(
+    st.one_of(
+        st.decimals(allow_nan=False, allow_infinity=False),
+        st.integers(min_value=-(10**15), max_value=10**15).map(lambda m: Decimal(m) * Decimal("0.000001")),
+        st.integers(min_value=-(10**12), max_value=10**12),
+    )
+)
+def test_decimal_serialization_fast_path_is_exact(value: Decimal | int) -> None:
+    """Six decimals, fixed point, rounded half-even: the str() shortcut never differs from the rule."""
+    assert serialize_decimal(value) == format(Decimal(value).quantize(Decimal("0.000001")), "f")
 
 
 async def test_plain_subtrees_are_compiled_and_resolvers_are_not() -> None:

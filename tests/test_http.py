@@ -197,3 +197,36 @@ async def test_query_cost_budget(client: httpx.AsyncClient, factory: Factory, ma
         assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
         assert error["extensions"]["cost"] == 20 * (1 + 20 * (1 + (1 + 500 * (1 + 1 + (1 + 1)))))
         assert "data" not in refused.json() or refused.json()["data"] is None
+
+
+async def test_a_finished_request_leaves_its_context_to_reference_counting(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    """graphql-core's executor refers to itself, so whatever a request's context holds would wait for a
+    full cyclic collection; the server releases the context's loaded rows and shared results when the
+    response is built. With the collector off, nothing a request loaded is left behind."""
+    import gc
+
+    from aiodataloader import DataLoader
+
+    from usagegraph.context import Context
+
+    token = await _token(factory)
+    gc.collect()
+    gc.disable()
+    try:
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ viewer { username organizations { name } } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.json()["data"]["viewer"]["username"] == "alice"
+        left = [o for o in gc.get_objects() if isinstance(o, Context)]
+        assert left, "the executor cycle is expected to keep its context until a collection"
+        loaders = [
+            loader for c in left for loader in vars(c.loaders).values() if isinstance(loader, DataLoader)
+        ]
+        assert all(not c.state for c in left) and all(not loader._cache for loader in loaders)
+    finally:
+        gc.enable()
+        gc.collect()

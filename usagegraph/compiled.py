@@ -12,8 +12,8 @@ refuses), it gives up and the standard executor completes that value, so results
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast, overload
 
 from graphql import (
     GraphQLEnumType,
@@ -26,7 +26,10 @@ from graphql import (
 from graphql.execution.executor import Executor
 from graphql.pyutils import Undefined
 
+from usagegraph.schema.scalars import INLINE_SERIALIZERS
+
 Builder = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 class _GiveUp(Exception):
@@ -119,16 +122,34 @@ class _Compiler:
         if isinstance(return_type, GraphQLList):
             item_type = return_type.of_type
             item = self.type_builder(item_type, field_details_list)
+            named = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+            from_columns = (
+                self.object_builder(named, field_details_list, columns=True)
+                if isinstance(named, GraphQLObjectType)
+                else _give_up
+            )
             if isinstance(item_type, GraphQLNonNull):
-                return lambda values: [item(v) if v is not None else _give_up() for v in _as_list(values)]
-            return lambda values: [item(v) if v is not None else None for v in _as_list(values)]
+                return lambda values: (
+                    from_columns(values)
+                    if values.__class__ is Columns
+                    else [item(v) if v is not None else _give_up() for v in _as_list(values)]
+                )
+            return lambda values: (
+                from_columns(values)
+                if values.__class__ is Columns
+                else [item(v) if v is not None else None for v in _as_list(values)]
+            )
         if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
             return _leaf(return_type)
         if isinstance(return_type, GraphQLObjectType):
             return self.object_builder(return_type, field_details_list)
         raise _Uncompilable
 
-    def object_builder(self, object_type: GraphQLObjectType, field_details_list: Any) -> Builder:
+    def object_builder(
+        self, object_type: GraphQLObjectType, field_details_list: Any, columns: bool = False
+    ) -> Builder:
+        """A function building the result dict of one object from its attributes or, with `columns`, the
+        list of result dicts of a Columns value from its columns."""
         if object_type.is_type_of is not None:
             raise _Uncompilable
         grouped = self.executor.collect_subfields(object_type, field_details_list)
@@ -136,6 +157,7 @@ class _Compiler:
         if getattr(grouped, "new_defer_usages", None):
             raise _Uncompilable
         entries: list[str] = []
+        attributes: dict[str, str] = {}
         for response_name, details in grouped_fields.items():
             node = details[0].node
             field_name = node.name.value
@@ -157,11 +179,24 @@ class _Compiler:
                 raise _Uncompilable
             field_type = field_def.type
             value = self._value_expression(field_type, details)
+            read = (
+                attributes.setdefault(attribute, f"a{len(attributes)}") if columns else f"source.{attribute}"
+            )
             if isinstance(field_type, GraphQLNonNull):
-                entries.append(f"{key}: (_give_up() if (v := source.{attribute}) is None else {value})")
+                entries.append(f"{key}: (_give_up() if (v := {read}) is None else {value})")
             else:
-                entries.append(f"{key}: (None if (v := source.{attribute}) is None else {value})")
-        code = "def build(source):\n    return {" + ", ".join(entries) + "}"
+                entries.append(f"{key}: (None if (v := {read}) is None else {value})")
+        result = "{" + ", ".join(entries) + "}"
+        if not columns:
+            code = f"def build(source):\n    return {result}"
+        elif attributes:
+            names = ", ".join(attributes.values())
+            reads = ", ".join(f"c[{attribute!r}]" for attribute in attributes)
+            code = (
+                f"def build(rows):\n    c = rows.columns\n    return [{result} for {names}, in zip({reads})]"
+            )
+        else:
+            code = f"def build(rows):\n    return [{result} for _ in range(len(rows))]"
         exec(compile(code, f"<compiled {object_type.name}>", "exec"), self.namespace)  # noqa: S102
         builder: Builder = self.namespace.pop("build")
         return builder
@@ -173,6 +208,10 @@ class _Compiler:
         if isinstance(named, GraphQLScalarType) and named.name in _PASS_THROUGH:
             serializer = self._name("ser", _leaf(named))
             return f"(v if {_PASS_THROUGH[named.name]} else {serializer}(v))"
+        if isinstance(named, GraphQLScalarType) and named.serialize in INLINE_SERIALIZERS:
+            serializer = self._name("ser", named.serialize)
+            unchanged = INLINE_SERIALIZERS[named.serialize]
+            return f"{serializer}(v)" if unchanged is None else f"(v if {unchanged} else {serializer}(v))"
         sub = self._name("sub", self.type_builder(field_type, details))
         return f"{sub}(v)"
 
@@ -184,6 +223,43 @@ _PASS_THROUGH = {
     "Int": "v.__class__ is int and -2147483648 <= v <= 2147483647",
     "Float": "v.__class__ is float and -1.8e308 < v < 1.8e308",
 }
+
+
+class Columns(Sequence[T]):
+    """Rows of one object type held as columns, one sequence per attribute, all of the same length. The
+    compiled executor builds the results of a list of them straight from the columns, without creating an
+    object per row; to anything else (the standard executor, a builder that gives up) it is a sequence of
+    real objects, `factory(**row)`, created as they are read. The columns must name every attribute the
+    type's fields read."""
+
+    __slots__ = ("columns", "factory", "length")
+
+    def __init__(self, factory: Callable[..., T], columns: dict[str, Sequence[Any]]) -> None:
+        lengths = {len(column) for column in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        self.factory = factory
+        self.columns = columns
+        self.length = lengths.pop() if lengths else 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Columns[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Columns[T]:
+        if isinstance(index, slice):
+            return Columns(self.factory, {name: column[index] for name, column in self.columns.items()})
+        return self.factory(**{name: column[index] for name, column in self.columns.items()})
+
+    def __iter__(self) -> Iterator[T]:
+        names = tuple(self.columns)
+        for values in zip(*self.columns.values(), strict=True):
+            yield self.factory(**dict(zip(names, values, strict=True)))
 
 
 def _as_list(values: Any) -> Any:

@@ -274,16 +274,19 @@ class GraphQLEndpoint:
             loaders=Loaders(self.db),
             metrics=self.metrics,
         )
-        result = await await_maybe(
-            execute(
-                self.schema,
-                document,
-                context_value=context,
-                variable_values=params.get("variables"),
-                operation_name=operation_name,
-                executor_class=self.executor_class,
+        try:
+            result = await await_maybe(
+                execute(
+                    self.schema,
+                    document,
+                    context_value=context,
+                    variable_values=params.get("variables"),
+                    operation_name=operation_name,
+                    executor_class=self.executor_class,
+                )
             )
-        )
+        finally:
+            context.release()
         status = 200
         payload: dict[str, Any] = {}
         if result.errors:

@@ -90,6 +90,12 @@ class Loaders:
 
         self.workspace_page: DataLoader[Any, Any] = DataLoader(workspace_page_batch, cache=False)
 
+    def clear(self) -> None:
+        """Forgets every loaded value (see Context.release)."""
+        for loader in vars(self).values():
+            if isinstance(loader, DataLoader):
+                loader.clear_all()
+
     async def users(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
         """Prime the user loader once for many rows; analytics rows then carry plain User objects."""
         users = await self.user.load_many(list(ids))

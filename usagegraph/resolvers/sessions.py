@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ import strawberry
 from strawberry.types import Info
 
 from usagegraph.auth import roles
+from usagegraph.compiled import Columns
 from usagegraph.context import Database
 from usagegraph.db.queries import sessions as q
 from usagegraph.db.queries.sessions import HISTOGRAM_BOUNDS, Buckets, SessionSpec
@@ -336,29 +337,40 @@ async def users(info: Info, spec: SessionSpec) -> list[UserSessionStats]:
     ]
 
 
+_ZERO = Decimal(0)
+_MICRO = Decimal("0.000001")
+
+
 async def _all_user_series(
     db: Database, spec: SessionSpec, buckets: Buckets
-) -> dict[uuid.UUID, list[SessionPoint]]:
+) -> dict[uuid.UUID, Columns[SessionPoint]]:
+    """Every user's points as columns over the grid (36,000 points for 400 users over 90 days): compiled
+    execution builds their results without creating a point object each."""
     async with db.read() as conn:
-        found = await q.user_timeseries(conn, spec, buckets)
-    zero = Decimal(0)
-    empty = [
-        SessionPoint(start=b.bucket_start, end=b.bucket_end, sessions=0, cost=zero, tokens=0)
-        for b in found.buckets
-    ]
-    series: dict[uuid.UUID, list[SessionPoint]] = {}
-    for row in found.cells:
-        points = list(empty)
-        for k, n, cost, used in zip(row.ks, row.sessions, row.costs, row.tokens, strict=True):
-            point = empty[k]
-            points[k] = SessionPoint(start=point.start, end=point.end, sessions=n, cost=cost, tokens=used)
-        series[row.user_id] = points
-    return series
+        grid = await q.user_timeseries(conn, spec, buckets)
+    width = len(grid.buckets)
+    starts = [b.bucket_start for b in grid.buckets]
+    ends = [b.bucket_end for b in grid.buckets]
+    sessions, tokens = grid.sessions.tolist(), grid.tokens.tolist()
+    costs = [_ZERO if m == 0 else Decimal(m) * _MICRO for m in grid.cost_micros.ravel().tolist()]
+    return {
+        user: Columns(
+            SessionPoint,
+            {
+                "start": starts,
+                "end": ends,
+                "sessions": sessions[i],
+                "cost": costs[i * width : (i + 1) * width],
+                "tokens": tokens[i],
+            },
+        )
+        for i, user in enumerate(grid.users)
+    }
 
 
 async def user_timeseries(
     info: Info, stats: UserSessionStats, interval: SessionInterval, timezone: str
-) -> list[SessionPoint]:
+) -> Sequence[SessionPoint]:
     """The rows of a users list resolve their timeseries at different moments, so the first one starts
     a single statement for every user of the spec and the others await it (one per request)."""
     task = _series_task(info, stats.spec, buckets_of(stats.spec, interval, timezone))
@@ -367,7 +379,7 @@ async def user_timeseries(
 
 def _series_task(
     info: Info, spec: SessionSpec, buckets: Buckets
-) -> asyncio.Future[dict[uuid.UUID, list[SessionPoint]]]:
+) -> asyncio.Future[dict[uuid.UUID, Columns[SessionPoint]]]:
     return _shared(
         info, (_USER_SERIES, spec, buckets), lambda: _all_user_series(info.context.db, spec, buckets)
     )

@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING, Any, NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+
+def serialize_bigint(value: Any) -> int:
+    return int(value)
+
+
 if TYPE_CHECKING:
     BigInt = int
 else:
@@ -19,7 +24,7 @@ else:
         NewType("BigInt", int),
         name="BigInt",
         description="Integral JSON number that may exceed 2^31 (token counts).",
-        serialize=lambda value: int(value),
+        serialize=serialize_bigint,
         parse_value=lambda value: _parse_bigint(value),
     )
 
@@ -91,7 +96,19 @@ _MICRO = Decimal("0.000001")
 
 
 def serialize_decimal(value: Decimal | int | float) -> str:
-    return format((value if type(value) is Decimal else Decimal(value)).quantize(_MICRO), "f")
+    """Six decimals, fixed point. A Decimal that already has exactly six (every sum of micro-dollars) prints
+    so by itself: str() writes fixed point with as many decimals as the exponent says, except for a zero
+    with a negative exponent ('0E-6'), which the 'E' test sends to the general path."""
+    if type(value) is Decimal:
+        text = str(value)
+        if text[-7:-6] == "." and "E" not in text:
+            return text
+        return format(value.quantize(_MICRO), "f")
+    return format(Decimal(value).quantize(_MICRO), "f")
+
+
+def serialize_date(value: dt.date) -> str:
+    return value.isoformat()
 
 
 _UNITS = {
@@ -166,7 +183,7 @@ DATE = ScalarDefinition(
     name="Date",
     description="Calendar date, YYYY-MM-DD.",
     specified_by_url=None,
-    serialize=lambda value: value.isoformat(),
+    serialize=serialize_date,
     parse_value=parse_date,
     parse_literal=None,
 )
@@ -185,3 +202,12 @@ SCALAR_OVERRIDES: dict[object, Any] = {
     Decimal: DECIMAL,
     Interval: INTERVAL,
 }
+
+INLINE_SERIALIZERS: dict[Any, str | None] = {
+    serialize_bigint: "v.__class__ is int",
+    serialize_datetime: None,
+    serialize_date: None,
+    serialize_decimal: None,
+}
+"""For compiled execution: serializers that return a value or raise (never None), so a compiled builder can
+call them directly; with the condition (on the value `v`) under which one would return `v` unchanged."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -101,7 +102,7 @@ class UserSessionStats:
     @strawberry.field
     async def timeseries(
         self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
-    ) -> list[SessionPoint]:
+    ) -> Sequence[SessionPoint]:
         from usagegraph.resolvers import sessions
 
         return await sessions.user_timeseries(info, self, interval, timezone)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -366,19 +365,36 @@ BUCKETS = """
     SELECT b.k, b.bucket_start, b.bucket_end FROM buckets b ORDER BY b.k
 """.replace("$BUCKETS", _BUCKETS)
 
-USER_BUCKETS = """
-    WITH $BUCKETS
-    SELECT a.user_id, array_agg(b.k ORDER BY b.k) AS ks, array_agg(a.sessions ORDER BY b.k) AS sessions,
-           array_agg(a.cost ORDER BY b.k) AS costs, array_agg(a.tokens ORDER BY b.k) AS tokens
-    FROM buckets b
-    CROSS JOIN LATERAL (
-        SELECT s.user_id, count(*) AS sessions, sum(s.cost_micros) * 0.000001 AS cost,
-               CAST(sum(s.input_tokens + s.output_tokens) AS bigint) AS tokens
-        FROM ai_sessions s WHERE $IN_BUCKET
-        GROUP BY s.user_id
-    ) AS a
-    GROUP BY a.user_id
-""".replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
+_AS_ARRAYS = """
+    u AS (
+        SELECT user_id, CAST(row_number() OVER () AS int) - 1 AS i FROM (SELECT DISTINCT user_id FROM x) d
+    )
+    SELECT coalesce((SELECT array_agg(user_id ORDER BY i) FROM u), '{}') AS users,
+           coalesce(array_agg(u.i), '{}') AS idx, coalesce(array_agg(x.k), '{}') AS ks,
+           coalesce(array_agg(x.sessions), '{}') AS sessions, coalesce(array_agg(x.cost_micros), '{}') AS costs,
+           coalesce(array_agg(x.tokens), '{}') AS tokens
+    FROM x JOIN u ON u.user_id = x.user_id
+"""
+"""The entries x (k, user_id, sessions, cost_micros, tokens) as parallel arrays, users numbered in the
+statement: one row however many users and buckets."""
+
+USER_BUCKETS = (
+    """
+    WITH $BUCKETS, x AS (
+        SELECT b.k, a.user_id, a.sessions, a.cost_micros, a.tokens
+        FROM buckets b
+        CROSS JOIN LATERAL (
+            SELECT s.user_id, count(*) AS sessions, CAST(sum(s.cost_micros) AS bigint) AS cost_micros,
+                   CAST(sum(s.input_tokens + s.output_tokens) AS bigint) AS tokens
+            FROM ai_sessions s WHERE $IN_BUCKET
+            GROUP BY s.user_id
+        ) AS a
+    ), $AS_ARRAYS
+""".replace("$BUCKETS", _BUCKETS)
+    .replace("$IN_BUCKET", _IN_BUCKET)
+    .replace("$AS_ARRAYS", _AS_ARRAYS)
+)
+"""Sessions, micro-dollars and tokens per user and bucket, one entry per non-empty cell."""
 
 
 _DAYS = _INNER.replace("{unit}", "day").replace("{cuts}", "buckets")
@@ -399,67 +415,41 @@ USER_CELLS_ROLLUP = (
       UNION ALL
         SELECT c.k, s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
         FROM c JOIN ai_sessions s ON {where} AND $TAIL
-    ), u AS (
-        SELECT user_id, CAST(row_number() OVER () AS int) - 1 AS i FROM (SELECT DISTINCT user_id FROM x) d
-    )
-    SELECT coalesce((SELECT array_agg(user_id ORDER BY i) FROM u), '{}') AS users,
-           coalesce(array_agg(u.i), '{}') AS idx, coalesce(array_agg(x.k), '{}') AS ks,
-           coalesce(array_agg(x.sessions), '{}') AS sessions, coalesce(array_agg(x.cost_micros), '{}') AS costs,
-           coalesce(array_agg(x.tokens), '{}') AS tokens
-    FROM x JOIN u ON u.user_id = x.user_id
+    ), $AS_ARRAYS
 """.replace("$BUCKETS", _BUCKETS)
     .replace("$DAYS", _DAYS)
     .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
     .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
+    .replace("$AS_ARRAYS", _AS_ARRAYS)
 )
-"""USER_BUCKETS without filters, as parallel arrays of (user index into `users`, bucket k, sessions,
-micro-dollars, tokens) entries, several per cell: each bucket's whole UTC days from the per user and day
-rollup (its delta rows as they are), its partial days from the sessions. The caller adds them up per
-cell."""
+"""USER_BUCKETS without filters, several entries per cell: each bucket's whole UTC days from the per user
+and day rollup (its delta rows as they are), its partial days from the sessions."""
 
 
 @dataclass(frozen=True)
-class UserCells:
-    user_id: uuid.UUID
-    ks: list[int]
-    sessions: list[int]
-    costs: list[Decimal]
-    tokens: list[int]
+class UserGrid:
+    """Every user with sessions in the spec against every bucket: sessions, micro-dollars and tokens as
+    exact int64 arrays of shape (users, buckets), empty cells 0."""
+
+    buckets: Sequence[Row[Any]]
+    """(k, bucket_start, bucket_end) of every bucket, as `timeseries` cuts them"""
+    users: list[uuid.UUID]
+    sessions: np.ndarray[Any, np.dtype[np.int64]]
+    cost_micros: np.ndarray[Any, np.dtype[np.int64]]
+    tokens: np.ndarray[Any, np.dtype[np.int64]]
 
 
-def _cells(found: Row[Any]) -> list[UserCells]:
-    """USER_CELLS_ROLLUP's entries summed per (user, bucket) in exact int64, the cells without sessions
-    (deltas that cancel out) left out; users in the statement's order, buckets ascending."""
-    if not found.users:
-        return []
-    users = np.array(found.idx, dtype=np.int64)
-    ks = np.array(found.ks, dtype=np.int64)
-    width = int(ks.max()) + 1
-    keys, slot = np.unique(users * width + ks, return_inverse=True)
-    sums = np.zeros((3, len(keys)), dtype=np.int64)
-    for row, values in enumerate((found.sessions, found.costs, found.tokens)):
-        np.add.at(sums[row], slot, np.array(values, dtype=np.int64))
-    kept = sums[0] != 0
-    keys, sums = keys[kept], sums[:, kept]
-    owners = keys // width
-    starts = [0, *(np.flatnonzero(np.diff(owners)) + 1).tolist(), len(keys)]
-    owner_of = owners[starts[:-1]].tolist()
-    k_all = (keys % width).tolist()
-    sessions, tokens = sums[0].tolist(), sums[2].tolist()
-    costs = [Decimal(micros) * _MICRO for micros in sums[1].tolist()]
-    return [
-        UserCells(
-            user_id=found.users[owner],
-            ks=k_all[lo:hi],
-            sessions=sessions[lo:hi],
-            costs=costs[lo:hi],
-            tokens=tokens[lo:hi],
-        )
-        for owner, lo, hi in zip(owner_of, starts[:-1], starts[1:], strict=True)
-    ]
-
-
-_MICRO = Decimal("0.000001")
+def _grid(buckets: Sequence[Row[Any]], found: Row[Any]) -> UserGrid:
+    """The entries of USER_BUCKETS or USER_CELLS_ROLLUP added up per cell in exact int64 (the rollup's
+    delta rows included). No user-by-bucket grid is built in SQL."""
+    shape = (len(found.users), len(buckets))
+    cells = np.array(found.idx, dtype=np.int64) * shape[1] + np.array(found.ks, dtype=np.int64)
+    sums = []
+    for values in (found.sessions, found.costs, found.tokens):
+        grid = np.zeros(shape[0] * shape[1], dtype=np.int64)
+        np.add.at(grid, cells, np.array(values, dtype=np.int64))
+        sums.append(grid.reshape(shape))
+    return UserGrid(buckets, list(found.users), *sums)
 
 
 async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> Sequence[Row[Any]]:
@@ -471,26 +461,14 @@ async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets)
     return await _rows(conn, statement, spec, unit=buckets.unit, days=buckets.days, tz=buckets.timezone)
 
 
-@dataclass(frozen=True)
-class UserSeries:
-    buckets: Sequence[Row[Any]]
-    """(k, bucket_start, bucket_end) of every bucket, as `timeseries` cuts them"""
-    cells: Sequence[Row[Any] | UserCells]
-    """(user_id, ks, sessions, costs, tokens) of every user with sessions: arrays over the buckets k in
-    which the user has sessions, in bucket order (one row per user, decoded as arrays)"""
-
-
-async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserSeries:
-    """The buckets and, for every user with sessions in the spec, the non-empty ones (one statement
-    each): the caller lays the cells out on the buckets, so no user-by-bucket grid is built in SQL.
-    Without filters, whole UTC days come from ai_session_user_days and the cells are added up here."""
+async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserGrid:
+    """The buckets and every user's cells (one statement each). Without filters, whole UTC days come from
+    ai_session_user_days."""
     await _roomy(conn)
     extra = {"unit": buckets.unit, "days": buckets.days, "tz": buckets.timezone}
     bounds = (await conn.execute(text(BUCKETS), {"start": spec.start, "end": spec.end, **extra})).all()
-    if spec.narrowed:
-        return UserSeries(bounds, await _rows(conn, USER_BUCKETS, spec, **extra))
-    found = (await _rows(conn, USER_CELLS_ROLLUP, spec, **extra))[0]
-    return UserSeries(bounds, _cells(found))
+    statement = USER_BUCKETS if spec.narrowed else USER_CELLS_ROLLUP
+    return _grid(bounds, (await _rows(conn, statement, spec, **extra))[0])
 
 
 PAGE = """
