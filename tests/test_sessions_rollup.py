@@ -1,7 +1,8 @@
-"""The hourly AI session rollups (migration 0009), the per user and day one (0015) and the per user, agent
-and week one (0017): the timeseries, the cost by model, the users' own timeseries and the facts (summary,
-byAgent, users, cost by user) read without filters (whole UTC hours, days or weeks from a rollup, partial
-ones raw) must equal the same figures read with a filter that
+"""The hourly AI session rollups (migration 0009), the per user and day one (0015), the per user, agent
+and week one (0017) and the per project and day one (0018): the timeseries, the cost by model and by
+project, the users' own timeseries and the facts (summary, byAgent, users, cost by user) read without
+filters (whole UTC hours, days or weeks from a rollup, partial ones raw) must equal the same figures read
+with a filter that
 selects every session (raw sessions only), in zones with whole, half and quarter-hour offsets, across DST,
 for ranges cut at odd minutes, and they must stay equal after sessions are updated, moved, deleted, their
 usage lines replaced, and the rollups compacted."""
@@ -31,6 +32,7 @@ query($org: ID!, $filter: SessionFilter, $interval: SessionInterval!, $tz: Strin
     sessionAnalytics(filter: $filter) {
       timeseries(interval: $interval, timezone: $tz) { start end sessions cost tokens }
       costBreakdown(by: MODEL) { key cost share sessions tokens }
+      byProject: costBreakdown(by: PROJECT) { key label cost share sessions tokens }
       users {
         user { id } sessions cost tokens averageDurationSeconds favoriteAgent agents { agent sessions }
         durationHistogram { le count }
@@ -71,10 +73,13 @@ async def _both(gql: GraphQL, org: uuid.UUID, token: str, case: tuple[str, str, 
 async def _assert_equal(gql: GraphQL, org: uuid.UUID, token: str) -> int:
     """Every case read both ways; returns the sessions counted, so a test cannot pass on empty data."""
     counted = 0
+    labels: set[str] = set()
     for case in CASES:
         rolled, raw = await _both(gql, org, token, case)
         assert rolled == raw, case
         counted += sum(p["sessions"] for p in rolled["organization"]["sessionAnalytics"]["timeseries"])
+        labels.update(s["label"] for s in rolled["organization"]["sessionAnalytics"]["byProject"])
+    assert labels == {"web", "api", "(none)"}
     return counted
 
 
@@ -87,6 +92,7 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
     owner = await factory.user("mona", orgs={org: ["owner"]})
     outsider = await factory.user("olga", orgs={other: ["owner"]})
     token = await factory.token(owner)
+    projects = [await factory.project(org, "web"), await factory.project(org, "api"), None]
     ids = []
     # random instants, plus whole hours and the exact edges of every case (the boundaries that matter)
     edges = [datetime.fromisoformat(moment) for case in CASES for moment in case[:2]]
@@ -106,7 +112,16 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
         ]
         ended = None if rng.random() < 0.1 else started + timedelta(seconds=rng.randrange(10, 9000))
         ids.append(
-            await ai_session(engine, org, owner, started, ended, agent=rng.choice(AGENTS), usage=lines)
+            await ai_session(
+                engine,
+                org,
+                owner,
+                started,
+                ended,
+                agent=rng.choice(AGENTS),
+                project=rng.choice(projects),
+                usage=lines,
+            )
         )
     # another organization's sessions in the same hours never count
     for hour in range(0, 200, 7):
@@ -128,6 +143,12 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
             "WHERE organization_id = :org AND id = ANY(:ids)",
             ids[30:50],
         ),
+        # sessions moved to another project, or out of every project
+        (
+            "UPDATE ai_sessions SET project_id = CASE WHEN project_id IS NULL THEN CAST(:project AS uuid) END "
+            "WHERE organization_id = :org AND id = ANY(:ids)",
+            ids[40:60],
+        ),
         # usage lines replaced, as ingest does for a later snapshot
         (lines, ids[50:70]),
         (
@@ -143,7 +164,7 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
     ]
     async with engine.begin() as conn:
         for sql, chosen in writes:
-            await conn.execute(text(sql), {"org": org, "ids": chosen})
+            await conn.execute(text(sql), {"org": org, "ids": chosen, "project": projects[0]})
     after_writes = await _assert_equal(gql, org, token)
     assert after_writes < first
 
@@ -162,6 +183,7 @@ async def test_rollup_reads_equal_raw_reads_through_writes_and_compaction(
             ("ai_usage_hours", "organization_id, hour, model"),
             ("ai_session_user_days", "organization_id, day, user_id"),
             ("ai_session_user_weeks", "organization_id, week, user_id, agent"),
+            ("ai_session_project_days", "organization_id, day, project_key, no_project"),
         ):
             most = (
                 await conn.execute(

@@ -225,6 +225,9 @@ _TAIL = "{time} >= greatest(c.inner_start, c.inner_end) AND {time} < c.bucket_en
 """The partial hours at the start and at the end of a bucket: two ranges of a time index, read apart
 (one range with an OR would scan the whole bucket)."""
 
+_RANGE = "(SELECT CAST(:start AS timestamptz) AS bucket_start, CAST(:end AS timestamptz) AS bucket_end)"
+"""The whole range as one cut, for _INNER."""
+
 _SLICES_BY_MODEL = (
     """
     WITH c AS MATERIALIZED ($HOURS)
@@ -245,10 +248,7 @@ _SLICES_BY_MODEL = (
     HAVING sum(x.lines) <> 0
 """.replace(
         "$HOURS",
-        _HOURS.replace(
-            "{cuts}",
-            "(SELECT CAST(:start AS timestamptz) AS bucket_start, CAST(:end AS timestamptz) AS bucket_end)",
-        ),
+        _HOURS.replace("{cuts}", _RANGE),
     )
     .replace("$USAGE_HEAD", _HEAD.replace("{time}", "u.started_at"))
     .replace("$USAGE_TAIL", _TAIL.replace("{time}", "u.started_at"))
@@ -263,17 +263,54 @@ _SLICES_BY_MODEL_FILTERED = """
     WHERE u.organization_id = :org AND u.started_at >= :start AND u.started_at < :end AND {where}
     GROUP BY u.model
 """
-_SLICES_BY_PROJECT = """
+_PROJECT_LABELS = """
     SELECT coalesce(CAST(g.project_id AS text), '') AS key,
            CASE WHEN g.project_id IS NULL THEN '(none)' ELSE coalesce(p.name, CAST(g.project_id AS text)) END
                AS label,
            g.cost, g.sessions, g.tokens
-    FROM (SELECT s.project_id, sum(s.cost_micros) * 0.000001 AS cost, count(*) AS sessions,
-                 sum(s.input_tokens + s.output_tokens) AS tokens
-          FROM ai_sessions s WHERE {where} GROUP BY s.project_id) AS g
+    FROM ({grouped}) AS g
     LEFT JOIN projects p ON p.organization_id = :org AND p.id = g.project_id
 """
-SLICES = {"MODEL": _SLICES_BY_MODEL, "PROJECT": _SLICES_BY_PROJECT}
+_SLICES_BY_PROJECT = _PROJECT_LABELS.replace(
+    "{grouped}",
+    """SELECT s.project_id, sum(s.cost_micros) * 0.000001 AS cost, count(*) AS sessions,
+              sum(s.input_tokens + s.output_tokens) AS tokens
+       FROM ai_sessions s WHERE {where} GROUP BY s.project_id""",
+)
+_SLICES_BY_PROJECT_ROLLUP = _PROJECT_LABELS.replace(
+    "{grouped}",
+    """
+    WITH c AS MATERIALIZED ($DAYS)
+    SELECT x.project_id, sum(x.cost_micros) * 0.000001 AS cost, CAST(sum(x.sessions) AS bigint) AS sessions,
+           sum(x.tokens) AS tokens
+    FROM (
+        SELECT CASE WHEN d.no_project THEN NULL ELSE d.project_key END AS project_id, d.sessions,
+               d.cost_micros, d.tokens
+        FROM c
+        JOIN ai_session_project_days d
+          ON d.organization_id = :org AND d.day >= CAST(c.inner_start AT TIME ZONE 'UTC' AS date)
+         AND d.day < CAST(c.inner_end AT TIME ZONE 'UTC' AS date)
+      UNION ALL
+        SELECT s.project_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
+        FROM c JOIN ai_sessions s ON {where} AND $HEAD
+      UNION ALL
+        SELECT s.project_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
+        FROM c JOIN ai_sessions s ON {where} AND $TAIL
+    ) AS x
+    GROUP BY x.project_id
+    HAVING sum(x.sessions) <> 0""".replace("$DAYS", _INNER.replace("{unit}", "day").replace("{cuts}", _RANGE))
+    .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
+    .replace("$TAIL", _TAIL.replace("{time}", "s.started_at")),
+)
+"""Without filters the sessions in range are summed per project from the per project and day rollup
+(migration 0018) plus the sessions of the partial days at both ends."""
+SLICES = {
+    ("MODEL", False): _SLICES_BY_MODEL,
+    ("MODEL", True): _SLICES_BY_MODEL_FILTERED,
+    ("PROJECT", False): _SLICES_BY_PROJECT_ROLLUP,
+    ("PROJECT", True): _SLICES_BY_PROJECT,
+}
+"""The slices of a dimension, by whether the spec is narrowed by a filter or scope."""
 
 _BREAKDOWN = """
     WITH slices AS ({slices})
@@ -289,12 +326,10 @@ async def cost_breakdown(conn: AsyncConnection, spec: SessionSpec, dimension: st
     """`dimension` is MODEL or PROJECT (slices by user come from `facts`). Model slices come from the
     usage lines, so a session that used two models counts in both slices; the lines carry their
     session's start, so without other predicates they are summed from the hourly rollup and the lines
-    of the partial hours at the ends of the range."""
-    slices = SLICES[dimension]
-    if dimension == "MODEL" and spec.narrowed:
-        slices = _SLICES_BY_MODEL_FILTERED
+    of the partial hours at the ends of the range; project slices likewise from the daily rollup and the
+    sessions of the partial days."""
     await conn.execute(_SERIAL)
-    return await _rows(conn, _BREAKDOWN.replace("{slices}", slices), spec)
+    return await _rows(conn, _BREAKDOWN.replace("{slices}", SLICES[dimension, spec.narrowed]), spec)
 
 
 _BUCKETS = """
@@ -519,6 +554,10 @@ _ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ai_usage_hours": (("organization_id", "hour", "model"), ("lines", "cost_micros", "tokens")),
     "ai_session_user_days": (("organization_id", "day", "user_id"), ("sessions", "cost_micros", "tokens")),
     "ai_session_user_weeks": (("organization_id", "week", "user_id", "agent"), WEEK_SUMS),
+    "ai_session_project_days": (
+        ("organization_id", "day", "project_key", "no_project"),
+        ("sessions", "cost_micros", "tokens"),
+    ),
 }
 _COMPACT = """
     WITH crowded AS (
