@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
-from usagegraph.db.queries import day_vectors, rollup, user_days, workspace_days
+from usagegraph.db.queries import app_days, day_vectors, rollup, user_days, workspace_days
 
 DATA_DIR = Path(".usagegraph-bench")
 DATABASE = "usagegraph_bench"
@@ -264,6 +264,7 @@ STEPS: list[tuple[str, str]] = [
         "activity day vectors",
         day_vectors.BACKFILL,
     ),
+    ("insights app days", app_days.BACKFILL),
     (
         "session spans",
         """

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from usagegraph.db.queries import app_days
 from usagegraph.db.queries.rollup import HOURS_BACKFILL, merge_sessions
 
 INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted duplicates rejected { message } } }"
@@ -109,6 +110,32 @@ async def test_concurrent_batches_share_rollup_rows(
                 {"o": org},
             )
         ).all()
+        # The app days both transactions recomputed equal a recomputation now; each day vscode has the
+        # six fresh users' 90 and 100 minutes and users 0-2's TUNNEL union 09:50-11:10 (80 minutes).
+        app_days_stored = (
+            await conn.execute(
+                text("SELECT day, app, minutes, users::text FROM insights_app_days WHERE organization_id = :o "
+                     "ORDER BY day, app"),
+                {"o": org},
+            )
+        ).all()  # fmt: skip
+        app_days_fresh = (
+            await conn.execute(
+                text(
+                    "SELECT day, app, minutes, users::text FROM ("
+                    + app_days.ROWS.format(
+                        days="(SELECT CAST(:o AS uuid) AS organization_id, d AS day FROM unnest("
+                        "CAST(ARRAY['2024-03-01', '2024-03-02', '2024-03-03'] AS date[])) AS d)"
+                    )
+                    + ") r ORDER BY day, app"
+                ),
+                {"o": org},
+            )
+        ).all()
+    assert app_days_stored == app_days_fresh
+    assert [(row.app, row.minutes, row.users.count("1")) for row in app_days_stored] == [
+        ("vscode", 810, 9)
+    ] * 3
     # 09:50-11:10 each day: minutes 50-59 of hour 9, all of hour 10, minutes 0-9 of hour 11.
     assert [row.n for row in tunnel] == [10, 60, 10] * 3
     assert tuple(numbered) == (21, 21)

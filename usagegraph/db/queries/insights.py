@@ -10,15 +10,19 @@ lead with."""
 
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries import app_days, day_vectors
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,21 @@ _FRAGMENTS = {
     ),
     "BUCKET_MASK": _mask("r.hour", _STARTS + "[i]", "coalesce(" + _STARTS + "[i + 1], " + _END + ")"),
     "BITS": "bit_count(CAST(bits AS bit(64)))",
+    "HOUR_BUCKETS": """
+        SELECT user_id, hour, bits, width_bucket(hour, $STARTS) AS first_bucket,
+               width_bucket(hour + interval '59 minutes', $STARTS) AS last_bucket
+        FROM user_hours WHERE CAST(:want_series AS boolean)
+    """,
+    "SPREAD": """
+        SELECT h.last_bucket AS i, h.user_id FROM hour_buckets h
+        WHERE h.first_bucket = h.last_bucket AND h.bits <> 0
+      UNION ALL
+        SELECT i, r.user_id
+        FROM hour_buckets r
+        CROSS JOIN LATERAL generate_series(greatest(1, r.first_bucket), r.last_bucket) AS i
+        WHERE r.first_bucket <> r.last_bucket AND r.bits & $BUCKET_MASK <> 0
+    """,
+    "PART_MASK": _mask("a.hour", "p.lo", "p.hi"),
     "TRAILING_HOURS": """
         SELECT a.organization_id, a.template_id, a.app, a.user_id, a.hour, bit_or($IN_RANGE) AS bits
         FROM organizations o
@@ -76,7 +95,7 @@ _NAME = re.compile(r"\$([A-Z_]+)")
 def _sql(statement: str) -> TextClause:
     """A statement with the shared fragments above spliced in by name ($NAME; a fragment may use others). Only
     these module constants are spliced; every value travels as a bind parameter."""
-    for _ in range(3):
+    for _ in range(4):
         statement = _NAME.sub(lambda match: _FRAGMENTS[match.group(1)], statement)
     if _NAME.search(statement):
         raise ValueError("fragments nest too deep")
@@ -102,13 +121,20 @@ async def bucket_starts(
 
 
 @dataclass(frozen=True)
+class AppMinutes:
+    app: str
+    minutes: int
+    users: int
+
+
+@dataclass(frozen=True)
 class RollupSections:
     users: Sequence[Row[Any]]
     """(user_id, minutes): distinct active minutes per user over every app and template, ordered as
     userActivity is: minutes desc, then username."""
     series: dict[int, int]
     """distinct active users per bucket, keyed by the 1-based bucket index"""
-    apps: Sequence[Row[Any]]
+    apps: Sequence[Row[Any] | AppMinutes]
     """(app, minutes, users): per app slug, the sum over users of each user's distinct minutes in it"""
 
 
@@ -126,11 +152,7 @@ _ROLLUP_SECTIONS = _sql(
         GROUP BY a.user_id, a.hour, a.app
     ), user_hours AS MATERIALIZED (
         SELECT user_id, hour, bit_or(bits) AS bits FROM cells GROUP BY user_id, hour
-    ), hour_buckets AS (
-        SELECT user_id, hour, bits, width_bucket(hour, $STARTS) AS first_bucket,
-               width_bucket(hour + interval '59 minutes', $STARTS) AS last_bucket
-        FROM user_hours WHERE CAST(:want_series AS boolean)
-    )
+    ), hour_buckets AS ($HOUR_BUCKETS)
     SELECT * FROM (
         SELECT 'users' AS section, p.user_id, NULL AS app, p.minutes, NULL::bigint AS users, u.username
         FROM (SELECT user_id, sum($BITS)::bigint AS minutes FROM user_hours GROUP BY user_id) p
@@ -138,17 +160,7 @@ _ROLLUP_SECTIONS = _sql(
         WHERE p.minutes > 0 AND CAST(:want_users AS boolean)
       UNION ALL
         SELECT 'series', NULL, NULL, i, count(*), NULL
-        FROM (
-            SELECT DISTINCT i, user_id FROM (
-                SELECT h.last_bucket AS i, h.user_id FROM hour_buckets h
-                WHERE h.first_bucket = h.last_bucket AND h.bits <> 0
-              UNION ALL
-                SELECT i, r.user_id
-                FROM hour_buckets r
-                CROSS JOIN LATERAL generate_series(greatest(1, r.first_bucket), r.last_bucket) AS i
-                WHERE r.first_bucket <> r.last_bucket AND r.bits & $BUCKET_MASK <> 0
-            ) AS spread
-        ) AS d
+        FROM (SELECT DISTINCT i, user_id FROM ($SPREAD) AS spread) AS d
         GROUP BY i
       UNION ALL
         SELECT 'apps', NULL, app, sum(minutes)::bigint, count(*), NULL
@@ -181,6 +193,143 @@ async def rollup_sections(
         users=[row for row in rows if row.section == "users"],
         series={row.minutes: row.users for row in rows if row.section == "series"},
         apps=[row for row in rows if row.section == "apps"],
+    )
+
+
+_PART_SECTIONS = _sql(
+    """
+    WITH parts AS (
+        SELECT lo, hi FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS p(lo, hi)
+    ), cells AS MATERIALIZED (
+        SELECT a.user_id, a.hour, a.app,
+               bit_or(CASE WHEN a.hour >= p.lo AND a.hour + interval '1 hour' <= p.hi THEN a.minutes
+                           ELSE a.minutes & $PART_MASK END) AS bits
+        FROM parts p
+        JOIN activity_minutes a
+          ON a.organization_id = :org AND a.template_id = ANY(CAST(:tpls AS uuid[])) AND a.category <> 'LOGIN'
+         AND a.hour >= date_trunc('hour', p.lo) AND a.hour < p.hi
+        GROUP BY a.user_id, a.hour, a.app
+    ), user_hours AS MATERIALIZED (
+        SELECT user_id, hour, bit_or(bits) AS bits FROM cells GROUP BY user_id, hour
+    ), hour_buckets AS ($HOUR_BUCKETS)
+    SELECT 'users' AS section, user_id, CAST(NULL AS text) AS app, CAST(sum($BITS) AS bigint) AS minutes,
+           CAST(NULL AS int) AS i
+    FROM user_hours WHERE CAST(:want_users AS boolean) GROUP BY user_id HAVING sum($BITS) > 0
+  UNION ALL
+    SELECT DISTINCT 'series', user_id, CAST(NULL AS text), CAST(NULL AS bigint), i FROM ($SPREAD) AS spread
+  UNION ALL
+    SELECT 'apps', user_id, app, CAST(sum($BITS) AS bigint), CAST(NULL AS int)
+    FROM cells WHERE app <> '' AND CAST(:want_apps AS boolean) GROUP BY app, user_id HAVING sum($BITS) > 0
+    """
+)
+"""_ROLLUP_SECTIONS over some disjoint parts of the range (each hour in at most one part), unaggregated:
+(user, minutes), (bucket, user) and (app, user, minutes) rows, for adding to the whole days'."""
+
+_ORDERED_USERS = text(
+    """
+    SELECT u.id AS user_id, t.minutes
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:minutes AS bigint[])) AS t(id, minutes)
+    JOIN users u ON u.id = t.id
+    ORDER BY t.minutes DESC, u.username, u.id
+    """
+)
+
+
+def _whole_days(start: datetime, end: datetime, cuts: Sequence[datetime]) -> list[date]:
+    """The UTC days wholly inside [start, end) that no cut falls strictly inside."""
+    first = (start + timedelta(days=1) - timedelta(microseconds=1)).astimezone(UTC).date()
+    last = end.astimezone(UTC).date()
+    cut = {moment.astimezone(UTC).date() for moment in cuts if _midnight(moment) != moment}
+    return [
+        first + timedelta(days=k) for k in range((last - first).days) if first + timedelta(days=k) not in cut
+    ]
+
+
+def _midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
+
+
+def _parts(start: datetime, end: datetime, days: Sequence[date]) -> list[tuple[datetime, datetime]]:
+    """[start, end) without the given whole days, as disjoint intervals."""
+    parts: list[tuple[datetime, datetime]] = []
+    at = start
+    for day in days:
+        lo = datetime.combine(day, time(), UTC)
+        if lo > at:
+            parts.append((at, lo))
+        at = lo + timedelta(days=1)
+    if end > at:
+        parts.append((at, end))
+    return parts
+
+
+async def organization_sections(
+    conn: AsyncConnection, scope: Scope, starts: list[datetime], sections: set[str]
+) -> RollupSections:
+    """rollup_sections when the scope is every template of its organization: the range's whole UTC days
+    (those no bucket boundary cuts) from the per-day rows every template shares, activity_day_vectors for
+    users and series (activity_user_days counts exactly the non-LOGIN minutes, and every non-LOGIN session
+    has its workspace's template) and insights_app_days for apps; the rest of the range from the minute
+    rollup. Minutes in disjoint parts add up; users and a bucket's users are the union of the parts'. One
+    snapshot for all of it."""
+    if not sections & set(_SECTIONS):
+        return RollupSections((), {}, ())
+    await conn.execution_options(isolation_level="REPEATABLE READ")
+    await conn.execute(_WORK_MEM)
+    days = _whole_days(scope.start, scope.end, starts[1:])
+    parts = _parts(scope.start, scope.end, days)
+    vectors = await day_vectors.read(conn, [scope.organization_id], days)
+    numbering = vectors.user_ids
+    minutes_by_user: dict[uuid.UUID, int] = {}
+    bucket_users: dict[int, set[uuid.UUID]] = {}
+    app_minutes: dict[str, int] = {}
+    app_users: dict[str, set[uuid.UUID]] = {}
+    if days and numbering:
+        if "users" in sections:
+            totals = vectors.minutes.sum(axis=0, dtype=np.int64)
+            for idx in np.flatnonzero(totals).tolist():
+                minutes_by_user[numbering[idx]] = int(totals[idx])
+        if "series" in sections:
+            first_bucket = [bisect.bisect_right(starts, datetime.combine(day, time(), UTC)) for day in days]
+            active = vectors.minutes > 0
+            for i in sorted(set(first_bucket)):
+                rows = [k for k, b in enumerate(first_bucket) if b == i]
+                bucket_users[i] = {
+                    numbering[idx] for idx in np.flatnonzero(active[rows].any(axis=0)).tolist()
+                }
+        if "apps" in sections:
+            whole = await app_days.read(conn, scope.organization_id, days)
+            for app, total in whole.minutes.items():
+                app_minutes[app] = total
+                app_users[app] = {numbering[idx] for idx in whole.users[app].tolist() if idx < len(numbering)}
+    if parts:
+        flags = {f"want_{name}": name in sections for name in _SECTIONS}
+        found = await conn.execute(
+            _PART_SECTIONS,
+            {
+                **scope.params(),
+                "starts": starts,
+                "los": [lo for lo, _ in parts],
+                "his": [hi for _, hi in parts],
+                **flags,
+            },
+        )
+        for row in found:
+            if row.section == "users":
+                minutes_by_user[row.user_id] = minutes_by_user.get(row.user_id, 0) + row.minutes
+            elif row.section == "series":
+                bucket_users.setdefault(row.i, set()).add(row.user_id)
+            else:
+                app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
+                app_users.setdefault(row.app, set()).add(row.user_id)
+    users: Sequence[Row[Any]] = ()
+    if minutes_by_user:
+        ordered = {"ids": list(minutes_by_user), "minutes": list(minutes_by_user.values())}
+        users = (await conn.execute(_ORDERED_USERS, ordered)).all()
+    return RollupSections(
+        users=users,
+        series={i: len(found) for i, found in bucket_users.items() if found},
+        apps=[AppMinutes(app, app_minutes[app], len(app_users.get(app, ()))) for app in app_minutes],
     )
 
 

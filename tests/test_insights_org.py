@@ -1,0 +1,125 @@
+"""Template Insights over every template of an organization reads the range's whole UTC days from per-day
+rows shared by all templates (activity_day_vectors, insights_app_days) and only the rest from the minute
+rollup. Its answers must equal the general path's, which unites the selected templates' minutes cell by
+cell: a template without activity is added to the organization, so that selecting every template but it
+takes the general path over the same activity. Random sessions (some crossing midnight, some in two
+templates at the same minutes, some extended by a later ingest) are read in several zones, with ranges
+cut at odd minutes and buckets cut inside UTC days."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import GraphQL
+from tests.factories import Factory
+from usagegraph.db.queries import insights
+
+QUERY = """
+query($org: ID!, $ids: [ID!], $start: DateTime!, $end: DateTime!, $interval: InsightsInterval, $tz: String!) {
+  templateInsights(organizationId: $org, templateIds: $ids, start: $start, end: $end, interval: $interval,
+                   timezone: $tz) {
+    activeUsers
+    activeUsersSeries { start end activeUsers complete }
+    userActivity { user { username } seconds }
+    appUsage { slug seconds users timesUsed }
+  }
+}
+"""
+INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted rejected { message } } }"
+BASE = datetime(2024, 3, 4, tzinfo=UTC)
+CASES = [
+    ("2024-03-04T00:00:00Z", "2024-03-14T00:00:00Z", "DAY", "UTC"),  # whole UTC days only
+    ("2024-03-04T00:00:00Z", "2024-03-18T00:00:00Z", "WEEK", "UTC"),
+    ("2024-03-04T07:13:00Z", "2024-03-13T19:41:00Z", "DAY", "UTC"),  # range cut at odd minutes
+    ("2024-03-05T00:00:00Z", "2024-03-15T00:00:00Z", "DAY", "America/New_York"),  # DST on 03-10
+    ("2024-03-04T18:15:00Z", "2024-03-16T05:45:00Z", "WEEK", "Asia/Kathmandu"),  # +5:45
+    ("2024-03-06T10:07:00Z", "2024-03-06T22:31:00Z", "DAY", "UTC"),  # inside one day
+    ("2024-03-01T00:00:00Z", "2024-03-31T00:00:00Z", "WEEK", "Asia/Kolkata"),  # +5:30, past the data
+]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def test_every_template_of_an_organization_equals_the_general_path(
+    gql: GraphQL, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(20261202)
+    org = await factory.organization("acme")
+    owner = await factory.user("root", orgs={org: ["owner"]})
+    token = await factory.token(owner)
+    active = [await factory.template(org, name) for name in ("python", "go")]
+    idle = await factory.template(org, "idle")
+    users = [await factory.user(f"user{k}", orgs={org: ["member"]}) for k in range(7)]
+    workspaces = {(u, t): await factory.workspace(org, t, u) for u in users for t in active}
+    apps = [
+        ("IDE", "vscode"),
+        ("IDE", "jetbrains"),
+        ("APP", "jupyter"),
+        ("APP", "grafana"),
+        ("TUNNEL", "ssh"),
+    ]
+    for _ in range(160):
+        user, template = rng.choice(users), rng.choice(active)
+        category, app = rng.choice(apps)
+        start = BASE - timedelta(days=1) + timedelta(minutes=rng.randrange(15 * 1440))
+        end = start + timedelta(minutes=rng.choice([1, 7, 45, 200, 900, 1700]), seconds=rng.randrange(60))
+        await factory.activity(
+            org, user, category, start, end, workspace_id=workspaces[user, template], app=app
+        )
+        if rng.random() < 0.2:  # the same minutes in the other template's workspace
+            other = active[1 - active.index(template)]
+            await factory.activity(
+                org, user, "IDE", start, end, workspace_id=workspaces[user, other], app="vscode"
+            )
+        if rng.random() < 0.1:
+            await factory.activity(org, user, "LOGIN", start)
+    # sessions ingested through the mutation, then extended by a later snapshot
+    ingested = []
+    for k in range(12):
+        start = BASE + timedelta(days=rng.randrange(10), minutes=rng.randrange(1440))
+        ingested.append(
+            {
+                "id": str(uuid.uuid4()),
+                "userId": str(users[k % len(users)]),
+                "workspaceId": str(workspaces[users[k % len(users)], active[k % 2]]),
+                "category": "APP",
+                "app": "jupyter",
+                "startedAt": _iso(start),
+                "endedAt": _iso(start + timedelta(minutes=30)),
+            }
+        )
+    for minutes in (30, 400):
+        batch = [{**s, "endedAt": _iso(datetime.fromisoformat(s["startedAt"]) + timedelta(minutes=minutes))}
+                 for s in ingested]  # fmt: skip
+        body = await gql(INGEST, {"b": {"activity": batch}}, token=token)
+        assert "errors" not in body and body["data"]["ingest"]["accepted"] == 12, body
+
+    calls: list[int] = []
+    whole = insights.organization_sections
+
+    async def counted(*args: Any) -> Any:
+        calls.append(1)
+        return await whole(*args)
+
+    monkeypatch.setattr(insights, "organization_sections", counted)
+    seen = 0
+    for start, end, interval, tz in CASES:
+        common = {"org": str(org), "start": start, "end": end, "interval": interval, "tz": tz}
+        every = await gql(QUERY, {**common, "ids": None}, token=token)
+        before = len(calls)
+        general = await gql(QUERY, {**common, "ids": [str(t) for t in active]}, token=token)
+        assert len(calls) == before, "a strict subset of the templates takes the general path"
+        assert "errors" not in every and "errors" not in general, (every, general)
+        assert every["data"] == general["data"], (start, end, interval, tz)
+        seen += every["data"]["templateInsights"]["activeUsers"]
+        explicit = await gql(QUERY, {**common, "ids": [str(t) for t in [*active, idle]]}, token=token)
+        assert explicit["data"] == every["data"]
+    assert len(calls) == 2 * len(CASES)
+    assert seen > 20
