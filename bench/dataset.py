@@ -265,6 +265,7 @@ STEPS: list[tuple[str, str]] = [
         day_vectors.BACKFILL,
     ),
     ("insights app days", app_days.BACKFILL),
+    ("insights app sessions", app_days.SESSIONS_BACKFILL),
     (
         "session spans",
         """

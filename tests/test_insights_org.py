@@ -26,7 +26,7 @@ query($org: ID!, $ids: [ID!], $start: DateTime!, $end: DateTime!, $interval: Ins
     activeUsers
     activeUsersSeries { start end activeUsers complete }
     userActivity { user { username } seconds }
-    appUsage { slug seconds users timesUsed }
+    appUsage { slug category seconds users timesUsed }
   }
 }
 """
@@ -123,3 +123,27 @@ async def test_every_template_of_an_organization_equals_the_general_path(
         assert explicit["data"] == every["data"]
     assert len(calls) == 2 * len(CASES)
     assert seen > 20
+
+
+async def test_an_app_used_in_two_categories_equally_takes_the_first(gql: GraphQL, factory: Factory) -> None:
+    """timesUsed's category is the app's most frequent one; between equally frequent ones, the first in
+    order (as PostgreSQL's mode() picks it), on both paths."""
+    org = await factory.organization("acme")
+    token = await factory.token(await factory.user("root", orgs={org: ["owner"]}))
+    used, idle = await factory.template(org, "used"), await factory.template(org, "idle")
+    user = await factory.user("ann", orgs={org: ["member"]})
+    ws = await factory.workspace(org, used, user)
+    for category, hour in (("WEB_TERMINAL", 9), ("APP", 14)):
+        start = BASE + timedelta(days=2, hours=hour)
+        await factory.activity(org, user, category, start, start + timedelta(minutes=20), workspace_id=ws,
+                               app="notebook")  # fmt: skip
+    common = {"org": str(org), "start": "2024-03-04T00:00:00Z", "end": "2024-03-11T00:00:00Z", "interval": "DAY",
+              "tz": "UTC"}  # fmt: skip
+    answers = [
+        (await gql(QUERY, {**common, "ids": ids}, token=token))["data"]["templateInsights"]["appUsage"]
+        for ids in (None, [str(used)])
+    ]
+    assert answers[0] == answers[1]
+    notebook = next(app for app in answers[0] if app["slug"] == "notebook")
+    assert notebook == {"slug": "notebook", "category": "APP", "seconds": 2400.0, "users": 1, "timesUsed": 2}
+    assert idle

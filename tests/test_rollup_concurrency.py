@@ -132,7 +132,19 @@ async def test_concurrent_batches_share_rollup_rows(
                 {"o": org},
             )
         ).all()
+        sessions_stored = (
+            await conn.execute(
+                text("SELECT day, app, category, sessions FROM insights_app_session_days "
+                     "WHERE organization_id = :o ORDER BY day, app, category"),
+                {"o": org},
+            )
+        ).all()  # fmt: skip
     assert app_days_stored == app_days_fresh
+    assert [(r.app, r.category, r.sessions) for r in sessions_stored] == [
+        ("vscode", "APP", 3),
+        ("vscode", "IDE", 3),
+        ("vscode", "TUNNEL", 6),
+    ] * 3
     assert [(row.app, row.minutes, row.users.count("1")) for row in app_days_stored] == [
         ("vscode", 810, 9)
     ] * 3

@@ -180,13 +180,13 @@ async def _insights(
     starts = bounds[:-1]
     wanted = {section for field, section in ROLLUP_SECTIONS.items() if field in fields}
     every = await info.context.loaders.org_templates.load(organization_id)
-    sections = (
-        q.organization_sections if {t.uuid for t in every} == set(scope.template_ids) else q.rollup_sections
-    )
+    whole = {t.uuid for t in every} == set(scope.template_ids)
+    sections = q.organization_sections if whole else q.rollup_sections
+    app_sessions_of = q.organization_app_sessions if whole else q.app_sessions
     rollup, latency, app_sessions, parameters = await asyncio.gather(
         run(lambda c: sections(c, scope, starts, wanted)) if wanted and templates else nothing(),
         when("userLatency", lambda c: q.user_latency(c, scope)),
-        when("appUsage", lambda c: q.app_sessions(c, scope)),
+        when("appUsage", lambda c: app_sessions_of(c, scope)),
         when("parameters", lambda c: q.parameter_usage(c, scope)),
     )
     rollup = rollup or q.RollupSections((), {}, ())

@@ -7,8 +7,13 @@ organization together, for Template Insights over all of an organization's templ
 - `users`: the users with any minute in the app that day, as a bit string (bit i = the user numbered i in
   activity_user_bits; strings written at different times may differ in length, missing bits are 0).
 
-The rows are derived from activity_minutes and recomputed, a whole (organization, day) at a time, for the
-days an ingest touches, after its minute rows are merged. Activity only grows (sessions are added or end
+insights_app_session_days keeps per organization, UTC day, app and category the sessions (LOGINs aside)
+that start that day: appUsage's timesUsed counts the sessions overlapping the range, which are those that
+start in it and those open at its start.
+
+The rows are derived from activity_minutes and activity_sessions and recomputed, a whole (organization,
+day) at a time, for the days an ingest touches, after its minute rows are merged. A session's app,
+category and start never change. Activity only grows (sessions are added or end
 later), so a recompute never has to remove an app. Concurrent ingests of one organization recompute in
 turn under the organization's lock on activity_user_days, which the same transaction already holds
 (usagegraph.db.queries.user_days), and each recompute reads the committed minutes of the others."""
@@ -56,6 +61,27 @@ WHERE c.minutes > 0
 GROUP BY d.organization_id, d.day, c.app
 """
 
+# Sessions per app and category of the (organization_id, day) pairs of `{days}`, by their start.
+SESSION_ROWS = """
+SELECT d.organization_id, d.day, s.app, s.category, count(*) AS sessions
+FROM {days} d
+JOIN activity_sessions s
+  ON s.organization_id = d.organization_id
+ AND s.started_at >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC'
+ AND s.started_at < CAST(d.day + 1 AS timestamp) AT TIME ZONE 'UTC'
+WHERE s.category <> 'LOGIN' AND s.app IS NOT NULL AND s.app <> '' AND s.template_id IS NOT NULL
+GROUP BY d.organization_id, d.day, s.app, s.category
+"""
+
+SESSIONS_BACKFILL = """
+INSERT INTO insights_app_session_days (organization_id, day, app, category, sessions)
+SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date), app, category, count(*)
+FROM activity_sessions
+WHERE category <> 'LOGIN' AND app IS NOT NULL AND app <> '' AND template_id IS NOT NULL
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+"""
+
 # Every day with app minutes, for a backfill.
 BACKFILL = f"""
 INSERT INTO insights_app_days (organization_id, day, app, minutes, users)
@@ -74,8 +100,7 @@ INSERT INTO insights_app_days (organization_id, day, app, minutes, users)
 ORDER BY 1, 2, 3
 """
 
-_RECOMPUTE = text(
-    f"""
+_TOUCHED = f"""
     WITH touched AS (
         SELECT DISTINCT b.organization_id, CAST(d AS date) AS day
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:categories AS text[]), CAST(:apps AS text[]),
@@ -85,6 +110,16 @@ _RECOMPUTE = text(
                                            date_trunc('day', ({LAST_AT}) AT TIME ZONE 'UTC'),
                                            interval '1 day') AS d
         WHERE b.category <> 'LOGIN' AND coalesce(b.app, '') <> ''
+    )
+"""
+_RECOMPUTE = text(
+    f"""
+    {_TOUCHED}, merged_sessions AS (
+        INSERT INTO insights_app_session_days AS q (organization_id, day, app, category, sessions)
+        {SESSION_ROWS.format(days="touched")}
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (organization_id, day, app, category) DO UPDATE SET sessions = excluded.sessions
+        WHERE q.sessions <> excluded.sessions
     )
     INSERT INTO insights_app_days AS q (organization_id, day, app, minutes, users)
     {ROWS.format(days="touched")}
@@ -145,3 +180,19 @@ async def read(conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence
         minutes[row["app"]] = int(row["minutes"])
         users[row["app"]] = np.flatnonzero(union)
     return AppDays(minutes, users)
+
+
+_READ_SESSIONS = (
+    "SELECT app, category, sum(sessions) AS sessions FROM insights_app_session_days "
+    "WHERE organization_id = $1 AND day = ANY($2::date[]) GROUP BY app, category"
+)
+
+
+async def read_sessions(
+    conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence[date]
+) -> dict[tuple[str, str], int]:
+    """Sessions starting in the given whole days, per (app, category)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    rows = await driver.fetch(_READ_SESSIONS, organization_id, list(days))
+    return {(row["app"], row["category"]): int(row["sessions"]) for row in rows}
