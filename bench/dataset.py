@@ -264,8 +264,7 @@ STEPS: list[tuple[str, str]] = [
         "activity day vectors",
         day_vectors.BACKFILL,
     ),
-    ("insights app days", app_days.BACKFILL),
-    ("insights app sessions", app_days.SESSIONS_BACKFILL),
+    *((f"insights days ({k + 1} of 3)", sql) for k, sql in enumerate(app_days.BACKFILLS)),
     (
         "session spans",
         """

@@ -1,6 +1,6 @@
-"""Template Insights: usagegraph's templateInsights (minute rollup + bounded session lookback) against the
-same answers computed from raw sessions and samples, side by side, on the shared benchmark dataset
-(bench/dataset.py).
+"""Template Insights: usagegraph's templateInsights (per-day rows for the range's whole UTC days, the minute
+rollup and the sessions for the rest) against the same answers computed from raw sessions and samples,
+side by side, on the shared benchmark dataset (bench/dataset.py).
 
 What is timed: (1) the whole GraphQL field, every section selected, executed server-side by the schema
 in-process with the server's executor (permission check, the resolver's concurrent SQL, user loader batch,
@@ -36,6 +36,7 @@ from usagegraph.auth.principal import Principal
 from usagegraph.compiled import CompiledExecutor
 from usagegraph.context import Context, Database
 from usagegraph.db.queries import insights as q
+from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.loaders import Loaders
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
@@ -168,12 +169,11 @@ async def main() -> None:
             bounds = await q.bucket_starts(conn, start, end, timedelta(days=7), "UTC", 1000)
         starts = bounds[:-1]
         params = {"org": org, "tpls": tpls, "start": start, "end": end, "starts": starts}
-        # Every template of the organization: whole UTC days from the per-day rows, as the resolver does.
-        whole = ids is None
-        sections = q.organization_sections if whole else q.rollup_sections
-        app_sessions = q.organization_app_sessions if whole else q.app_sessions
+        # One template, or every template of the organization: whole UTC days from per-day rows, as the
+        # resolver does.
+        key = ALL_TEMPLATES if ids is None else ids[0]
         rollup_ms, rollup = await timed(
-            engine, lambda c, s=scope, b=starts, f=sections: f(c, s, b, SECTIONS), args.runs
+            engine, lambda c, s=scope, b=starts, k=key: q.day_sections(c, s, b, SECTIONS, k), args.runs
         )
         raw_results: dict[str, Any] = {}
         raw_ms: dict[str, float] = {}
@@ -185,7 +185,7 @@ async def main() -> None:
                 return (await conn.execute(statement, used)).all()
 
             raw_ms[section], raw_results[section] = await timed(engine, raw, max(1, min(args.runs, 3)))
-        sessions_ms, sessions = await timed(engine, lambda c, s=scope, f=app_sessions: f(c, s), args.runs)
+        sessions_ms, sessions = await timed(engine, lambda c, s=scope: q.day_app_sessions(c, s), args.runs)
         latency_ms, _ = await timed(engine, lambda c, s=scope: q.user_latency(c, s), args.runs)
         parameters_ms, _ = await timed(engine, lambda c, s=scope: q.parameter_usage(c, s), args.runs)
         print()
@@ -204,10 +204,8 @@ async def main() -> None:
             compare("appUsage (seconds, users)", rollup.apps, raw_results["appUsage (seconds, users)"]),
         ]
         rows = [
-            ("day rows + edges: users, series, app minutes" if whole
-             else "rollup: users, series, app minutes (1 stmt)", rollup_ms, minutes_raw, " / ".join(checks)),
-            ("appUsage timesUsed (day rows + edges)" if whole else "appUsage timesUsed (sessions)",
-             sessions_ms, raw_ms["appUsage (timesUsed)"],
+            ("day rows + edges: users, series, app minutes", rollup_ms, minutes_raw, " / ".join(checks)),
+            ("appUsage timesUsed (day rows + edges)", sessions_ms, raw_ms["appUsage (timesUsed)"],
              compare("appUsage (timesUsed)", sessions, raw_results["appUsage (timesUsed)"])),
         ]  # fmt: skip
         for name, mine, theirs, same in rows:

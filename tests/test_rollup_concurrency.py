@@ -110,44 +110,37 @@ async def test_concurrent_batches_share_rollup_rows(
                 {"o": org},
             )
         ).all()
-        # The app days both transactions recomputed equal a recomputation now; each day vscode has the
-        # six fresh users' 90 and 100 minutes and users 0-2's TUNNEL union 09:50-11:10 (80 minutes).
-        app_days_stored = (
-            await conn.execute(
-                text("SELECT day, app, minutes, users::text FROM insights_app_days WHERE organization_id = :o "
-                     "ORDER BY day, app"),
-                {"o": org},
+        # The insights day rows both transactions recomputed equal a recomputation now; each day vscode
+        # has the six fresh users' 90 and 100 minutes and users 0-2's TUNNEL union 09:50-11:10 (80 minutes).
+        days = (
+            "(SELECT CAST(:o AS uuid) AS organization_id, d AS day FROM unnest("
+            "CAST(ARRAY['2024-03-01', '2024-03-02', '2024-03-03'] AS date[])) AS d)"
+        )
+        stored_and_fresh = []
+        for table, rows, order in (
+            ("insights_app_days", app_days.APP_ROWS, "day, template_id, app"),
+            ("insights_template_days", app_days.TEMPLATE_ROWS, "day, template_id"),
+            ("insights_app_session_days", app_days.SESSION_ROWS, "day, template_id, app, category"),
+        ):
+            kept = await conn.execute(
+                text(f"SELECT * FROM {table} WHERE organization_id = :o ORDER BY {order}"), {"o": org}
+            )  # noqa: S608
+            again = await conn.execute(
+                text(f"SELECT * FROM ({rows.format(days=days)}) r ORDER BY {order}"), {"o": org}
             )
-        ).all()  # fmt: skip
-        app_days_fresh = (
-            await conn.execute(
-                text(
-                    "SELECT day, app, minutes, users::text FROM ("
-                    + app_days.ROWS.format(
-                        days="(SELECT CAST(:o AS uuid) AS organization_id, d AS day FROM unnest("
-                        "CAST(ARRAY['2024-03-01', '2024-03-02', '2024-03-03'] AS date[])) AS d)"
-                    )
-                    + ") r ORDER BY day, app"
-                ),
-                {"o": org},
-            )
-        ).all()
-        sessions_stored = (
-            await conn.execute(
-                text("SELECT day, app, category, sessions FROM insights_app_session_days "
-                     "WHERE organization_id = :o ORDER BY day, app, category"),
-                {"o": org},
-            )
-        ).all()  # fmt: skip
-    assert app_days_stored == app_days_fresh
-    assert [(r.app, r.category, r.sessions) for r in sessions_stored] == [
-        ("vscode", "APP", 3),
-        ("vscode", "IDE", 3),
-        ("vscode", "TUNNEL", 6),
+            stored_and_fresh.append(([tuple(r._mapping.values()) for r in kept], [r._mapping for r in again]))
+    for stored_rows, fresh_rows in stored_and_fresh:
+        assert len(stored_rows) == len(fresh_rows) > 0
+        assert sorted(map(str, stored_rows)) == sorted(map(str, (tuple(r[k] for k in r) for r in fresh_rows)))
+    app_rows, template_rows, session_rows = (stored for stored, _ in stored_and_fresh)
+    # (organization_id, day, template_id, app, minutes, users): the template's and every template's rows
+    assert [(r[2] == app_days.ALL_TEMPLATES, r[3], r[4], r[5].to_int().bit_count()) for r in app_rows] == [
+        (True, "vscode", 810, 9),
+        (False, "vscode", 810, 9),
     ] * 3
-    assert [(row.app, row.minutes, row.users.count("1")) for row in app_days_stored] == [
-        ("vscode", 810, 9)
-    ] * 3
+    assert [sorted(r[4]) for r in template_rows] == [[80] * 3 + [90] * 3 + [100] * 3] * 3
+    assert [(r[3], r[4], r[5]) for r in session_rows] == [("vscode", "APP", 3), ("vscode", "IDE", 3),
+                                                          ("vscode", "TUNNEL", 6)] * 3  # fmt: skip
     # 09:50-11:10 each day: minutes 50-59 of hour 9, all of hour 10, minutes 0-9 of hour 11.
     assert [row.n for row in tunnel] == [10, 60, 10] * 3
     assert tuple(numbered) == (21, 21)

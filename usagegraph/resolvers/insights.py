@@ -20,6 +20,7 @@ from strawberry.types import Info
 
 from usagegraph.auth.permissions import CanViewInsights
 from usagegraph.db.queries import insights as q
+from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.errors import BadUserInput, InsightsDisabled
 from usagegraph.resolvers.selection import selected_names
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
@@ -179,14 +180,10 @@ async def _insights(
         )
     starts = bounds[:-1]
     wanted = {section for field, section in ROLLUP_SECTIONS.items() if field in fields}
-    every = await info.context.loaders.org_templates.load(organization_id)
-    whole = {t.uuid for t in every} == set(scope.template_ids)
-    sections = q.organization_sections if whole else q.rollup_sections
-    app_sessions_of = q.organization_app_sessions if whole else q.app_sessions
     rollup, latency, app_sessions, parameters = await asyncio.gather(
-        run(lambda c: sections(c, scope, starts, wanted)) if wanted and templates else nothing(),
+        run(await _sections(info, scope, starts, wanted)) if wanted and templates else nothing(),
         when("userLatency", lambda c: q.user_latency(c, scope)),
-        when("appUsage", lambda c: app_sessions_of(c, scope)),
+        when("appUsage", lambda c: q.day_app_sessions(c, scope)),
         when("parameters", lambda c: q.parameter_usage(c, scope)),
     )
     rollup = rollup or q.RollupSections((), {}, ())
@@ -217,6 +214,19 @@ async def _insights(
         ],
         parameters=_parameters(parameters or ()),
     )
+
+
+async def _sections(
+    info: Info, scope: q.Scope, starts: list[datetime], wanted: set[str]
+) -> Callable[[AsyncConnection], Awaitable[q.RollupSections]]:
+    """Per-day rows serve one template and every template of the organization; other selections unite
+    the selected templates' minute cells."""
+    selected = set(scope.template_ids)
+    every = {t.uuid for t in await info.context.loaders.org_templates.load(scope.organization_id)}
+    if len(selected) == 1 or selected == every:
+        key = next(iter(selected)) if len(selected) == 1 and selected != every else ALL_TEMPLATES
+        return lambda conn: q.day_sections(conn, scope, starts, wanted, key)
+    return lambda conn: q.rollup_sections(conn, scope, starts, wanted)
 
 
 def _series(bounds: list[datetime], end: datetime, users: dict[int, int]) -> list[IntervalActiveUsers]:

@@ -1,22 +1,24 @@
-"""insights_app_days: per organization, UTC day and app slug, the app usage of every template of the
-organization together, for Template Insights over all of an organization's templates.
+"""Per UTC day rows of Template Insights, so that a range's whole days are a few hundred rows instead of
+every (user, hour, app) minute cell and every session:
 
-- `minutes`: the sum over users of each user's distinct active minutes in the app that day, whatever the
-  workspace, template or category (LOGINs are not app usage). A user's minutes in disjoint days add up,
-  so a range's figure is the sum of its days.
-- `users`: the users with any minute in the app that day, as a bit string (bit i = the user numbered i in
-  activity_user_bits; strings written at different times may differ in length, missing bits are 0).
-
-insights_app_session_days keeps per organization, UTC day, app and category the sessions (LOGINs aside)
-that start that day: appUsage's timesUsed counts the sessions overlapping the range, which are those that
-start in it and those open at its start.
+- insights_template_days: per organization, template and UTC day, the users active in the template that
+  day (LOGINs are not template activity) and each one's distinct active minutes, as two aligned arrays.
+  Minutes of one user in disjoint days add up; a user active in two templates at the same minute is not
+  counted twice by the organization-wide totals, which come from activity_day_vectors instead.
+- insights_app_days: per organization, UTC day, template and app slug, the sum over users of each user's
+  distinct minutes in the app that day (whatever the workspace or category) and the bit string of those
+  users (bit i = the user numbered i in activity_user_bits; strings written at different times may differ
+  in length, missing bits are 0). Rows with the nil template (ALL_TEMPLATES) unite every template of the
+  organization: a user's minute in two templates counts once there.
+- insights_app_session_days: per organization, UTC day, template, app and category, the sessions (LOGINs
+  aside) that start that day. Sessions belong to one template, so any selection of templates adds up.
 
 The rows are derived from activity_minutes and activity_sessions and recomputed, a whole (organization,
-day) at a time, for the days an ingest touches, after its minute rows are merged. A session's app,
-category and start never change. Activity only grows (sessions are added or end
-later), so a recompute never has to remove an app. Concurrent ingests of one organization recompute in
-turn under the organization's lock on activity_user_days, which the same transaction already holds
-(usagegraph.db.queries.user_days), and each recompute reads the committed minutes of the others."""
+day) at a time, for the days an ingest touches, after its minute rows are merged. Activity only grows
+(sessions are added or end later; a session's app, category and start never change), so a recompute never
+has to remove a row. Concurrent ingests of one organization recompute in turn under the organization's
+lock on activity_user_days, which the same transaction already holds (usagegraph.db.queries.user_days), and
+each recompute reads the committed minutes and sessions of the others."""
 
 # ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
@@ -33,24 +35,50 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries.user_days import LAST_AT
 
-# The rows of the (organization_id, day) pairs of `{days}`: each user's minutes per hour and app united
-# across workspaces, templates and categories, counted, summed per user, then per app.
-ROWS = """
-SELECT d.organization_id, d.day, c.app, CAST(sum(c.minutes) AS bigint) AS minutes,
-       bit_or(set_bit(z.zeros, b.idx, 1)) AS users
-FROM {days} d
+ALL_TEMPLATES = uuid.UUID(int=0)
+"""The template key of the rows that unite every template of the organization."""
+
+_DAY = "a.hour >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC' AND a.hour < CAST(d.day + 1 AS timestamp) AT TIME ZONE 'UTC'"
+
+# insights_template_days rows of the (organization_id, day) pairs of `{days}`: each user's minutes per
+# hour united across the template's workspaces, apps and categories, counted and summed per user.
+TEMPLATE_ROWS = f"""
+SELECT d.organization_id, u.template_id, d.day, array_agg(u.user_id ORDER BY u.user_id) AS user_ids,
+       array_agg(u.minutes ORDER BY u.user_id) AS minutes
+FROM {{days}} d
 CROSS JOIN LATERAL (
-    SELECT h.app, h.user_id, sum(bit_count(CAST(h.bits AS bit(64)))) AS minutes
+    SELECT h.template_id, h.user_id, CAST(sum(bit_count(CAST(h.bits AS bit(64)))) AS int) AS minutes
     FROM (
-        SELECT a.app, a.user_id, a.hour, bit_or(a.minutes) AS bits
+        SELECT a.template_id, a.user_id, a.hour, bit_or(a.minutes) AS bits
         FROM activity_minutes a
-        WHERE a.organization_id = d.organization_id
-          AND a.hour >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC'
-          AND a.hour < CAST(d.day + 1 AS timestamp) AT TIME ZONE 'UTC'
-          AND a.category <> 'LOGIN' AND a.app <> '' AND a.template_id IS NOT NULL
-        GROUP BY a.app, a.user_id, a.hour
+        WHERE a.organization_id = d.organization_id AND {_DAY}
+          AND a.category <> 'LOGIN' AND a.template_id IS NOT NULL
+        GROUP BY a.template_id, a.user_id, a.hour
     ) h
-    GROUP BY h.app, h.user_id
+    GROUP BY h.template_id, h.user_id
+    HAVING sum(bit_count(CAST(h.bits AS bit(64)))) > 0
+) u
+GROUP BY d.organization_id, u.template_id, d.day
+"""
+
+# insights_app_days rows of the (organization_id, day) pairs of `{days}`: each user's minutes per hour and
+# app united across workspaces and categories, per template and across templates, counted, summed per
+# user, then per app.
+APP_ROWS = f"""
+SELECT d.organization_id, d.day, c.template_id, c.app, CAST(sum(c.minutes) AS bigint) AS minutes,
+       bit_or(set_bit(z.zeros, b.idx, 1)) AS users
+FROM {{days}} d
+CROSS JOIN LATERAL (
+    SELECT coalesce(h.template_id, CAST('{ALL_TEMPLATES}' AS uuid)) AS template_id, h.app, h.user_id,
+           sum(bit_count(CAST(h.bits AS bit(64)))) AS minutes
+    FROM (
+        SELECT a.template_id, a.app, a.user_id, a.hour, bit_or(a.minutes) AS bits
+        FROM activity_minutes a
+        WHERE a.organization_id = d.organization_id AND {_DAY}
+          AND a.category <> 'LOGIN' AND a.app <> '' AND a.template_id IS NOT NULL
+        GROUP BY GROUPING SETS ((a.template_id, a.app, a.user_id, a.hour), (a.app, a.user_id, a.hour))
+    ) h
+    GROUP BY 1, 2, 3
 ) c
 JOIN activity_user_bits b ON b.organization_id = d.organization_id AND b.user_id = c.user_id
 JOIN (
@@ -58,141 +86,169 @@ JOIN (
     FROM activity_user_bits GROUP BY organization_id
 ) z ON z.organization_id = d.organization_id
 WHERE c.minutes > 0
-GROUP BY d.organization_id, d.day, c.app
+GROUP BY d.organization_id, d.day, c.template_id, c.app
 """
 
-# Sessions per app and category of the (organization_id, day) pairs of `{days}`, by their start.
+# insights_app_session_days rows of the (organization_id, day) pairs of `{days}`, by the sessions' start.
 SESSION_ROWS = """
-SELECT d.organization_id, d.day, s.app, s.category, count(*) AS sessions
+SELECT d.organization_id, d.day, s.template_id, s.app, s.category, count(*) AS sessions
 FROM {days} d
 JOIN activity_sessions s
   ON s.organization_id = d.organization_id
  AND s.started_at >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC'
  AND s.started_at < CAST(d.day + 1 AS timestamp) AT TIME ZONE 'UTC'
 WHERE s.category <> 'LOGIN' AND s.app IS NOT NULL AND s.app <> '' AND s.template_id IS NOT NULL
-GROUP BY d.organization_id, d.day, s.app, s.category
+GROUP BY d.organization_id, d.day, s.template_id, s.app, s.category
 """
 
-SESSIONS_BACKFILL = """
-INSERT INTO insights_app_session_days (organization_id, day, app, category, sessions)
-SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date), app, category, count(*)
-FROM activity_sessions
-WHERE category <> 'LOGIN' AND app IS NOT NULL AND app <> '' AND template_id IS NOT NULL
-GROUP BY 1, 2, 3, 4
-ORDER BY 1, 2, 3, 4
-"""
-
-# Every day with app minutes, for a backfill.
-BACKFILL = f"""
-INSERT INTO insights_app_days (organization_id, day, app, minutes, users)
-{
-    ROWS.format(
-        days='''(
+# Every day with template activity, for the backfills.
+_ALL_DAYS = """(
     SELECT o.id AS organization_id, CAST(h.hour AT TIME ZONE 'UTC' AS date) AS day
     FROM organizations o
     CROSS JOIN LATERAL (
         SELECT DISTINCT date_trunc('day', a.hour, 'UTC') AS hour FROM activity_minutes a
-        WHERE a.organization_id = o.id AND a.category <> 'LOGIN' AND a.app <> ''
+        WHERE a.organization_id = o.id AND a.category <> 'LOGIN' AND a.template_id IS NOT NULL
     ) h
-)'''
-    )
-}
-ORDER BY 1, 2, 3
-"""
+)"""
 
-_TOUCHED = f"""
+TEMPLATE_COLUMNS = "organization_id, template_id, day, user_ids, minutes"
+APP_COLUMNS = "organization_id, day, template_id, app, minutes, users"
+SESSION_COLUMNS = "organization_id, day, template_id, app, category, sessions"
+
+BACKFILLS = [
+    f"INSERT INTO insights_template_days ({TEMPLATE_COLUMNS}) {TEMPLATE_ROWS.format(days=_ALL_DAYS)} ORDER BY 1, 2, 3",
+    f"INSERT INTO insights_app_days ({APP_COLUMNS}) {APP_ROWS.format(days=_ALL_DAYS)} ORDER BY 1, 2, 3, 4",
+    f"""INSERT INTO insights_app_session_days ({SESSION_COLUMNS})
+        SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date), template_id, app, category, count(*)
+        FROM activity_sessions
+        WHERE category <> 'LOGIN' AND app IS NOT NULL AND app <> '' AND template_id IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5
+        ORDER BY 1, 2, 3, 4, 5""",
+]
+"""Every row of the three tables from the stored minutes and sessions."""
+
+_RECOMPUTE = text(
+    f"""
     WITH touched AS (
         SELECT DISTINCT b.organization_id, CAST(d AS date) AS day
-        FROM unnest(CAST(:orgs AS uuid[]), CAST(:categories AS text[]), CAST(:apps AS text[]),
-                    CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
-            AS b(organization_id, category, app, started_at, ended_at)
+        FROM unnest(CAST(:orgs AS uuid[]), CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
+                    CAST(:categories AS text[])) AS b(organization_id, started_at, ended_at, category)
         CROSS JOIN LATERAL generate_series(date_trunc('day', b.started_at AT TIME ZONE 'UTC'),
                                            date_trunc('day', ({LAST_AT}) AT TIME ZONE 'UTC'),
                                            interval '1 day') AS d
-        WHERE b.category <> 'LOGIN' AND coalesce(b.app, '') <> ''
-    )
-"""
-_RECOMPUTE = text(
-    f"""
-    {_TOUCHED}, merged_sessions AS (
-        INSERT INTO insights_app_session_days AS q (organization_id, day, app, category, sessions)
+    ), merged_templates AS (
+        INSERT INTO insights_template_days AS q ({TEMPLATE_COLUMNS})
+        {TEMPLATE_ROWS.format(days="touched")}
+        ORDER BY 1, 2, 3
+        ON CONFLICT (organization_id, template_id, day) DO UPDATE
+        SET user_ids = excluded.user_ids, minutes = excluded.minutes
+        WHERE (q.user_ids, q.minutes) IS DISTINCT FROM (excluded.user_ids, excluded.minutes)
+    ), merged_sessions AS (
+        INSERT INTO insights_app_session_days AS q ({SESSION_COLUMNS})
         {SESSION_ROWS.format(days="touched")}
-        ORDER BY 1, 2, 3, 4
-        ON CONFLICT (organization_id, day, app, category) DO UPDATE SET sessions = excluded.sessions
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (organization_id, day, template_id, app, category) DO UPDATE SET sessions = excluded.sessions
         WHERE q.sessions <> excluded.sessions
     )
-    INSERT INTO insights_app_days AS q (organization_id, day, app, minutes, users)
-    {ROWS.format(days="touched")}
-    ORDER BY 1, 2, 3
-    ON CONFLICT (organization_id, day, app) DO UPDATE SET minutes = excluded.minutes, users = excluded.users
+    INSERT INTO insights_app_days AS q ({APP_COLUMNS})
+    {APP_ROWS.format(days="touched")}
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (organization_id, day, template_id, app) DO UPDATE
+    SET minutes = excluded.minutes, users = excluded.users
     WHERE (q.minutes, q.users) IS DISTINCT FROM (excluded.minutes, excluded.users)
     """
 )
 
 
 async def recompute(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) -> None:
-    """Recompute the app days of these stored sessions (organization_id, id, user_id, workspace_id,
+    """Recompute the days of these stored sessions (organization_id, id, user_id, workspace_id,
     template_id, category, app, started_at, ended_at), after their minutes were merged, with the
     organizations' activity_user_days lock held."""
-    used = [row for row in sessions if row[5] != "LOGIN" and row[6]]
+    used = [row for row in sessions if row[5] != "LOGIN" and row[4] is not None]
     if not used:
         return
     await conn.execute(
         _RECOMPUTE,
         {
             "orgs": [row[0] for row in used],
-            "categories": [row[5] for row in used],
-            "apps": [row[6] for row in used],
             "starts": [row[7] for row in used],
             "ends": [row[8] for row in used],
+            "categories": [row[5] for row in used],
         },
     )
 
 
-@dataclass(frozen=True)
-class AppDays:
-    """Apps over some whole days: per slug, the summed minutes and the users (numbers of
-    activity_user_bits) with any minute."""
-
-    minutes: dict[str, int]
-    users: dict[str, np.ndarray[Any, np.dtype[np.intp]]]
-
-
-_READ = (
-    "SELECT app, sum(minutes) AS minutes, array_agg(users) AS users FROM insights_app_days "
-    "WHERE organization_id = $1 AND day = ANY($2::date[]) GROUP BY app"
-)
-
-
-async def read(conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence[date]) -> AppDays:
-    """The days' rows summed per app; each app's bit strings OR-ed (padded to the longest) in numpy."""
+async def _driver(conn: AsyncConnection) -> Any:
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
-    minutes: dict[str, int] = {}
-    users: dict[str, np.ndarray[Any, np.dtype[np.intp]]] = {}
-    for row in await driver.fetch(_READ, organization_id, list(days)):
-        width = max(len(bits) for bits in row["users"])
-        union = np.zeros(width, dtype=bool)
-        for bits in row["users"]:
-            union[: len(bits)] |= np.unpackbits(np.frombuffer(bits.bytes, dtype=np.uint8))[
-                : len(bits)
-            ].astype(bool)
-        minutes[row["app"]] = int(row["minutes"])
-        users[row["app"]] = np.flatnonzero(union)
-    return AppDays(minutes, users)
+    return driver
 
 
-_READ_SESSIONS = (
+@dataclass(frozen=True)
+class Days:
+    """Whole days of a template (or of every template, ALL_TEMPLATES): per day, the active users and
+    their minutes; per app, the summed minutes and the users with any minute."""
+
+    users: list[tuple[date, list[uuid.UUID], list[int]]]
+    app_minutes: dict[str, int]
+    app_users: dict[str, set[uuid.UUID]]
+
+
+_TEMPLATE_DAYS = (
+    "SELECT day, user_ids, minutes FROM insights_template_days "
+    "WHERE organization_id = $1 AND template_id = $2 AND day = ANY($3::date[])"
+)
+_APPS = (
+    "SELECT app, sum(minutes) AS minutes, array_agg(users) AS users FROM insights_app_days "
+    "WHERE organization_id = $1 AND template_id = $2 AND day = ANY($3::date[]) GROUP BY app"
+)
+_NUMBERING = "SELECT idx, user_id FROM activity_user_bits WHERE organization_id = $1"
+
+
+async def read(
+    conn: AsyncConnection,
+    organization_id: uuid.UUID,
+    template_id: uuid.UUID,
+    days: Sequence[date],
+    apps: bool,
+) -> Days:
+    """The rows of these days; each app's bit strings OR-ed (padded to the longest) in numpy. The users of
+    ALL_TEMPLATES are not read here (activity_day_vectors holds them)."""
+    driver = await _driver(conn)
+    users = []
+    if template_id != ALL_TEMPLATES:
+        for row in await driver.fetch(_TEMPLATE_DAYS, organization_id, template_id, list(days)):
+            users.append((row["day"], row["user_ids"], row["minutes"]))
+    app_minutes: dict[str, int] = {}
+    app_users: dict[str, set[uuid.UUID]] = {}
+    if apps:
+        found = await driver.fetch(_APPS, organization_id, template_id, list(days))
+        numbering = (
+            {row["idx"]: row["user_id"] for row in await driver.fetch(_NUMBERING, organization_id)}
+            if found
+            else {}
+        )
+        for row in found:
+            width = max(len(bits) for bits in row["users"])
+            union = np.zeros(width, dtype=bool)
+            for bits in row["users"]:
+                union[: len(bits)] |= np.unpackbits(np.frombuffer(bits.bytes, dtype=np.uint8))[
+                    : len(bits)
+                ].astype(bool)
+            app_minutes[row["app"]] = int(row["minutes"])
+            app_users[row["app"]] = {numbering[idx] for idx in np.flatnonzero(union).tolist()}
+    return Days(users, app_minutes, app_users)
+
+
+_SESSIONS = (
     "SELECT app, category, sum(sessions) AS sessions FROM insights_app_session_days "
-    "WHERE organization_id = $1 AND day = ANY($2::date[]) GROUP BY app, category"
+    "WHERE organization_id = $1 AND template_id = ANY($2::uuid[]) AND day = ANY($3::date[]) GROUP BY app, category"
 )
 
 
 async def read_sessions(
-    conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence[date]
+    conn: AsyncConnection, organization_id: uuid.UUID, template_ids: Sequence[uuid.UUID], days: Sequence[date]
 ) -> dict[tuple[str, str], int]:
-    """Sessions starting in the given whole days, per (app, category)."""
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    rows = await driver.fetch(_READ_SESSIONS, organization_id, list(days))
+    """Sessions of these templates starting in the given whole days, per (app, category)."""
+    rows = await (await _driver(conn)).fetch(_SESSIONS, organization_id, list(template_ids), list(days))
     return {(row["app"], row["category"]): int(row["sessions"]) for row in rows}

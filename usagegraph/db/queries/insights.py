@@ -275,45 +275,38 @@ def _parts(start: datetime, end: datetime, days: Sequence[date]) -> list[tuple[d
     return parts
 
 
-async def organization_sections(
-    conn: AsyncConnection, scope: Scope, starts: list[datetime], sections: set[str]
+async def day_sections(
+    conn: AsyncConnection, scope: Scope, starts: list[datetime], sections: set[str], template_id: uuid.UUID
 ) -> RollupSections:
-    """rollup_sections when the scope is every template of its organization: the range's whole UTC days
-    (those no bucket boundary cuts) from the per-day rows every template shares, activity_day_vectors for
-    users and series (activity_user_days counts exactly the non-LOGIN minutes, and every non-LOGIN session
-    has its workspace's template) and insights_app_days for apps; the rest of the range from the minute
-    rollup. Minutes in disjoint parts add up; users and a bucket's users are the union of the parts'. One
-    snapshot for all of it."""
+    """rollup_sections for one template, or (template_id ALL_TEMPLATES) for every template of the scope's
+    organization: the range's whole UTC days (those no bucket boundary cuts) from per-day rows, the rest of
+    the range from the minute rollup. One template's users and series come from insights_template_days;
+    every template's from activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes,
+    and every non-LOGIN session has its workspace's template); apps from insights_app_days. Minutes in
+    disjoint parts add up; users and a bucket's users are the union of the parts'. One snapshot for all."""
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
     await conn.execution_options(isolation_level="REPEATABLE READ")
     await conn.execute(_WORK_MEM)
     days = _whole_days(scope.start, scope.end, starts[1:])
     parts = _parts(scope.start, scope.end, days)
-    vectors = await day_vectors.read(conn, [scope.organization_id], days)
-    numbering = vectors.user_ids
     minutes_by_user: dict[uuid.UUID, int] = {}
     bucket_users: dict[int, set[uuid.UUID]] = {}
     app_minutes: dict[str, int] = {}
     app_users: dict[str, set[uuid.UUID]] = {}
-    if days and numbering:
-        if "users" in sections:
-            totals = vectors.minutes.sum(axis=0, dtype=np.int64)
-            for idx in np.flatnonzero(totals).tolist():
-                minutes_by_user[numbering[idx]] = int(totals[idx])
-        if "series" in sections:
-            first_bucket = [bisect.bisect_right(starts, datetime.combine(day, time(), UTC)) for day in days]
-            active = vectors.minutes > 0
-            for i in sorted(set(first_bucket)):
-                rows = [k for k, b in enumerate(first_bucket) if b == i]
-                bucket_users[i] = {
-                    numbering[idx] for idx in np.flatnonzero(active[rows].any(axis=0)).tolist()
-                }
-        if "apps" in sections:
-            whole = await app_days.read(conn, scope.organization_id, days)
-            for app, total in whole.minutes.items():
-                app_minutes[app] = total
-                app_users[app] = {numbering[idx] for idx in whole.users[app].tolist() if idx < len(numbering)}
+    if days:
+        whole = await app_days.read(conn, scope.organization_id, template_id, days, "apps" in sections)
+        app_minutes.update(whole.app_minutes)
+        app_users.update(whole.app_users)
+        bucket_of = {day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC)) for day in days}
+        if template_id == app_days.ALL_TEMPLATES:
+            await _vector_days(conn, scope, days, bucket_of, sections, minutes_by_user, bucket_users)
+        for day, user_ids, minutes in whole.users:
+            if "users" in sections:
+                for user, used in zip(user_ids, minutes, strict=True):
+                    minutes_by_user[user] = minutes_by_user.get(user, 0) + used
+            if "series" in sections:
+                bucket_users.setdefault(bucket_of[day], set()).update(user_ids)
     if parts:
         flags = {f"want_{name}": name in sections for name in _SECTIONS}
         found = await conn.execute(
@@ -345,24 +338,30 @@ async def organization_sections(
     )
 
 
-async def app_sessions(conn: AsyncConnection, scope: Scope) -> Sequence[Row[Any]]:
-    """Per app slug: the sessions overlapping [start, end) (API.md 5.1) and their most frequent category.
-    A session overlaps iff it starts before end and either starts at or after start or ends after it;
-    the template's longest session bounds how far before start such a session can begin. The bound is
-    MATERIALIZED: inlined, a planner that believes a template has one session (rows written since the last
-    ANALYZE) re-ran it for every session in range, quadratic in the template's sessions (3.4 s for 3,400)."""
-    sql = _sql(
-        """
-        WITH lookback AS MATERIALIZED ($LOOKBACK)
-        SELECT s.app, count(*) AS sessions, mode() WITHIN GROUP (ORDER BY s.category) AS category
-        FROM activity_sessions s, lookback
-        WHERE s.organization_id = :org AND s.template_id = ANY(CAST(:tpls AS uuid[]))
-          AND s.started_at >= $START - lookback.length AND s.started_at < $END
-          AND (s.started_at >= $START OR s.ended_at > $START) AND $APP_SESSION
-        GROUP BY s.app
-        """
-    )
-    return (await conn.execute(sql, scope.params())).all()
+async def _vector_days(
+    conn: AsyncConnection,
+    scope: Scope,
+    days: list[date],
+    bucket_of: dict[date, int],
+    sections: set[str],
+    minutes_by_user: dict[uuid.UUID, int],
+    bucket_users: dict[int, set[uuid.UUID]],
+) -> None:
+    """Every template's users' minutes and each bucket's users over whole days, from activity_day_vectors
+    (added up in numpy)."""
+    vectors = await day_vectors.read(conn, [scope.organization_id], days)
+    if not vectors.user_ids:
+        return
+    if "users" in sections:
+        totals = vectors.minutes.sum(axis=0, dtype=np.int64)
+        for idx in np.flatnonzero(totals).tolist():
+            minutes_by_user[vectors.user_ids[idx]] = int(totals[idx])
+    if "series" in sections:
+        active = vectors.minutes > 0
+        for i in sorted(set(bucket_of.values())):
+            inside = [k for k, day in enumerate(days) if bucket_of[day] == i]
+            found = np.flatnonzero(active[inside].any(axis=0)).tolist()
+            bucket_users.setdefault(i, set()).update(vectors.user_ids[idx] for idx in found)
 
 
 _PART_APP_SESSIONS = _sql(
@@ -389,7 +388,11 @@ _PART_APP_SESSIONS = _sql(
     """
 )
 """Sessions of the range outside its whole UTC days: those starting in the parts, and those started
-before the range and still open at its start."""
+before the range and still open at its start (a session overlaps [start, end) iff it starts before end
+and either starts at or after start or ends after it, API.md 5.1). The selected templates' longest
+session bounds how far before start an open one can begin. The bound is MATERIALIZED: inlined, a planner
+that believes a template has one session (rows written since the last ANALYZE) re-ran it for every
+session in range, quadratic in the template's sessions (3.4 s for 3,400)."""
 
 
 @dataclass(frozen=True)
@@ -399,14 +402,17 @@ class AppSessions:
     category: str
 
 
-async def organization_app_sessions(conn: AsyncConnection, scope: Scope) -> list[AppSessions]:
-    """app_sessions when the scope is every template of its organization: the sessions starting in the
-    range's whole UTC days from insights_app_session_days, the others from the sessions. An app's
-    category is its most frequent one, the first in order among equally frequent ones (as mode() does)."""
+async def day_app_sessions(conn: AsyncConnection, scope: Scope) -> list[AppSessions]:
+    """app_sessions from per-day rows: the sessions starting in the range's whole UTC days from
+    insights_app_session_days (a session belongs to one template, so any selection adds up), the others
+    from the sessions. An app's category is its most frequent one, the first in order among equally
+    frequent ones (as mode() picks it)."""
     days = _whole_days(scope.start, scope.end, ())
     parts = _parts(scope.start, scope.end, days)
     await conn.execution_options(isolation_level="REPEATABLE READ")
-    counts = await app_days.read_sessions(conn, scope.organization_id, days) if days else {}
+    counts = (
+        await app_days.read_sessions(conn, scope.organization_id, scope.template_ids, days) if days else {}
+    )
     params = {**scope.params(), "los": [lo for lo, _ in parts], "his": [hi for _, hi in parts]}
     for row in await conn.execute(_PART_APP_SESSIONS, params):
         counts[row.app, row.category] = counts.get((row.app, row.category), 0) + row.sessions

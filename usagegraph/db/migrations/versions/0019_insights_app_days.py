@@ -1,12 +1,13 @@
-"""Template Insights over every template of an organization: app usage per UTC day.
+"""Template Insights from per UTC day rows.
 
-appUsage united each user's minutes in an app across workspaces, templates and categories from every
-(user, hour, app) cell of activity_minutes in range (about 240,000 for 30 days of the benchmark
-organization), and timesUsed counted the sessions overlapping the range (about 18,000 a day).
-insights_app_days keeps, per organization, UTC day and app, the sum over users of their distinct minutes
-and the bit string of the users, insights_app_session_days the sessions starting that day per app and
-category (usagegraph.db.queries.app_days), so that the whole days of a range are a few hundred rows;
-ingest recomputes the days it touches.
+For a month of the benchmark organization, Template Insights united each user's minutes across workspaces,
+templates and apps from every (user, hour, app) cell of activity_minutes in range (about 240,000 for all
+four templates, 60,000 for one) and counted timesUsed over the sessions overlapping the range (about
+18,000 a day). Three tables keep what the whole UTC days of a range need (usagegraph.db.queries.app_days):
+insights_template_days (per template and day, each active user's minutes), insights_app_days (per day,
+template or every template together, and app: summed user minutes and the bit string of the users) and
+insights_app_session_days (sessions started per day, template, app and category). Ingest recomputes the
+days it touches.
 
 Revision ID: 0019
 Revises: 0018
@@ -14,7 +15,7 @@ Revises: 0018
 
 from alembic import op
 
-from usagegraph.db.queries.app_days import BACKFILL, SESSIONS_BACKFILL
+from usagegraph.db.queries.app_days import BACKFILLS
 
 revision = "0019"
 down_revision = "0018"
@@ -25,32 +26,46 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         """
-        CREATE TABLE insights_app_days (
+        CREATE TABLE insights_template_days (
             organization_id uuid NOT NULL,
+            template_id uuid NOT NULL,
             day date NOT NULL,
-            app text NOT NULL,
-            minutes bigint NOT NULL,
-            users bit varying NOT NULL,
-            PRIMARY KEY (organization_id, day, app)
+            user_ids uuid[] NOT NULL,
+            minutes integer[] NOT NULL,
+            PRIMARY KEY (organization_id, template_id, day)
         )
         """
     )
-    op.execute(BACKFILL)
+    op.execute(
+        """
+        CREATE TABLE insights_app_days (
+            organization_id uuid NOT NULL,
+            day date NOT NULL,
+            template_id uuid NOT NULL,
+            app text NOT NULL,
+            minutes bigint NOT NULL,
+            users bit varying NOT NULL,
+            PRIMARY KEY (organization_id, day, template_id, app)
+        )
+        """
+    )
     op.execute(
         """
         CREATE TABLE insights_app_session_days (
             organization_id uuid NOT NULL,
             day date NOT NULL,
+            template_id uuid NOT NULL,
             app text NOT NULL,
             category text NOT NULL,
             sessions bigint NOT NULL,
-            PRIMARY KEY (organization_id, day, app, category)
+            PRIMARY KEY (organization_id, day, template_id, app, category)
         )
         """
     )
-    op.execute(SESSIONS_BACKFILL)
+    for statement in BACKFILLS:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE insights_app_session_days")
-    op.execute("DROP TABLE insights_app_days")
+    for table in ("insights_app_session_days", "insights_app_days", "insights_template_days"):
+        op.execute(f"DROP TABLE {table}")
