@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from usagegraph.context import Database
 from usagegraph.db.queries import app_days
 from usagegraph.db.queries.rollup import HOURS_BACKFILL, merge_sessions
+from usagegraph.maintenance import refresh_insights_days
 
 INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted duplicates rejected { message } } }"
 METRICS = """
@@ -110,8 +112,15 @@ async def test_concurrent_batches_share_rollup_rows(
                 {"o": org},
             )
         ).all()
-        # The insights day rows both transactions recomputed equal a recomputation now; each day vscode
-        # has the six fresh users' 90 and 100 minutes and users 0-2's TUNNEL union 09:50-11:10 (80 minutes).
+        # Both transactions marked the days for Template Insights; the background refresh recomputes them
+        # (here called directly) and the rows equal a recomputation now: each day vscode has the six
+        # fresh users' 90 and 100 minutes and users 0-2's TUNNEL union 09:50-11:10 (80 minutes).
+        marks = (await conn.execute(text("SELECT count(*) FROM insights_dirty_days WHERE organization_id = :o"),
+                                    {"o": org})).scalar_one()  # fmt: skip
+        assert marks == 6  # one per batch and day
+        await conn.commit()
+        assert await refresh_insights_days(Database(engine=engine, read_engine=engine)) == 3
+        assert await refresh_insights_days(Database(engine=engine, read_engine=engine)) == 0
         days = (
             "(SELECT CAST(:o AS uuid) AS organization_id, d AS day FROM unnest("
             "CAST(ARRAY['2024-03-01', '2024-03-02', '2024-03-03'] AS date[])) AS d)"
@@ -202,3 +211,46 @@ async def test_a_longer_bitmap_committed_meanwhile_keeps_its_bits(
     for category in ("ANY", "LOGIN"):
         body = await gql(query, {"org": str(org), "category": category}, token=token)
         assert body["data"]["organization"]["usageMetrics"] == [{"date": "2024-03-01", "dau": 2}], body
+
+
+async def test_a_mark_committed_during_a_refresh_waits_for_the_next(
+    factory: Factory, engine: AsyncEngine
+) -> None:
+    """A refresh recomputes the marked days its statement sees and clears only those marks: an ingest that
+    commits meanwhile keeps its mark (and its day is read from the minute rollup) until the next refresh."""
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    user = await factory.user("ann", orgs={org: ["member"]})
+    ws = await factory.workspace(org, tpl, user)
+    db = Database(engine=engine, read_engine=engine)
+    await factory.activity(org, user, "IDE", at := datetime(2024, 3, 1, 10, tzinfo=UTC), at.replace(hour=11),
+                           workspace_id=ws, app="vscode")  # fmt: skip
+    async with engine.connect() as pending:
+        await pending.begin()
+        session = uuid.uuid4()
+        await pending.execute(
+            text(
+                "INSERT INTO activity_sessions (organization_id, id, user_id, workspace_id, template_id, category, "
+                "app, started_at, ended_at) VALUES (:o, :id, :u, :w, :t, 'IDE', 'vscode', :s, :e)"
+            ),
+            {
+                "o": org,
+                "id": session,
+                "u": user,
+                "w": ws,
+                "t": tpl,
+                "s": at.replace(hour=12),
+                "e": at.replace(hour=13),
+            },
+        )
+        await merge_sessions(pending, [(org, session)])
+        assert await refresh_insights_days(db) == 1  # the first session's day; the pending mark is not seen
+        await pending.commit()
+    async with engine.connect() as conn:
+        query = text("SELECT minutes FROM insights_app_days WHERE organization_id = :o AND template_id = :t")
+        assert (await conn.execute(query, {"o": org, "t": tpl})).scalar_one() == 60
+        assert (await conn.execute(text("SELECT count(*) FROM insights_dirty_days"))).scalar_one() == 1
+    assert await refresh_insights_days(db) == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(query, {"o": org, "t": tpl})).scalar_one() == 120
+        assert (await conn.execute(text("SELECT count(*) FROM insights_dirty_days"))).scalar_one() == 0

@@ -27,7 +27,7 @@ from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.graphql_http import GraphQLEndpoint, new_request_id
 from usagegraph.insights_metrics import start_insights_collector
 from usagegraph.logging import AccessLogMiddleware, configure_logging, is_configured
-from usagegraph.maintenance import rollup_compactor
+from usagegraph.maintenance import insights_refresher, rollup_compactor
 from usagegraph.metrics import Metrics, MetricsMiddleware, PoolCollector
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
@@ -108,6 +108,9 @@ def create_app(
         compactor = rollup_compactor(db, settings.rollup_compaction_seconds)
         if settings.rollup_compaction_seconds > 0:
             compactor.start()
+        refresher = insights_refresher(db, settings.insights_refresh_seconds)
+        if settings.insights_refresh_seconds > 0:
+            refresher.start()
         # What startup built (schema, types, caches) lives as long as the process: keep the cyclic garbage
         # collector from traversing it again on every full collection during large responses.
         gc.collect()
@@ -116,6 +119,7 @@ def create_app(
             yield
         finally:
             await compactor.stop()
+            await refresher.stop()
             await insights_gauges.close()
             await workspace_gauges.stop()
             metrics.log_handler.detach()

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from usagegraph.context import Database
+from usagegraph.db.queries import app_days
 from usagegraph.db.queries.sessions import compact_rollups
 
 log = logging.getLogger(__name__)
@@ -54,3 +55,24 @@ def rollup_compactor(db: Database, seconds: float) -> Periodic:
             await compact_rollups(conn)
 
     return Periodic("rollup-compaction", seconds, compact)
+
+
+async def refresh_insights_days(db: Database) -> int:
+    """Recompute every day ingest has marked since (see usagegraph.db.queries.app_days), one transaction
+    per organization and round of days; returns how many days were recomputed."""
+    async with db.read() as conn:
+        organizations = await app_days.marked_organizations(conn)
+    done = 0
+    for organization_id in organizations:
+        while True:
+            async with db.write() as conn:
+                days = await app_days.refresh(conn, organization_id)
+            done += days
+            if days == 0:
+                break
+    return done
+
+
+def insights_refresher(db: Database, seconds: float) -> Periodic:
+    """Template Insights' per-day rows brought up to date every `seconds` (reads are exact meanwhile)."""
+    return Periodic("insights-days", seconds, lambda: refresh_insights_days(db))

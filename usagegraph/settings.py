@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 200
     rollup_compaction_seconds: float = 60.0
     """how often the server folds the AI session rollups' delta rows (0 = never)"""
+    insights_refresh_seconds: float = 5.0
+    """how often the server recomputes the Template Insights day rows of days ingest touched (0 = never)"""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

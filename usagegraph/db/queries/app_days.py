@@ -13,12 +13,15 @@ every (user, hour, app) minute cell and every session:
 - insights_app_session_days: per organization, UTC day, template, app and category, the sessions (LOGINs
   aside) that start that day. Sessions belong to one template, so any selection of templates adds up.
 
-The rows are derived from activity_minutes and activity_sessions and recomputed, a whole (organization,
-day) at a time, for the days an ingest touches, after its minute rows are merged. Activity only grows
-(sessions are added or end later; a session's app, category and start never change), so a recompute never
-has to remove a row. Concurrent ingests of one organization recompute in turn under the organization's
-lock on activity_user_days, which the same transaction already holds (usagegraph.db.queries.user_days), and
-each recompute reads the committed minutes and sessions of the others."""
+The rows are derived from activity_minutes and activity_sessions, a whole (organization, day) at a time.
+Ingest does not recompute them: it only records the days it touched in insights_dirty_days (one row per
+batch and day, in its own transaction), and readers take a day from these rows only if no such mark is
+visible to them; a marked day is read from the minute rollup and the sessions like the range's partial
+days, so answers are exact at every moment. The server recomputes marked days in the background
+(`refresh`): under a lock on the organization, one statement recomputes the marked days and deletes the
+marks it saw, so a mark committed after that statement's snapshot stays for the next round. Activity only
+grows (sessions are added or end later; a session's app, category and start never change), so a recompute
+never has to remove a row."""
 
 # ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
@@ -127,48 +130,28 @@ BACKFILLS = [
 ]
 """Every row of the three tables from the stored minutes and sessions."""
 
-_RECOMPUTE = text(
+_MARK = text(
     f"""
-    WITH touched AS (
-        SELECT DISTINCT b.organization_id, CAST(d AS date) AS day
-        FROM unnest(CAST(:orgs AS uuid[]), CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
-                    CAST(:categories AS text[])) AS b(organization_id, started_at, ended_at, category)
-        CROSS JOIN LATERAL generate_series(date_trunc('day', b.started_at AT TIME ZONE 'UTC'),
-                                           date_trunc('day', ({LAST_AT}) AT TIME ZONE 'UTC'),
-                                           interval '1 day') AS d
-    ), merged_templates AS (
-        INSERT INTO insights_template_days AS q ({TEMPLATE_COLUMNS})
-        {TEMPLATE_ROWS.format(days="touched")}
-        ORDER BY 1, 2, 3
-        ON CONFLICT (organization_id, template_id, day) DO UPDATE
-        SET user_ids = excluded.user_ids, minutes = excluded.minutes
-        WHERE (q.user_ids, q.minutes) IS DISTINCT FROM (excluded.user_ids, excluded.minutes)
-    ), merged_sessions AS (
-        INSERT INTO insights_app_session_days AS q ({SESSION_COLUMNS})
-        {SESSION_ROWS.format(days="touched")}
-        ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (organization_id, day, template_id, app, category) DO UPDATE SET sessions = excluded.sessions
-        WHERE q.sessions <> excluded.sessions
-    )
-    INSERT INTO insights_app_days AS q ({APP_COLUMNS})
-    {APP_ROWS.format(days="touched")}
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT (organization_id, day, template_id, app) DO UPDATE
-    SET minutes = excluded.minutes, users = excluded.users
-    WHERE (q.minutes, q.users) IS DISTINCT FROM (excluded.minutes, excluded.users)
+    INSERT INTO insights_dirty_days (organization_id, day)
+    SELECT DISTINCT b.organization_id, CAST(d AS date)
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
+                CAST(:categories AS text[])) AS b(organization_id, started_at, ended_at, category)
+    CROSS JOIN LATERAL generate_series(date_trunc('day', b.started_at AT TIME ZONE 'UTC'),
+                                       date_trunc('day', ({LAST_AT}) AT TIME ZONE 'UTC'),
+                                       interval '1 day') AS d
+    ORDER BY 1, 2
     """
 )
 
 
-async def recompute(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) -> None:
-    """Recompute the days of these stored sessions (organization_id, id, user_id, workspace_id,
-    template_id, category, app, started_at, ended_at), after their minutes were merged, with the
-    organizations' activity_user_days lock held."""
+async def mark(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) -> None:
+    """Record the days of these stored sessions (organization_id, id, user_id, workspace_id, template_id,
+    category, app, started_at, ended_at) as needing a recompute, in the transaction that wrote them."""
     used = [row for row in sessions if row[5] != "LOGIN" and row[4] is not None]
     if not used:
         return
     await conn.execute(
-        _RECOMPUTE,
+        _MARK,
         {
             "orgs": [row[0] for row in used],
             "starts": [row[7] for row in used],
@@ -176,6 +159,65 @@ async def recompute(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) ->
             "categories": [row[5] for row in used],
         },
     )
+
+
+_REFRESH = text(
+    f"""
+    WITH marked AS MATERIALIZED (
+        SELECT DISTINCT organization_id, day FROM insights_dirty_days
+        WHERE organization_id = :org ORDER BY day LIMIT :limit
+    ), merged_templates AS (
+        INSERT INTO insights_template_days AS q ({TEMPLATE_COLUMNS})
+        {TEMPLATE_ROWS.format(days="marked")}
+        ORDER BY 1, 2, 3
+        ON CONFLICT (organization_id, template_id, day) DO UPDATE
+        SET user_ids = excluded.user_ids, minutes = excluded.minutes
+        WHERE (q.user_ids, q.minutes) IS DISTINCT FROM (excluded.user_ids, excluded.minutes)
+    ), merged_sessions AS (
+        INSERT INTO insights_app_session_days AS q ({SESSION_COLUMNS})
+        {SESSION_ROWS.format(days="marked")}
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (organization_id, day, template_id, app, category) DO UPDATE SET sessions = excluded.sessions
+        WHERE q.sessions <> excluded.sessions
+    ), merged_apps AS (
+        INSERT INTO insights_app_days AS q ({APP_COLUMNS})
+        {APP_ROWS.format(days="marked")}
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (organization_id, day, template_id, app) DO UPDATE
+        SET minutes = excluded.minutes, users = excluded.users
+        WHERE (q.minutes, q.users) IS DISTINCT FROM (excluded.minutes, excluded.users)
+    ), cleared AS (
+        DELETE FROM insights_dirty_days d USING marked m
+        WHERE d.organization_id = m.organization_id AND d.day = m.day
+    )
+    SELECT count(*) AS days FROM marked
+    """
+)
+_MARKED = text("SELECT DISTINCT organization_id FROM insights_dirty_days")
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('insights_days:' || CAST(CAST(:org AS uuid) AS text), 0))")
+
+
+async def refresh(conn: AsyncConnection, organization_id: uuid.UUID, limit: int = 64) -> int:
+    """Recompute up to `limit` marked days of the organization and clear their marks (in the caller's
+    transaction, under the organization's lock, so that two servers never recompute it at once); returns
+    how many days were recomputed."""
+    await conn.execute(_LOCK, {"org": organization_id})
+    return int((await conn.execute(_REFRESH, {"org": organization_id, "limit": limit})).scalar_one())
+
+
+async def marked_organizations(conn: AsyncConnection) -> list[uuid.UUID]:
+    return list((await conn.execute(_MARKED)).scalars())
+
+
+_DIRTY = "SELECT DISTINCT day FROM insights_dirty_days WHERE organization_id = $1 AND day = ANY($2::date[])"
+
+
+async def clean_days(conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence[date]) -> list[date]:
+    """The days that no mark says need a recompute (their rows are current in the caller's snapshot)."""
+    if not days:
+        return []
+    dirty = {row["day"] for row in await (await _driver(conn)).fetch(_DIRTY, organization_id, list(days))}
+    return [day for day in days if day not in dirty]
 
 
 async def _driver(conn: AsyncConnection) -> Any:

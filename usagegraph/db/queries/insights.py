@@ -279,8 +279,8 @@ async def day_sections(
     conn: AsyncConnection, scope: Scope, starts: list[datetime], sections: set[str], template_id: uuid.UUID
 ) -> RollupSections:
     """rollup_sections for one template, or (template_id ALL_TEMPLATES) for every template of the scope's
-    organization: the range's whole UTC days (those no bucket boundary cuts) from per-day rows, the rest of
-    the range from the minute rollup. One template's users and series come from insights_template_days;
+    organization: the range's whole UTC days (those no bucket boundary cuts and no ingest has marked since
+    their rows were computed) from per-day rows, the rest of the range from the minute rollup. One template's users and series come from insights_template_days;
     every template's from activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes,
     and every non-LOGIN session has its workspace's template); apps from insights_app_days. Minutes in
     disjoint parts add up; users and a bucket's users are the union of the parts'. One snapshot for all."""
@@ -288,7 +288,9 @@ async def day_sections(
         return RollupSections((), {}, ())
     await conn.execution_options(isolation_level="REPEATABLE READ")
     await conn.execute(_WORK_MEM)
-    days = _whole_days(scope.start, scope.end, starts[1:])
+    days = await app_days.clean_days(
+        conn, scope.organization_id, _whole_days(scope.start, scope.end, starts[1:])
+    )
     parts = _parts(scope.start, scope.end, days)
     minutes_by_user: dict[uuid.UUID, int] = {}
     bucket_users: dict[int, set[uuid.UUID]] = {}
@@ -407,9 +409,9 @@ async def day_app_sessions(conn: AsyncConnection, scope: Scope) -> list[AppSessi
     insights_app_session_days (a session belongs to one template, so any selection adds up), the others
     from the sessions. An app's category is its most frequent one, the first in order among equally
     frequent ones (as mode() picks it)."""
-    days = _whole_days(scope.start, scope.end, ())
-    parts = _parts(scope.start, scope.end, days)
     await conn.execution_options(isolation_level="REPEATABLE READ")
+    days = await app_days.clean_days(conn, scope.organization_id, _whole_days(scope.start, scope.end, ()))
+    parts = _parts(scope.start, scope.end, days)
     counts = (
         await app_days.read_sessions(conn, scope.organization_id, scope.template_ids, days) if days else {}
     )

@@ -32,8 +32,8 @@ activity_workspace_days keeps per workspace, user and UTC day the first and last
 (usagegraph.db.queries.workspace_days), merged with least / greatest by the same statement.
 
 activity_user_days is recomputed last, from the stored sessions (usagegraph.db.queries.user_days), under a
-lock on the organization held until commit, then, under the same lock, the app days of Template Insights
-(usagegraph.db.queries.app_days) from the merged minutes: an ingest calls merge_rows once, with every session it wrote,
+lock on the organization held until commit (the days of Template Insights' per-day rows are only marked for
+a background recompute, usagegraph.db.queries.app_days): an ingest calls merge_rows once, with every session it wrote,
 so that it never writes other rollup rows after taking that lock (two ingests could otherwise each hold
 what the other waits for)."""
 
@@ -223,7 +223,7 @@ async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> No
         params[name] = [row[k] for row in rows]
     await conn.execute(_MERGE, params)
     await user_days.recompute(conn, rows)
-    await app_days.recompute(conn, rows)
+    await app_days.mark(conn, rows)
 
 
 async def stored_sessions(

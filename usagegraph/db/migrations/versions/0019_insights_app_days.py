@@ -6,8 +6,9 @@ four templates, 60,000 for one) and counted timesUsed over the sessions overlapp
 18,000 a day). Three tables keep what the whole UTC days of a range need (usagegraph.db.queries.app_days):
 insights_template_days (per template and day, each active user's minutes), insights_app_days (per day,
 template or every template together, and app: summed user minutes and the bit string of the users) and
-insights_app_session_days (sessions started per day, template, app and category). Ingest recomputes the
-days it touches.
+insights_app_session_days (sessions started per day, template, app and category). Ingest marks the days
+it touches in insights_dirty_days; the server recomputes them in the background, and readers read marked
+days from the minute rollup.
 
 Revision ID: 0019
 Revises: 0018
@@ -62,10 +63,17 @@ def upgrade() -> None:
         )
         """
     )
+    op.execute("CREATE TABLE insights_dirty_days (organization_id uuid NOT NULL, day date NOT NULL)")
+    op.execute("CREATE INDEX insights_dirty_days_key ON insights_dirty_days (organization_id, day)")
     for statement in BACKFILLS:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for table in ("insights_app_session_days", "insights_app_days", "insights_template_days"):
+    for table in (
+        "insights_dirty_days",
+        "insights_app_session_days",
+        "insights_app_days",
+        "insights_template_days",
+    ):
         op.execute(f"DROP TABLE {table}")
