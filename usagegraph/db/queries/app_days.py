@@ -194,7 +194,9 @@ _REFRESH = text(
     """
 )
 _MARKED = text("SELECT DISTINCT organization_id FROM insights_dirty_days")
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('insights_days:' || CAST(CAST(:org AS uuid) AS text), 0))")
+_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('insights_days:' || CAST(CAST(:org AS uuid) AS text), 0))"
+)
 
 
 async def refresh(conn: AsyncConnection, organization_id: uuid.UUID, limit: int = 64) -> int:
