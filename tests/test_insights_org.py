@@ -9,6 +9,7 @@ cut at odd minutes and buckets cut inside UTC days."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from tests.conftest import GraphQL
 from tests.factories import Factory
 from usagegraph.context import Database
 from usagegraph.db.queries import insights
+from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.maintenance import refresh_insights_days
 
 QUERY = """
@@ -177,3 +179,28 @@ async def test_an_app_used_in_two_categories_equally_takes_the_first(
     notebook = next(app for app in answers[0] if app["slug"] == "notebook")
     assert notebook == {"slug": "notebook", "category": "APP", "seconds": 2400.0, "users": 1, "timesUsed": 2}
     assert idle
+
+
+async def test_the_server_refreshes_marked_days_in_the_background(
+    factory: Factory, make_client: Any, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    token = await factory.token(await factory.user("root", orgs={org: ["owner"]}))
+    tpl = await factory.template(org)
+    user = await factory.user("ann", orgs={org: ["member"]})
+    ws = await factory.workspace(org, tpl, user)
+    session = {"id": str(uuid.uuid4()), "userId": str(user), "workspaceId": str(ws), "category": "IDE",
+               "app": "vscode", "startedAt": "2024-03-05T10:00:00Z", "endedAt": "2024-03-05T10:30:00Z"}  # fmt: skip
+    marks = text("SELECT count(*) FROM insights_dirty_days")
+    async for client in make_client(insights_refresh_seconds=0.1):
+        body = await GraphQL(client)(INGEST, {"b": {"activity": [session]}}, token=token)
+        assert body["data"]["ingest"]["accepted"] == 1
+        for _ in range(100):
+            async with engine.connect() as conn:
+                if (await conn.execute(marks)).scalar_one() == 0:
+                    break
+            await asyncio.sleep(0.05)
+    async with engine.connect() as conn:
+        assert (await conn.execute(marks)).scalar_one() == 0
+        rows = await conn.execute(text("SELECT template_id, app, minutes FROM insights_app_days ORDER BY 1"))
+        assert [tuple(r) for r in rows] == [(ALL_TEMPLATES, "vscode", 30), (tpl, "vscode", 30)]
