@@ -178,7 +178,6 @@ async def test_an_app_used_in_two_categories_equally_takes_the_first(
     assert answers[0] == answers[1]
     notebook = next(app for app in answers[0] if app["slug"] == "notebook")
     assert notebook == {"slug": "notebook", "category": "APP", "seconds": 2400.0, "users": 1, "timesUsed": 2}
-    assert idle
 
 
 async def test_the_server_refreshes_marked_days_in_the_background(

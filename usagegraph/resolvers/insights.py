@@ -224,7 +224,7 @@ async def _sections(
     selected = set(scope.template_ids)
     every = {t.uuid for t in await info.context.loaders.org_templates.load(scope.organization_id)}
     if len(selected) == 1 or selected == every:
-        key = next(iter(selected)) if len(selected) == 1 and selected != every else ALL_TEMPLATES
+        key = ALL_TEMPLATES if selected == every else next(iter(selected))
         return lambda conn: q.day_sections(conn, scope, starts, wanted, key)
     return lambda conn: q.rollup_sections(conn, scope, starts, wanted)
 

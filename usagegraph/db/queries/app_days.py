@@ -36,7 +36,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries.user_days import LAST_AT
+from usagegraph.db.queries.user_days import LAST_AT, lock_organizations
 
 ALL_TEMPLATES = uuid.UUID(int=0)
 """The template key of the rows that unite every template of the organization."""
@@ -121,12 +121,8 @@ SESSION_COLUMNS = "organization_id, day, template_id, app, category, sessions"
 BACKFILLS = [
     f"INSERT INTO insights_template_days ({TEMPLATE_COLUMNS}) {TEMPLATE_ROWS.format(days=_ALL_DAYS)} ORDER BY 1, 2, 3",
     f"INSERT INTO insights_app_days ({APP_COLUMNS}) {APP_ROWS.format(days=_ALL_DAYS)} ORDER BY 1, 2, 3, 4",
-    f"""INSERT INTO insights_app_session_days ({SESSION_COLUMNS})
-        SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date), template_id, app, category, count(*)
-        FROM activity_sessions
-        WHERE category <> 'LOGIN' AND app IS NOT NULL AND app <> '' AND template_id IS NOT NULL
-        GROUP BY 1, 2, 3, 4, 5
-        ORDER BY 1, 2, 3, 4, 5""",
+    f"INSERT INTO insights_app_session_days ({SESSION_COLUMNS}) {SESSION_ROWS.format(days=_ALL_DAYS)} "
+    "ORDER BY 1, 2, 3, 4, 5",
 ]
 """Every row of the three tables from the stored minutes and sessions."""
 
@@ -194,16 +190,13 @@ _REFRESH = text(
     """
 )
 _MARKED = text("SELECT DISTINCT organization_id FROM insights_dirty_days")
-_LOCK = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended('insights_days:' || CAST(CAST(:org AS uuid) AS text), 0))"
-)
 
 
 async def refresh(conn: AsyncConnection, organization_id: uuid.UUID, limit: int = 64) -> int:
     """Recompute up to `limit` marked days of the organization and clear their marks (in the caller's
     transaction, under the organization's lock, so that two servers never recompute it at once); returns
     how many days were recomputed."""
-    await conn.execute(_LOCK, {"org": organization_id})
+    await lock_organizations(conn, "insights_days", [organization_id])
     return int((await conn.execute(_REFRESH, {"org": organization_id, "limit": limit})).scalar_one())
 
 
@@ -255,9 +248,11 @@ async def read(
     template_id: uuid.UUID,
     days: Sequence[date],
     apps: bool,
+    numbering: Sequence[uuid.UUID] | None = None,
 ) -> Days:
-    """The rows of these days; each app's bit strings OR-ed (padded to the longest) in numpy. The users of
-    ALL_TEMPLATES are not read here (activity_day_vectors holds them)."""
+    """The rows of these days; each app's bit strings OR-ed (padded to the longest) in numpy, their bits
+    named by `numbering` (user by number; read here when not given). The users of ALL_TEMPLATES are not
+    read here (activity_day_vectors holds them)."""
     driver = await _driver(conn)
     users = []
     if template_id != ALL_TEMPLATES:
@@ -267,11 +262,11 @@ async def read(
     app_users: dict[str, set[uuid.UUID]] = {}
     if apps:
         found = await driver.fetch(_APPS, organization_id, template_id, list(days))
-        numbering = (
-            {row["idx"]: row["user_id"] for row in await driver.fetch(_NUMBERING, organization_id)}
-            if found
-            else {}
-        )
+        users_by_number: Any = numbering
+        if found and numbering is None:
+            users_by_number = {
+                row["idx"]: row["user_id"] for row in await driver.fetch(_NUMBERING, organization_id)
+            }
         for row in found:
             width = max(len(bits) for bits in row["users"])
             union = np.zeros(width, dtype=bool)
@@ -280,7 +275,7 @@ async def read(
                     : len(bits)
                 ].astype(bool)
             app_minutes[row["app"]] = int(row["minutes"])
-            app_users[row["app"]] = {numbering[idx] for idx in np.flatnonzero(union).tolist()}
+            app_users[row["app"]] = {users_by_number[idx] for idx in np.flatnonzero(union).tolist()}
     return Days(users, app_minutes, app_users)
 
 

@@ -2,8 +2,11 @@
 
 Durations and active users come from the minute rollup (activity_minutes): one bigint per user, UTC
 hour, workspace, category and app, bit k = minute k. A range or bucket that starts or ends inside an
-hour masks the bits outside it, so results are exact to the minute in every zone. Only timesUsed reads
-sessions, because the rollup merges them.
+hour masks the bits outside it, so results are exact to the minute in every zone. For one template or
+every template of an organization, the range's whole UTC days come from per-day rows instead
+(usagegraph.db.queries.app_days, activity_day_vectors) and only the rest from the minute rollup
+(day_sections). timesUsed counts sessions: per day and template from insights_app_session_days, the rest
+from the sessions themselves (day_app_sessions).
 
 Every statement is scoped by organization_id first and by the selected template ids, which the indexes
 lead with."""
@@ -76,6 +79,7 @@ _FRAGMENTS = {
         WHERE r.first_bucket <> r.last_bucket AND r.bits & $BUCKET_MASK <> 0
     """,
     "PART_MASK": _mask("a.hour", "p.lo", "p.hi"),
+    "PARTS": "SELECT lo, hi FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS p(lo, hi)",
     "LOOKBACK": """
         SELECT coalesce(max(longest.length), interval '0') AS length
         FROM unnest(CAST(:tpls AS uuid[])) AS t(id)
@@ -210,9 +214,7 @@ async def rollup_sections(
 
 _PART_SECTIONS = _sql(
     """
-    WITH parts AS (
-        SELECT lo, hi FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS p(lo, hi)
-    ), cells AS MATERIALIZED (
+    WITH parts AS ($PARTS), cells AS MATERIALIZED (
         SELECT a.user_id, a.hour, a.app,
                bit_or(CASE WHEN a.hour >= p.lo AND a.hour + interval '1 hour' <= p.hi THEN a.minutes
                            ELSE a.minutes & $PART_MASK END) AS bits
@@ -261,18 +263,22 @@ def _midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
 
 
-def _parts(start: datetime, end: datetime, days: Sequence[date]) -> list[tuple[datetime, datetime]]:
-    """[start, end) without the given whole days, as disjoint intervals."""
-    parts: list[tuple[datetime, datetime]] = []
+def _parts(start: datetime, end: datetime, days: Sequence[date]) -> dict[str, list[datetime]]:
+    """[start, end) without the given whole days, as the bounds of disjoint intervals [los[k], his[k])
+    (the parameters of $PARTS)."""
+    los: list[datetime] = []
+    his: list[datetime] = []
     at = start
     for day in days:
         lo = datetime.combine(day, time(), UTC)
         if lo > at:
-            parts.append((at, lo))
+            los.append(at)
+            his.append(lo)
         at = lo + timedelta(days=1)
     if end > at:
-        parts.append((at, end))
-    return parts
+        los.append(at)
+        his.append(end)
+    return {"los": los, "his": his}
 
 
 async def day_sections(
@@ -280,8 +286,8 @@ async def day_sections(
 ) -> RollupSections:
     """rollup_sections for one template, or (template_id ALL_TEMPLATES) for every template of the scope's
     organization: the range's whole UTC days (those no bucket boundary cuts and no ingest has marked since
-    their rows were computed) from per-day rows, the rest of the range from the minute rollup. One template's users and series come from insights_template_days;
-    every template's from activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes,
+    their rows were computed) from per-day rows, the rest of the range from the minute rollup. One
+    template's users and series come from insights_template_days; every template's from activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes,
     and every non-LOGIN session has its workspace's template); apps from insights_app_days. Minutes in
     disjoint parts add up; users and a bucket's users are the union of the parts'. One snapshot for all."""
     if not sections & set(_SECTIONS):
@@ -297,30 +303,26 @@ async def day_sections(
     app_minutes: dict[str, int] = {}
     app_users: dict[str, set[uuid.UUID]] = {}
     if days:
-        whole = await app_days.read(conn, scope.organization_id, template_id, days, "apps" in sections)
+        bucket_of = {day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC)) for day in days}
+        numbering = None
+        if template_id == app_days.ALL_TEMPLATES:
+            numbering = await _vector_days(
+                conn, scope, days, bucket_of, sections, minutes_by_user, bucket_users
+            )
+        whole = await app_days.read(
+            conn, scope.organization_id, template_id, days, "apps" in sections, numbering
+        )
         app_minutes.update(whole.app_minutes)
         app_users.update(whole.app_users)
-        bucket_of = {day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC)) for day in days}
-        if template_id == app_days.ALL_TEMPLATES:
-            await _vector_days(conn, scope, days, bucket_of, sections, minutes_by_user, bucket_users)
         for day, user_ids, minutes in whole.users:
             if "users" in sections:
                 for user, used in zip(user_ids, minutes, strict=True):
                     minutes_by_user[user] = minutes_by_user.get(user, 0) + used
             if "series" in sections:
                 bucket_users.setdefault(bucket_of[day], set()).update(user_ids)
-    if parts:
+    if parts["los"]:
         flags = {f"want_{name}": name in sections for name in _SECTIONS}
-        found = await conn.execute(
-            _PART_SECTIONS,
-            {
-                **scope.params(),
-                "starts": starts,
-                "los": [lo for lo, _ in parts],
-                "his": [hi for _, hi in parts],
-                **flags,
-            },
-        )
+        found = await conn.execute(_PART_SECTIONS, {**scope.params(), "starts": starts, **parts, **flags})
         for row in found:
             if row.section == "users":
                 minutes_by_user[row.user_id] = minutes_by_user.get(row.user_id, 0) + row.minutes
@@ -348,12 +350,12 @@ async def _vector_days(
     sections: set[str],
     minutes_by_user: dict[uuid.UUID, int],
     bucket_users: dict[int, set[uuid.UUID]],
-) -> None:
+) -> list[uuid.UUID]:
     """Every template's users' minutes and each bucket's users over whole days, from activity_day_vectors
-    (added up in numpy)."""
+    (added up in numpy); returns the numbering they were read with (user by number)."""
     vectors = await day_vectors.read(conn, [scope.organization_id], days)
     if not vectors.user_ids:
-        return
+        return vectors.user_ids
     if "users" in sections:
         totals = vectors.minutes.sum(axis=0, dtype=np.int64)
         for idx in np.flatnonzero(totals).tolist():
@@ -364,13 +366,12 @@ async def _vector_days(
             inside = [k for k, day in enumerate(days) if bucket_of[day] == i]
             found = np.flatnonzero(active[inside].any(axis=0)).tolist()
             bucket_users.setdefault(i, set()).update(vectors.user_ids[idx] for idx in found)
+    return vectors.user_ids
 
 
 _PART_APP_SESSIONS = _sql(
     """
-    WITH lookback AS MATERIALIZED ($LOOKBACK), parts AS (
-        SELECT lo, hi FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS p(lo, hi)
-    )
+    WITH lookback AS MATERIALIZED ($LOOKBACK), parts AS ($PARTS)
     SELECT x.app, x.category, count(*) AS sessions
     FROM (
         SELECT s.app, s.category
@@ -415,8 +416,7 @@ async def day_app_sessions(conn: AsyncConnection, scope: Scope) -> list[AppSessi
     counts = (
         await app_days.read_sessions(conn, scope.organization_id, scope.template_ids, days) if days else {}
     )
-    params = {**scope.params(), "los": [lo for lo, _ in parts], "his": [hi for _, hi in parts]}
-    for row in await conn.execute(_PART_APP_SESSIONS, params):
+    for row in await conn.execute(_PART_APP_SESSIONS, {**scope.params(), **parts}):
         counts[row.app, row.category] = counts.get((row.app, row.category), 0) + row.sessions
     per_app: dict[str, dict[str, int]] = {}
     for (app, category), sessions in counts.items():
