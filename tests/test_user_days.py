@@ -246,6 +246,10 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
         end = None if category == "LOGIN" else at(start + length, seconds)
         batches[k].append(_record(org, spaces[k], rng.choice(users), category, at(start, seconds), end))
     await asyncio.gather(*(_ingest(gql, token, batch) for batch in batches))
+    # Every row so far was built by adding sessions to it, batch after batch (never re-read).
+    stored = await _rows(engine, STORED, org=org)
+    assert stored == await _rows(engine, FRESH, org=org)
+    assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
     records = [record for batch in batches for record in batch]
     # Then half of the sessions extended (re-sent with a later end), again concurrently.
     later = []
@@ -257,6 +261,12 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
             )
     assert later
     await asyncio.gather(*(_ingest(gql, token, later[k::3]) for k in range(3)))
+    # And new sessions added to rows that extensions recomputed.
+    more = [
+        _record(org, spaces[n % 4], rng.choice(users), "IDE", at(rng.randrange(4 * 1440), 0), at(4 * 1440, 0))
+        for n in range(12)
+    ]
+    await asyncio.gather(*(_ingest(gql, token, more[k::4]) for k in range(4)))
 
     stored = await _rows(engine, STORED, org=org)
     assert len(stored) >= 10

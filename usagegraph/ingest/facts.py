@@ -153,7 +153,7 @@ async def activity(
         [(state[key][0], key, state[key][8]) for key in extended if state[key][8] != stored_ends[key]],
     )
     extended_rows = await stored_sessions(conn, [key for key in written if key[1] not in new])
-    await merge_rows(conn, [tuple(state[key[1]]) for key in written if key[1] in new] + extended_rows)
+    await merge_rows(conn, [tuple(state[key[1]]) for key in written if key[1] in new], extended_rows)
     lost = len(new) - inserted
     out.accepted[kind] += accepted - lost
     out.duplicates[kind] += duplicates + lost

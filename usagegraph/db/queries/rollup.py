@@ -31,7 +31,7 @@ of the two lengths rather than cutting the other's bits off.
 activity_workspace_days keeps per workspace, user and UTC day the first and last active minute
 (usagegraph.db.queries.workspace_days), merged with least / greatest by the same statement.
 
-activity_user_days is recomputed last, from the stored sessions (usagegraph.db.queries.user_days), under a
+activity_user_days is brought up to date last (usagegraph.db.queries.user_days), under a
 lock on the organization held until commit (the days of Template Insights' per-day rows are only marked for
 a background recompute, usagegraph.db.queries.app_days): an ingest calls merge_rows once, with every session it wrote,
 so that it never writes other rollup rows after taking that lock (two ingests could otherwise each hold
@@ -193,9 +193,13 @@ _MERGE = text(
 )
 
 
-async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
+async def merge_rows(
+    conn: AsyncConnection, added: Sequence[Sequence[Any]], extended: Sequence[Sequence[Any]] = ()
+) -> None:
     """Add these sessions, given as they are stored (organization_id, id, user_id, workspace_id,
-    template_id, category, app, started_at, ended_at), to the rollups."""
+    template_id, category, app, started_at, ended_at), to the rollups: `added` ones written for the first
+    time, `extended` ones whose end moved later."""
+    rows = [*added, *extended]
     if not rows:
         return
     pairs = {(row[0], row[2]) for row in rows}
@@ -222,7 +226,7 @@ async def merge_rows(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> No
     ):
         params[name] = [row[k] for row in rows]
     await conn.execute(_MERGE, params)
-    await user_days.recompute(conn, rows)
+    await user_days.merge(conn, added, extended)
     await app_days.mark(conn, rows)
 
 
@@ -237,5 +241,5 @@ async def stored_sessions(
 
 
 async def merge_sessions(conn: AsyncConnection, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """Add the stored (organization_id, session id) sessions to the rollups."""
+    """Add the stored (organization_id, session id) sessions, written for the first time, to the rollups."""
     await merge_rows(conn, await stored_sessions(conn, keys))

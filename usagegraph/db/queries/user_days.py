@@ -18,11 +18,16 @@ sessions open at minute a (started before it and still active) are `carried` + s
 or before a. A session overlaps a bucket iff it starts in it or is open at its first minute, so a
 bucket's count is a sum over its days plus one "open" term, and no session is counted twice.
 
-The rows are derived from activity_sessions, recomputed for the user-days an ingest touches (sessions only
-grow: they are added or their end moves later). Concurrent ingests of one organization recompute in turn
-(a transaction-scoped advisory lock), and each recompute statement reads the committed sessions of the
-others, so no ingest overwrites another's row with a stale one. The same statement sets the rewritten
-user-days' elements of activity_day_vectors (usagegraph.db.queries.day_vectors)."""
+The rows are derived from activity_sessions and kept as sessions arrive (sessions only grow: they are added
+or their end moves later). A session written for the first time is added to its user-days (`ADD`): its
+minutes ORed into the day's, its start and end merged into the sorted arrays, `carried` counted up; the
+row is never re-read from the sessions, so the cost of an ingest does not grow with how many sessions its
+users already have that day. The user-days of an extended session are recomputed from the stored
+sessions (`_RECOMPUTE`), as its old end has to leave `ends`. Concurrent ingests of one organization do
+both in turn (a transaction-scoped advisory lock held until commit), and each statement reads the
+committed sessions and rows of the others, so no ingest overwrites another's row with a stale one. The
+same statements set the rewritten user-days' elements of activity_day_vectors
+(usagegraph.db.queries.day_vectors)."""
 
 # ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
@@ -138,7 +143,7 @@ _RECOMPUTE = text(
         ORDER BY organization_id, day, user_id
         ON CONFLICT (organization_id, day, user_id) DO UPDATE
         SET lo = excluded.lo, minutes = excluded.minutes, starts = excluded.starts, ends = excluded.ends,
-            carried = excluded.carried
+            carried = u.carried + excluded.carried
         WHERE (u.lo, u.minutes, u.starts, u.ends, u.carried)
               IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
         RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
@@ -148,20 +153,63 @@ _RECOMPUTE = text(
 )
 
 
-async def recompute(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) -> None:
-    """Recompute the user-days of these stored sessions (organization_id, id, user_id, workspace_id,
-    template_id, category, app, started_at, ended_at), after they were written."""
-    if not sessions:
-        return
-    orgs: list[uuid.UUID] = [row[0] for row in sessions]
-    await lock_organizations(conn, "activity_user_days", orgs)
-    await conn.execute(
-        _RECOMPUTE,
-        {
-            "orgs": orgs,
-            "users": [row[2] for row in sessions],
-            "categories": [row[5] for row in sessions],
-            "starts": [row[7] for row in sessions],
-            "ends": [row[8] for row in sessions],
-        },
+# A stored row's minutes as the whole day's 1,440 bits.
+_WHOLE_DAY = "CAST(rpad(repeat('0', {row}.lo) || CAST({row}.minutes AS text), 1440, '0') AS bit(1440))"
+# The sorted union (repeats kept) of two sorted arrays, NULL when both are empty, as DAY_ROWS writes it.
+_SORTED = "(SELECT array_agg(v ORDER BY v) FROM unnest(u.{column} || excluded.{column}) AS v)"
+
+_ADD = text(
+    f"""
+    WITH src AS (
+        SELECT organization_id, user_id, category, started_at, ended_at, CAST(NULL AS int) AS d1,
+               CAST(NULL AS int) AS d2
+        FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[]), CAST(:categories AS text[]),
+                    CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
+            AS b(organization_id, user_id, category, started_at, ended_at)
+    ), changed AS (
+        INSERT INTO activity_user_days AS u ({COLUMNS})
+        SELECT * FROM ({DAY_ROWS.format(source="src")}) r
+        ORDER BY organization_id, day, user_id
+        ON CONFLICT (organization_id, day, user_id) DO UPDATE
+        SET lo = CASE WHEN length(excluded.minutes) = 0 THEN u.lo
+                      WHEN length(u.minutes) = 0 THEN excluded.lo
+                      ELSE least(u.lo, excluded.lo) END,
+            minutes = CASE WHEN length(excluded.minutes) = 0 THEN u.minutes
+                           WHEN length(u.minutes) = 0 THEN excluded.minutes
+                           ELSE substring(({_WHOLE_DAY.format(row="u")}) | ({_WHOLE_DAY.format(row="excluded")})
+                                          FROM least(u.lo, excluded.lo) + 1
+                                          FOR greatest(u.lo + length(u.minutes), excluded.lo + length(excluded.minutes))
+                                              - least(u.lo, excluded.lo)) END,
+            starts = {_SORTED.format(column="starts")},
+            ends = {_SORTED.format(column="ends")},
+            carried = u.carried + excluded.carried
+        RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
     )
+    {day_vectors.UPSERT}
+    """
+)
+
+
+def _columns(sessions: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    return {
+        "orgs": [row[0] for row in sessions],
+        "users": [row[2] for row in sessions],
+        "categories": [row[5] for row in sessions],
+        "starts": [row[7] for row in sessions],
+        "ends": [row[8] for row in sessions],
+    }
+
+
+async def merge(
+    conn: AsyncConnection, added: Sequence[Sequence[Any]], extended: Sequence[Sequence[Any]] = ()
+) -> None:
+    """Bring the user-days up to date with stored sessions (organization_id, id, user_id, workspace_id,
+    template_id, category, app, started_at, ended_at) after they were written: `added` ones written for
+    the first time (each must be given exactly once), `extended` ones whose end moved later."""
+    if not added and not extended:
+        return
+    await lock_organizations(conn, "activity_user_days", [row[0] for row in (*added, *extended)])
+    if added:
+        await conn.execute(_ADD, _columns(added))
+    if extended:
+        await conn.execute(_RECOMPUTE, _columns(extended))
