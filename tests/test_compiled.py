@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
@@ -228,13 +229,19 @@ async def test_columns_build_from_columns_and_read_as_objects() -> None:
 @given(
     st.one_of(
         st.decimals(allow_nan=False, allow_infinity=False),
+        st.integers(min_value=10**20, max_value=10**40).map(Decimal),
         st.integers(min_value=-(10**15), max_value=10**15).map(lambda m: Decimal(m) * Decimal("0.000001")),
         st.integers(min_value=-(10**12), max_value=10**12),
     )
 )
 def test_decimal_serialization_fast_path_is_exact(value: Decimal | int) -> None:
-    """Six decimals, fixed point, rounded half-even: the str() shortcut never differs from the rule."""
-    assert serialize_decimal(value) == format(Decimal(value).quantize(Decimal("0.000001")), "f")
+    """Six decimals, fixed point, rounded half-even, however large: the str() shortcut never differs from
+    the rule."""
+    exact = decimal.Context(prec=decimal.MAX_PREC)
+    assert serialize_decimal(Decimal(10**22)) == "10000000000000000000000.000000"
+    assert serialize_decimal(value) == format(
+        Decimal(value).quantize(Decimal("0.000001"), context=exact), "f"
+    )
 
 
 async def test_plain_subtrees_are_compiled_and_resolvers_are_not() -> None:

@@ -24,11 +24,17 @@ class Database:
 
     engine: AsyncEngine
     read_engine: AsyncEngine
+    _reader: AsyncEngine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Reads run outside a transaction block: under READ COMMITTED every statement takes its own snapshot
+        # either way, and a read unit then costs its statements' round trips, not a BEGIN and a ROLLBACK more.
+        self._reader = self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection of its own for one unit of read work (never shared between resolvers)."""
-        async with self.read_engine.connect() as conn:
+        async with self._reader.connect() as conn:
             yield conn
 
     @asynccontextmanager

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import await_only
 
 from usagegraph.db.embedded import start_embedded
 from usagegraph.settings import Settings
@@ -35,12 +41,33 @@ def _invalidate_broken(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+# A pooled connection returned longer ago than this is checked before it is handed out again.
+IDLE_PING_SECONDS = 1.0
+
+
+def _returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["returned_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+    """Pessimistic disconnect handling for connections that sat idle (the database may have restarted
+    meanwhile): one trivial simple query, and on failure the pool drops the connection and checks out a
+    fresh one. A connection returned within the last second is handed out unchecked: under load that is
+    nearly every checkout, and a connection broken since fails its statement, which invalidates the whole
+    pool (see _invalidate_broken), so the next checkouts connect afresh."""
+    if time.monotonic() - record.info.get("returned_at", 0.0) < IDLE_PING_SECONDS:
+        return
+    try:
+        await_only(dbapi_connection.driver_connection.execute("SELECT 1"))
+    except Exception as error:  # noqa: BLE001  (whatever broke it, the pool replaces the connection)
+        raise DisconnectionError(str(error)) from error
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     engine = create_async_engine(
         url or resolve_database_url(settings),
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={
             "server_settings": {
@@ -56,4 +83,6 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         },
     )
     event.listen(engine.sync_engine, "handle_error", _invalidate_broken)
+    event.listen(engine.sync_engine.pool, "checkin", _returned)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine

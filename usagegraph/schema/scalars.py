@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_PREC, Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, NewType
 
 import strawberry
@@ -93,6 +93,9 @@ def parse_decimal(value: Any) -> Decimal:
 
 
 _MICRO = Decimal("0.000001")
+# Rounding to six decimals needs as many digits as the value has before the point, plus six: the default
+# context's 28 would fail (InvalidOperation) for a sum of 10^22 or more.
+_EXACT = Context(prec=MAX_PREC)
 
 
 def serialize_decimal(value: Decimal | int | float) -> str:
@@ -103,8 +106,8 @@ def serialize_decimal(value: Decimal | int | float) -> str:
         text = str(value)
         if text[-7:-6] == "." and "E" not in text:
             return text
-        return format(value.quantize(_MICRO), "f")
-    return format(Decimal(value).quantize(_MICRO), "f")
+        return format(value.quantize(_MICRO, context=_EXACT), "f")
+    return format(Decimal(value).quantize(_MICRO, context=_EXACT), "f")
 
 
 def serialize_date(value: dt.date) -> str:

@@ -143,7 +143,7 @@ _RECOMPUTE = text(
         ORDER BY organization_id, day, user_id
         ON CONFLICT (organization_id, day, user_id) DO UPDATE
         SET lo = excluded.lo, minutes = excluded.minutes, starts = excluded.starts, ends = excluded.ends,
-            carried = u.carried + excluded.carried
+            carried = excluded.carried
         WHERE (u.lo, u.minutes, u.starts, u.ends, u.carried)
               IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
         RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
