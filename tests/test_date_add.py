@@ -4,7 +4,7 @@ with months, days and time parts, in zones with whole, half and quarter-hour off
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -63,3 +63,44 @@ async def test_equals_the_builtin(engine: AsyncEngine) -> None:
     assert len(rows) > 20_000
     different = [row for row in rows if row.builtin != row.ours]
     assert different == []
+
+
+_UNCAPPED = text(
+    """
+    SELECT usagegraph_date_add(:start, k * CAST(CAST(:step AS text) AS interval), :zone) AS b
+    FROM generate_series(0, :limit) AS k
+    WHERE usagegraph_date_add(:start, k * CAST(CAST(:step AS text) AS interval), :zone) < :end
+    ORDER BY k
+    """
+)
+
+
+async def test_bucket_series_bounded_by_the_range_are_the_whole_series(engine: AsyncEngine) -> None:
+    """The activity, compute and insights bucket series evaluate candidate steps only up to step_cap; no
+    bucket starting before the range's end lies beyond it, across DST changes, month ends and a zone that
+    skipped a whole day (Samoa crossed the date line: 2011-12-30 did not happen in Apia)."""
+    from usagegraph.db.queries import activity, compute, insights
+    from usagegraph.db.queries.buckets import step_cap
+
+    cases = [
+        ("Pacific/Apia", "2011-12-20T10:00:00Z", "2012-01-05T10:00:00Z", "1 day"),
+        ("Pacific/Apia", "2011-12-29T09:00:00Z", "2011-12-31T12:00:00Z", "1 hour"),
+        ("America/New_York", "2024-03-01T05:00:00Z", "2024-03-31T04:00:00Z", "1 day"),
+        ("America/New_York", "2024-03-10T05:00:00Z", "2024-03-11T04:00:00Z", "1 hour"),
+        ("Australia/Lord_Howe", "2024-01-31T13:00:00Z", "2024-12-31T13:00:00Z", "1 month"),
+        ("Europe/Berlin", "2023-12-31T23:00:00Z", "2026-06-30T22:00:00Z", "1 year"),
+        ("Asia/Kathmandu", "2024-10-01T00:00:00Z", "2024-12-31T00:00:00Z", "7 days"),
+        ("UTC", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00.000001Z", "1 day"),
+    ]
+    async with engine.connect() as conn:
+        for zone, first, last, step in cases:
+            start, end = datetime.fromisoformat(first), datetime.fromisoformat(last)
+            params = {"start": start, "end": end, "step": step, "zone": zone, "limit": 1000}
+            whole = [row.b for row in await conn.execute(_UNCAPPED, params)]
+            assert whole and step_cap(start, end, step, 1000) < 1000, (zone, step)
+            assert await activity.bucket_starts(conn, start, end, step, zone) == whole, (zone, step)
+            assert await compute.bucket_count(conn, start, end, step, zone) == len(whole), (zone, step)
+            if step in ("1 day", "7 days"):
+                days = timedelta(days=int(step.split()[0]))
+                bounds = await insights.bucket_starts(conn, start, end, days, zone, 1000)
+                assert bounds[:-1] == whole, (zone, step)

@@ -38,6 +38,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import day_vectors
+from usagegraph.db.queries.buckets import step_cap
 
 MAX_BUCKETS = 1000
 
@@ -57,7 +58,13 @@ async def bucket_starts(
             ORDER BY b
             """
         ),
-        {"start": start, "end": end, "interval": interval, "zone": zone, "limit": MAX_BUCKETS},
+        {
+            "start": start,
+            "end": end,
+            "interval": interval,
+            "zone": zone,
+            "limit": step_cap(start, end, interval, MAX_BUCKETS),
+        },
     )
     return [row.b for row in rows]
 

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries.buckets import step_cap
+
 MAX_BUCKETS = 1000
 
 
@@ -164,7 +166,8 @@ async def bucket_count(
     conn: AsyncConnection, start: datetime, end: datetime, interval: str, timezone: str
 ) -> int:
     """Number of buckets of the range, counted up to MAX_BUCKETS + 1 (enough to refuse a larger one)."""
-    params = {"start": start, "end": end, "iv": interval, "tz": timezone, "cap": MAX_BUCKETS}
+    params = {"start": start, "end": end, "iv": interval, "tz": timezone}
+    params["cap"] = step_cap(start, end, interval, MAX_BUCKETS)
     return int((await conn.execute(_BUCKET_COUNT, params)).scalar_one())
 
 

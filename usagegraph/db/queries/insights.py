@@ -26,6 +26,7 @@ from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import app_days, day_vectors
+from usagegraph.db.queries.buckets import step_cap
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ async def bucket_starts(
         ORDER BY k
         """
     )
+    limit = step_cap(start, end, step, limit)
     rows = await conn.execute(sql, {"start": start, "end": end, "step": step, "tz": timezone, "limit": limit})
     return [row.bound for row in rows]
 
