@@ -3,7 +3,8 @@ plus concurrent ingest batches, at a fixed concurrency for a fixed time, then th
 errors per kind and overall.
 
 Run: .venv/bin/python -m bench.load [--duration 60] [--concurrency 32] [--workers 2]
-     [--database-url URL]   (default: an embedded PostgreSQL under .usagegraph-load, demo data on first use)
+     [--database-url URL]   (default: an embedded PostgreSQL under .usagegraph-load, with a load database
+                             made afresh and filled with the demo data at every run; --reuse keeps it)
 
 Each client has a token of its own (as dashboards do), so the per-token rate limit is not what is measured.
 The server is started here and stopped by its pid at the end, whatever happens."""
@@ -379,10 +380,29 @@ def report(stats: Stats, wall: float) -> list[str]:
     return lines
 
 
-def embedded_url(data_dir: Path) -> str:
+LOAD_DATABASE = "usagegraph_load"
+
+
+def embedded_url(data_dir: Path, reuse: bool) -> str:
+    """The embedded server's load database: made afresh (then filled with the demo data) unless `reuse`,
+    so that every run starts from the same data: the ingest of earlier runs would otherwise pile up in the
+    last day and make each run measure a denser database than the one before."""
+    import asyncpg
+
     from usagegraph.db.embedded import start_embedded
 
-    return start_embedded(data_dir)
+    if not reuse:
+        admin = start_embedded(data_dir, "postgres").replace("postgresql+asyncpg://", "postgresql://")
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(admin)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{LOAD_DATABASE}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+        asyncio.run(drop())
+    return start_embedded(data_dir, LOAD_DATABASE)
 
 
 async def main() -> None:
@@ -394,8 +414,11 @@ async def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--database-url")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".usagegraph-load")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the embedded load database of the previous run (and its ingest)"
+    )
     args = parser.parse_args()
-    url = args.database_url or embedded_url(args.data_dir)
+    url = args.database_url or await asyncio.to_thread(embedded_url, args.data_dir, args.reuse)
     env = server_env(url)
     prepare_database(env)
     owner = cli(env, "token", "create", "--username", "load-owner", "--name", "load", "--create-owner")

@@ -115,7 +115,7 @@ _NODE_STATS = text(
 
 _NODE_SERIES = text(
     """
-    WITH buckets AS (
+    WITH buckets AS MATERIALIZED (  -- computed once, not again for every node and bucket of the join
         SELECT k,
                usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
                    AS bucket_start,
@@ -139,7 +139,7 @@ _NODE_SERIES = text(
 
 _WORKSPACE_SERIES = text(
     """
-    WITH buckets AS (
+    WITH buckets AS MATERIALIZED (  -- computed once, not again for every node and bucket of the join
         SELECT k,
                usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
                    AS bucket_start,
