@@ -37,7 +37,7 @@ import numpy.typing as npt
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries import day_vectors
+from usagegraph.db.queries import day_vectors, work_mem
 from usagegraph.db.queries.buckets import step_cap
 
 MAX_BUCKETS = 1000
@@ -265,9 +265,9 @@ async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Repor
     (numpy, one row per organization and day); of a day that bucket boundaries cut, the largest piece is
     its day vector less the other pieces, which are read from activity_user_days (minute bits, binary
     searches over start and end minutes). One category reads the per-hour minute rollup and the sessions."""
-    await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
     if spec.category is not None:
-        return await _category_report_rows(conn, spec)
+        async with work_mem(conn, "256MB"):
+            return await _category_report_rows(conn, spec)
     columns = _day_map(spec.starts, spec.ends)
     plan = _plan(columns)
     orgs = list(spec.organization_ids)

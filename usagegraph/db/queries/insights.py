@@ -158,7 +158,6 @@ class RollupSections:
 
 _SECTIONS = ("users", "series", "apps")
 
-_WORK_MEM = text("SET LOCAL work_mem = '64MB'")
 """The month of one organization's rollup fits in memory: hash aggregates instead of spills to disk."""
 
 _ROLLUP_SECTIONS = _sql(
@@ -205,7 +204,6 @@ async def rollup_sections(
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
     flags = {f"want_{name}": name in sections for name in _SECTIONS}
-    await conn.execute(_WORK_MEM)
     rows = (await conn.execute(_ROLLUP_SECTIONS, {**scope.params(), "starts": starts, **flags})).all()
     return RollupSections(
         users=[row for row in rows if row.section == "users"],
@@ -295,7 +293,6 @@ async def day_sections(
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
     await conn.execution_options(isolation_level="REPEATABLE READ")
-    await conn.execute(_WORK_MEM)
     days = await app_days.clean_days(
         conn, scope.organization_id, _whole_days(scope.start, scope.end, starts[1:])
     )

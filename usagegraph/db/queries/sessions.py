@@ -70,22 +70,6 @@ def _filter(spec: SessionSpec) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-async def _roomy(conn: AsyncConnection) -> None:
-    """Aggregates grouped by user and something else have groups the planner cannot count in advance;
-    with the default work_mem it plans them as sorts that spill to disk. This transaction gets room to
-    hash them in memory. Like every analytics statement here it runs without parallel workers (_SERIAL)."""
-    await conn.execute(
-        text(
-            "SELECT set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true)"
-        )
-    )
-
-
-_SERIAL = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
-"""The sections of one request already run side by side on their own connections: parallel workers on
-top of them only add processes competing for the same cores (measured: slower on two cores)."""
-
-
 async def _rows(conn: AsyncConnection, template: str, spec: SessionSpec, **extra: Any) -> Sequence[Row[Any]]:
     """Runs a statement whose `{where}` is the spec's predicate, composed from the constant fragments above."""
     where, params = _filter(spec)
@@ -198,7 +182,6 @@ async def facts(conn: AsyncConnection, spec: SessionSpec) -> Facts:
     byAgent, costBreakdown(by: USER) and users. Costs are summed as micro-dollars and come back as exact
     decimals; a user's histogram counts the ended sessions per bound of HISTOGRAM_BOUNDS, then the
     unbounded rest; `users` of an agent row counts its users."""
-    await _roomy(conn)
     rows = await _rows(conn, FACTS if spec.narrowed else FACTS_ROLLUP, spec)
     return Facts(
         total=next(r for r in rows if r.level == "total"),
@@ -328,7 +311,6 @@ async def cost_breakdown(conn: AsyncConnection, spec: SessionSpec, dimension: st
     session's start, so without other predicates they are summed from the hourly rollup and the lines
     of the partial hours at the ends of the range; project slices likewise from the daily rollup and the
     sessions of the partial days."""
-    await conn.execute(_SERIAL)
     return await _rows(conn, _BREAKDOWN.replace("{slices}", SLICES[dimension, spec.narrowed]), spec)
 
 
@@ -492,14 +474,12 @@ async def timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets)
     empty ones included; the first and last are cut at the range so each point says what it covers. Each
     bucket sums its own slice of the time index: no per-session time zone arithmetic, no hashing."""
     statement = TIMESERIES if spec.narrowed else TIMESERIES_ROLLUP
-    await conn.execute(_SERIAL)
     return await _rows(conn, statement, spec, unit=buckets.unit, days=buckets.days, tz=buckets.timezone)
 
 
 async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buckets) -> UserGrid:
     """The buckets and every user's cells (one statement each). Without filters, whole UTC days come from
     ai_session_user_days."""
-    await _roomy(conn)
     extra = {"unit": buckets.unit, "days": buckets.days, "tz": buckets.timezone}
     bounds = (await conn.execute(text(BUCKETS), {"start": spec.start, "end": spec.end, **extra})).all()
     statement = USER_BUCKETS if spec.narrowed else USER_CELLS_ROLLUP

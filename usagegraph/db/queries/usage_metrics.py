@@ -34,6 +34,8 @@ import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries import work_mem
+
 Ints = npt.NDArray[np.int64]
 
 
@@ -328,6 +330,6 @@ async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Any]:
         conn, spec.zone, from_day - timedelta(days=1), spec.last_day + timedelta(days=1)
     )
     whole_hours = not (first_at % 3600).any() and not (last_at % 3600).any()
-    await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
-    found = (await conn.execute(text(build_sql(spec, whole_hours)), params)).mappings()
+    async with work_mem(conn, "256MB"):
+        found = (await conn.execute(text(build_sql(spec, whole_hours)), params)).mappings().all()
     return [(row["day"], row["dau"], row.get("wau"), row.get("mau")) for row in found]
