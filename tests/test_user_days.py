@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import GraphQL
 from tests.factories import Factory
 from usagegraph.db.queries.day_vectors import BACKFILL as VECTORS
-from usagegraph.db.queries.rollup import merge_sessions
+from usagegraph.db.queries.rollup import merge_rows, merge_sessions, stored_sessions
 from usagegraph.db.queries.user_days import DAY_ROWS
 from usagegraph.db.queries.workspace_days import BACKFILL as WORKSPACE_DAYS
 
@@ -283,11 +283,56 @@ _SESSION = text(
 )
 
 
+async def test_a_recompute_waits_for_an_add_of_the_organization(
+    factory: Factory, engine: AsyncEngine
+) -> None:
+    """An extended session's user-days are recomputed from the committed sessions: the recompute waits for
+    a transaction of the organization that is adding a session of another user (no rollup row in common,
+    only the organization's lock), and its rows then agree with a recomputation from scratch."""
+    org = await factory.organization("acme")
+    tpl = await factory.template(org)
+    alice = await factory.user("alice", orgs={org: ["member"]})
+    bob = await factory.user("bob", orgs={org: ["member"]})
+    alice_ws = await factory.workspace(org, tpl, alice)
+    bob_ws = await factory.workspace(org, tpl, bob)
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    await factory.activity(
+        org, alice, "IDE", day - timedelta(days=2), day - timedelta(days=1), workspace_id=alice_ws
+    )
+    extended = await factory.activity(
+        org, bob, "IDE", day.replace(hour=9), day.replace(hour=10), workspace_id=bob_ws
+    )
+    async with engine.connect() as adding, engine.connect() as recomputing:
+        one = await adding.begin()
+        session = uuid.uuid4()
+        params = {"org": org, "id": session, "user": alice, "ws": alice_ws}
+        later = day + timedelta(days=5)  # another day: not even the day's vector row in common
+        await adding.execute(
+            _SESSION, {**params, "start": later.replace(hour=15), "end": later.replace(hour=16)}
+        )
+        await merge_sessions(adding, [(org, session)])
+        two = await recomputing.begin()
+        await recomputing.execute(
+            text("UPDATE activity_sessions SET ended_at = :end WHERE id = :id"),
+            {"id": extended, "end": day.replace(hour=11)},
+        )
+        waiting = asyncio.create_task(
+            merge_rows(recomputing, [], await stored_sessions(recomputing, [(org, extended)]))
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await one.commit()
+        await waiting
+        await two.commit()
+    assert await _rows(engine, STORED, org=org) == await _rows(engine, FRESH, org=org)
+    assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
+
+
 async def test_a_recompute_waits_for_the_other_transaction_of_the_organization(
     factory: Factory, engine: AsyncEngine
 ) -> None:
     """Two transactions add sessions of the same user-day in different workspaces and hours (no shared
-    minute or quarter-hour row): the second recompute waits and then sees the first's session."""
+    minute or quarter-hour row): the second add waits for the first's user-day row and then adds to it."""
     org = await factory.organization("acme")
     tpl = await factory.template(org)
     alice = await factory.user("alice", orgs={org: ["member"]})

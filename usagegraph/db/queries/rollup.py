@@ -31,11 +31,13 @@ of the two lengths rather than cutting the other's bits off.
 activity_workspace_days keeps per workspace, user and UTC day the first and last active minute
 (usagegraph.db.queries.workspace_days), merged with least / greatest by the same statement.
 
-activity_user_days is brought up to date last (usagegraph.db.queries.user_days), under a
-lock on the organization held until commit (the days of Template Insights' per-day rows are only marked for
-a background recompute, usagegraph.db.queries.app_days): an ingest calls merge_rows once, with every session it wrote,
-so that it never writes other rollup rows after taking that lock (two ingests could otherwise each hold
-what the other waits for)."""
+activity_user_days is brought up to date last (usagegraph.db.queries.user_days), under a lock on the
+organization taken before any rollup row (shared by ingests that only add sessions, exclusive for one that
+recomputes extended ones), and the days of Template Insights' per-day rows are marked for a background
+recompute (usagegraph.db.queries.app_days) before the merge too: an ingest calls merge_rows once, with
+every session it wrote, and from its first rollup row on only writes rollup rows until it commits, so
+that the rows every ingest of the organization needs are held for as few round trips as possible and no
+two ingests each hold what the other waits for."""
 
 # ruff: noqa: S608  (SQL composed only from module constants)
 from __future__ import annotations
@@ -225,9 +227,12 @@ async def merge_rows(
         ("ends", 8),
     ):
         params[name] = [row[k] for row in rows]
+    # Everything that waits or writes elsewhere first: from the merge on, this transaction holds rollup rows
+    # that every concurrent ingest of the organization needs, until it commits.
+    await user_days.lock(conn, added, extended)
+    await app_days.mark(conn, rows)
     await conn.execute(_MERGE, params)
     await user_days.merge(conn, added, extended)
-    await app_days.mark(conn, rows)
 
 
 async def stored_sessions(

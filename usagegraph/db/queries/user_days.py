@@ -23,9 +23,9 @@ or their end moves later). A session written for the first time is added to its 
 minutes ORed into the day's, its start and end merged into the sorted arrays, `carried` counted up; the
 row is never re-read from the sessions, so the cost of an ingest does not grow with how many sessions its
 users already have that day. The user-days of an extended session are recomputed from the stored
-sessions (`_RECOMPUTE`), as its old end has to leave `ends`. Concurrent ingests of one organization do
-both in turn (a transaction-scoped advisory lock held until commit), and each statement reads the
-committed sessions and rows of the others, so no ingest overwrites another's row with a stale one. The
+sessions (`_RECOMPUTE`), as its old end has to leave `ends`. A transaction-scoped advisory lock per
+organization, held until commit, keeps a recompute apart from every other add or recompute of the
+organization (adds share it: they commute), so that no ingest overwrites another's row with a stale one. The
 same statements set the rewritten user-days' elements of activity_day_vectors
 (usagegraph.db.queries.day_vectors)."""
 
@@ -98,18 +98,22 @@ INSERT INTO activity_user_days ({COLUMNS})
 ORDER BY organization_id, day, user_id
 """
 
-_LOCK = text(
-    """
-    SELECT pg_advisory_xact_lock(hashtextextended(:name || ':' || o::text, 0))
+_LOCK = """
+    SELECT {function}(hashtextextended(:name || ':' || o::text, 0))
     FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS uuid[])) AS o ORDER BY o) orgs
     """
-)
+_LOCKS = {
+    shared: text(_LOCK.format(function=f"pg_advisory_xact_lock{'_shared' if shared else ''}"))
+    for shared in (False, True)
+}
 
 
-async def lock_organizations(conn: AsyncConnection, name: str, organization_ids: Sequence[uuid.UUID]) -> None:
+async def lock_organizations(
+    conn: AsyncConnection, name: str, organization_ids: Sequence[uuid.UUID], *, shared: bool = False
+) -> None:
     """Take the transaction-scoped lock `name` of each organization, in id order (so two transactions
-    never wait for each other crosswise)."""
-    await conn.execute(_LOCK, {"name": name, "orgs": list(set(organization_ids))})
+    never wait for each other crosswise); `shared` ones only wait for and exclude exclusive ones."""
+    await conn.execute(_LOCKS[shared], {"name": name, "orgs": list(set(organization_ids))})
 
 
 _RECOMPUTE = text(
@@ -200,15 +204,24 @@ def _columns(sessions: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
     }
 
 
+async def lock(
+    conn: AsyncConnection, added: Sequence[Sequence[Any]], extended: Sequence[Sequence[Any]] = ()
+) -> None:
+    """Take the organizations' user-day lock for `merge`, before the transaction locks any rollup row that
+    other ingests wait for. Adding commutes (each statement applies its sessions to the rows' latest
+    versions), so adds share the lock; a recompute reads the committed sessions and replaces rows, so it
+    waits until no other transaction of the organization is adding or recomputing, and holds them off."""
+    if added or extended:
+        orgs = [row[0] for row in (*added, *extended)]
+        await lock_organizations(conn, "activity_user_days", orgs, shared=not extended)
+
+
 async def merge(
     conn: AsyncConnection, added: Sequence[Sequence[Any]], extended: Sequence[Sequence[Any]] = ()
 ) -> None:
     """Bring the user-days up to date with stored sessions (organization_id, id, user_id, workspace_id,
-    template_id, category, app, started_at, ended_at) after they were written: `added` ones written for
-    the first time (each must be given exactly once), `extended` ones whose end moved later."""
-    if not added and not extended:
-        return
-    await lock_organizations(conn, "activity_user_days", [row[0] for row in (*added, *extended)])
+    template_id, category, app, started_at, ended_at) after they were written, under `lock`: `added` ones
+    written for the first time (each must be given exactly once), `extended` ones whose end moved later."""
     if added:
         await conn.execute(_ADD, _columns(added))
     if extended:
