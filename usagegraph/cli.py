@@ -67,6 +67,8 @@ def _bulk(settings: Settings) -> Settings:
 
 
 async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
+    from sqlalchemy import text
+
     from usagegraph import demo
     from usagegraph.local import local
 
@@ -83,6 +85,12 @@ async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
                     err.print(f"[yellow]rejected[/] {rejection}")
                 progress.advance(task, sum(len(records) for records in batch.values()))
             progress.update(task, total=progress.tasks[0].completed)
+        # The tables were just written in bulk: collect their statistics and set their visibility maps now
+        # (index-only scans read the heap for every page not marked all-visible), rather than leave it to
+        # autovacuum during the first minutes of serving.
+        async with loc.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM (ANALYZE)"))
     return totals
 
 
