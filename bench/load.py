@@ -2,7 +2,7 @@
 plus concurrent ingest batches, at a fixed concurrency for a fixed time, then throughput, p50, p99 and
 errors per kind and overall.
 
-Run: .venv/bin/python -m bench.load [--duration 60] [--concurrency 32] [--workers 2]
+Run: .venv/bin/python -m bench.load [--duration 60] [--warmup 5] [--concurrency 32] [--workers 2]
      [--database-url URL]   (default: an embedded PostgreSQL under .usagegraph-load, with a load database
                              made afresh and filled with the demo data at every run; --reuse keeps it)
 
@@ -278,8 +278,12 @@ class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     ingested: int = 0
+    since: float = 0.0
+    """Requests sent before this moment (time.monotonic) are the warm-up: sent, not counted."""
 
     def record(self, kind: str, seconds: float, error: str | None) -> None:
+        if time.monotonic() - seconds < self.since:
+            return
         self.latencies[kind].append(seconds)
         if error is not None:
             self.errors[kind][error] += 1
@@ -321,10 +325,12 @@ async def run_clients(
     stats: Stats,
     seed: int = 7,
     request_timeout: float = 10,
+    warmup: float = 0,
 ) -> float:
-    """Every client loops over random panels (and, with probability ingest_share, an ingest batch) until
-    the time is up. Returns the measured wall time."""
-    stop_at = time.monotonic() + duration
+    """Every client loops over random panels (and, with probability ingest_share, an ingest batch) for
+    `warmup` seconds, not counted, and then for `duration` seconds. Returns the measured wall time."""
+    stats.since = time.monotonic() + warmup
+    stop_at = stats.since + duration
     limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
 
     async with httpx.AsyncClient(base_url=base, timeout=request_timeout, limits=limits) as client:
@@ -337,16 +343,15 @@ async def run_clients(
                 if rng.random() < ingest_share:
                     batch, _ = activity_batch(world, rng, batch_size)
                     body = await timed(stats, "ingest", lambda b=batch: post(client, token, INGEST, {"b": b}))  # type: ignore[misc]
-                    if body and body.get("data"):
+                    if body and body.get("data") and time.monotonic() >= stats.since:
                         stats.ingested += body["data"]["ingest"]["accepted"]
                 else:
                     kind = rng.choice(kinds)
                     query, variables = panels[kind]()
                     await timed(stats, kind, lambda q=query, v=variables: post(client, token, q, v))  # type: ignore[misc]
 
-        started = time.monotonic()
         await asyncio.gather(*(one(n, token) for n, token in enumerate(tokens)))
-        return time.monotonic() - started
+        return time.monotonic() - stats.since
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -408,6 +413,9 @@ def embedded_url(data_dir: Path, reuse: bool) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument(
+        "--warmup", type=float, default=5, help="seconds of load before the measured duration (not counted)"
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ingest-share", type=float, default=0.1)
@@ -415,7 +423,9 @@ async def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".usagegraph-load")
     parser.add_argument(
-        "--reuse", action="store_true", help="keep the embedded load database of the previous run (and its ingest)"
+        "--reuse",
+        action="store_true",
+        help="keep the embedded load database of the previous run (and its ingest)",
     )
     args = parser.parse_args()
     url = args.database_url or await asyncio.to_thread(embedded_url, args.data_dir, args.reuse)
@@ -432,12 +442,19 @@ async def main() -> None:
         stats = Stats()
         print(
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, serve --workers {args.workers}, "
-            f"{args.concurrency} clients, {args.duration:.0f} s, ingest share {args.ingest_share:.0%} "
+            f"{args.concurrency} clients, {args.duration:.0f} s after {args.warmup:.0f} s of warm-up, ingest share {args.ingest_share:.0%} "
             f"(batches of {args.batch_size} events), {len(world.orgs)} organizations",
             flush=True,
         )
         wall = await run_clients(
-            server.base, tokens, world, args.duration, args.ingest_share, args.batch_size, stats
+            server.base,
+            tokens,
+            world,
+            args.duration,
+            args.ingest_share,
+            args.batch_size,
+            stats,
+            warmup=args.warmup,
         )
         print("\n".join(report(stats, wall)))
         print(f"ingested {stats.ingested} events; server alive at the end: {server.alive()}")

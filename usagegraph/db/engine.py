@@ -86,6 +86,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
                 "max_parallel_workers_per_gather": "0",
             },
             "timeout": 10,
+            # Statements are composed per filter and section: more distinct texts than the driver's default
+            # cache of 100 holds, and a statement missing from it is parsed and described again.
+            "prepared_statement_cache_size": 500,
             "command_timeout": settings.statement_timeout_ms / 1000 + 5,
         },
     )
