@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 30_000
     # Per server process. Connections beyond pool_size are opened for a burst and closed after it, and a
     # new connection costs PostgreSQL a process start and the driver's type introspection: under a steady
-    # dashboard load with 10 the server opened several a second. Two processes at 20 + 20 stay within
-    # PostgreSQL's default of 100 connections.
+    # dashboard load with 10 the server opened several a second. The embedded server allows 200 connections
+    # (four processes); an external PostgreSQL needs max_connections of at least 40 per process, plus a few.
     pool_size: int = 20
     pool_max_overflow: int = 20
     document_cache_size: int = 256

@@ -61,16 +61,29 @@ def memory_settings() -> dict[str, int]:
     return {"shared_buffers": shared, "effective_cache_size": max(shared, megabytes // 2)}
 
 
+# Each server process pools up to 40 connections (Settings.pool_size + pool_max_overflow): room for four
+# processes, the command line and the background tasks, where PostgreSQL's default is 100.
+MAX_CONNECTIONS = 200
+
+
 def _tune(server: Any) -> bool:
-    """Writes the memory settings with ALTER SYSTEM when they differ from the server's; True when the
-    server must restart for them to apply (once, on the first start)."""
+    """Writes the memory and connection settings with ALTER SYSTEM when they differ from the server's;
+    True when the server must restart for them to apply (once, on the first start)."""
     changed = False
-    for name, megabytes in memory_settings().items():
-        same = server.psql(
-            f"SELECT pg_size_bytes(current_setting('{name}')) = {megabytes}::bigint * 1048576;"
+    wanted = {
+        name: (f"{megabytes}::bigint * 1048576", f"'{megabytes}MB'")
+        for name, megabytes in memory_settings().items()
+    }
+    wanted["max_connections"] = (str(MAX_CONNECTIONS), str(MAX_CONNECTIONS))
+    for name, (value, literal) in wanted.items():
+        current = (
+            "current_setting('max_connections')::bigint"
+            if name == "max_connections"
+            else f"pg_size_bytes(current_setting('{name}'))"
         )
+        same = server.psql(f"SELECT {current} = {value};")
         if " t\n" not in same:
-            server.psql(f"ALTER SYSTEM SET {name} = '{megabytes}MB';")
+            server.psql(f"ALTER SYSTEM SET {name} = {literal};")
             changed = True
     return changed
 
