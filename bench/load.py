@@ -342,8 +342,9 @@ async def run_clients(
             while time.monotonic() < stop_at:
                 if rng.random() < ingest_share:
                     batch, _ = activity_batch(world, rng, batch_size)
+                    sent = time.monotonic()
                     body = await timed(stats, "ingest", lambda b=batch: post(client, token, INGEST, {"b": b}))  # type: ignore[misc]
-                    if body and body.get("data") and time.monotonic() >= stats.since:
+                    if body and body.get("data") and sent >= stats.since:
                         stats.ingested += body["data"]["ingest"]["accepted"]
                 else:
                     kind = rng.choice(kinds)

@@ -328,7 +328,7 @@ async def test_a_recompute_waits_for_an_add_of_the_organization(
     assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
 
 
-async def test_a_recompute_waits_for_the_other_transaction_of_the_organization(
+async def test_an_add_waits_for_the_other_add_of_the_same_user_day(
     factory: Factory, engine: AsyncEngine
 ) -> None:
     """Two transactions add sessions of the same user-day in different workspaces and hours (no shared

@@ -93,6 +93,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         },
     )
     event.listen(engine.sync_engine, "handle_error", _invalidate_broken)
+    event.listen(engine.sync_engine.pool, "connect", _returned)  # a new connection needs no check either
     event.listen(engine.sync_engine.pool, "checkin", _returned)
     event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine

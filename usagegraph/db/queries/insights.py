@@ -158,8 +158,6 @@ class RollupSections:
 
 _SECTIONS = ("users", "series", "apps")
 
-"""The month of one organization's rollup fits in memory: hash aggregates instead of spills to disk."""
-
 _ROLLUP_SECTIONS = _sql(
     """
     WITH cells AS MATERIALIZED (
