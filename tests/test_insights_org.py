@@ -43,6 +43,7 @@ CASES = [
     ("2024-03-04T00:00:00Z", "2024-03-14T00:00:00Z", "DAY", "UTC"),  # whole UTC days only
     ("2024-03-04T00:00:00Z", "2024-03-18T00:00:00Z", "WEEK", "UTC"),
     ("2024-03-04T07:13:00Z", "2024-03-13T19:41:00Z", "DAY", "UTC"),  # range cut at odd minutes
+    ("2024-03-04T01:00:00Z", "2024-03-14T01:00:00Z", "DAY", "UTC"),  # every day cut by a bucket boundary
     ("2024-03-05T00:00:00Z", "2024-03-15T00:00:00Z", "DAY", "America/New_York"),  # DST on 03-10
     ("2024-03-04T18:15:00Z", "2024-03-16T05:45:00Z", "WEEK", "Asia/Kathmandu"),  # +5:45
     ("2024-03-06T10:07:00Z", "2024-03-06T22:31:00Z", "DAY", "UTC"),  # inside one day
@@ -203,3 +204,32 @@ async def test_the_server_refreshes_marked_days_in_the_background(
         assert (await conn.execute(marks)).scalar_one() == 0
         rows = await conn.execute(text("SELECT template_id, app, minutes FROM insights_app_days ORDER BY 1"))
         assert [tuple(r) for r in rows] == [(ALL_TEMPLATES, "vscode", 30), (tpl, "vscode", 30)]
+
+
+async def test_series_users_on_either_side_of_a_boundary_inside_a_day(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    """Buckets from 07:13 cut every UTC day; an organization's whole days still come from the day rows, the
+    users of each piece from the user-day minutes: the minute before the boundary is the earlier bucket's,
+    the boundary's minute the later one's, on both paths."""
+    org = await factory.organization("acme")
+    token = await factory.token(await factory.user("root", orgs={org: ["owner"]}))
+    used, idle = await factory.template(org, "used"), await factory.template(org, "idle")
+    before = await factory.user("ann", orgs={org: ["member"]})
+    after = await factory.user("bob", orgs={org: ["member"]})
+    for user, minute in ((before, 12), (after, 13)):
+        ws = await factory.workspace(org, used, user)
+        start = BASE + timedelta(days=1, hours=7, minutes=minute)
+        await factory.activity(
+            org, user, "IDE", start, start + timedelta(minutes=1), workspace_id=ws, app="vscode"
+        )
+    await refresh_insights_days(Database(engine=engine, read_engine=engine))
+    common = {"org": str(org), "start": "2024-03-04T07:13:00Z", "end": "2024-03-07T07:13:00Z", "interval": "DAY",
+              "tz": "UTC"}  # fmt: skip
+    answers = [
+        (await gql(QUERY, {**common, "ids": ids}, token=token))["data"]["templateInsights"]
+        for ids in (None, [str(used), str(idle)])
+    ]
+    assert answers[0] == answers[1]
+    assert [b["activeUsers"] for b in answers[0]["activeUsersSeries"]] == [1, 1, 0]
+    assert answers[0]["activeUsers"] == 2

@@ -14,6 +14,7 @@ lead with."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import uuid
 from collections.abc import Sequence
@@ -257,6 +258,39 @@ def _whole_days(start: datetime, end: datetime, cuts: Sequence[datetime]) -> lis
     ]
 
 
+def _pieces(days: Sequence[date], starts: Sequence[datetime]) -> dict[date, list[tuple[int, int, int]]]:
+    """The days that bucket boundaries (starts[1:]) cut: each day's pieces as (first minute, minute after
+    the last, bucket) when every boundary in it falls on a whole minute, else no pieces (the day is read
+    from the minute rollup)."""
+    found: dict[date, list[tuple[int, int, int]]] = {}
+    for day in days:
+        midnight = datetime.combine(day, time(), UTC)
+        inside = [b for b in starts[1:] if midnight < b < midnight + timedelta(days=1)]
+        if not inside:
+            continue
+        if any(b.second or b.microsecond for b in inside):
+            found[day] = []
+            continue
+        edges = [0, *((b - midnight) // timedelta(minutes=1) for b in inside), 1440]
+        found[day] = [
+            (lo, hi, bisect.bisect_right(starts, midnight + timedelta(minutes=lo)))
+            for lo, hi in itertools.pairwise(edges)
+        ]
+    return found
+
+
+_PIECE_USERS = text(
+    """
+    SELECT m.piece, r.user_id
+    FROM unnest(CAST(:days AS date[]), CAST(:los AS int[]), CAST(:his AS int[])) WITH ORDINALITY AS m(day, lo, hi, piece)
+    JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
+    WHERE bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
+    """
+)
+"""The users active in each piece [lo, hi) (minutes of the day) of some UTC days, every template together
+(activity_user_days: bit i of `minutes` is minute lo + i of the day)."""
+
+
 def _midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
 
@@ -291,21 +325,46 @@ async def day_sections(
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
     await conn.execution_options(isolation_level="REPEATABLE READ")
-    days = await app_days.clean_days(
-        conn, scope.organization_id, _whole_days(scope.start, scope.end, starts[1:])
-    )
+    every = template_id == app_days.ALL_TEMPLATES
+    pieces: dict[date, list[tuple[int, int, int]]] = {}
+    if every:
+        # Every template's minutes of a UTC day are its user-days' (activity_user_days): a day that bucket
+        # boundaries cut at whole minutes still counts as whole, its series users read per piece.
+        candidates = _whole_days(scope.start, scope.end, ())
+        pieces = _pieces(candidates, starts)
+        candidates = [day for day in candidates if day not in pieces or pieces[day]]
+    else:
+        candidates = _whole_days(scope.start, scope.end, starts[1:])
+    days = await app_days.clean_days(conn, scope.organization_id, candidates)
     parts = _parts(scope.start, scope.end, days)
     minutes_by_user: dict[uuid.UUID, int] = {}
     bucket_users: dict[int, set[uuid.UUID]] = {}
     app_minutes: dict[str, int] = {}
     app_users: dict[str, set[uuid.UUID]] = {}
     if days:
-        bucket_of = {day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC)) for day in days}
+        bucket_of = {
+            day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC))
+            for day in days
+            if day not in pieces
+        }
         numbering = None
-        if template_id == app_days.ALL_TEMPLATES:
+        if every:
             numbering = await _vector_days(
                 conn, scope, days, bucket_of, sections, minutes_by_user, bucket_users
             )
+            cut = [(day, piece) for day in days for piece in pieces.get(day, ())]
+            if cut and "series" in sections:
+                found = await conn.execute(
+                    _PIECE_USERS,
+                    {
+                        "org": scope.organization_id,
+                        "days": [day for day, _ in cut],
+                        "los": [piece[0] for _, piece in cut],
+                        "his": [piece[1] for _, piece in cut],
+                    },
+                )
+                for row in found:
+                    bucket_users.setdefault(cut[row.piece - 1][1][2], set()).add(row.user_id)
         whole = await app_days.read(
             conn, scope.organization_id, template_id, days, "apps" in sections, numbering
         )
@@ -360,7 +419,7 @@ async def _vector_days(
     if "series" in sections:
         active = vectors.minutes > 0
         for i in sorted(set(bucket_of.values())):
-            inside = [k for k, day in enumerate(days) if bucket_of[day] == i]
+            inside = [k for k, day in enumerate(days) if bucket_of.get(day) == i]
             found = np.flatnonzero(active[inside].any(axis=0)).tolist()
             bucket_users.setdefault(i, set()).update(vectors.user_ids[idx] for idx in found)
     return vectors.user_ids
