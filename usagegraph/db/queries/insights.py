@@ -265,7 +265,8 @@ def _pieces(days: Sequence[date], starts: Sequence[datetime]) -> dict[date, list
     found: dict[date, list[tuple[int, int, int]]] = {}
     for day in days:
         midnight = datetime.combine(day, time(), UTC)
-        inside = [b for b in starts[1:] if midnight < b < midnight + timedelta(days=1)]
+        first = max(1, bisect.bisect_right(starts, midnight))
+        inside = starts[first : bisect.bisect_left(starts, midnight + timedelta(days=1))]
         if not inside:
             continue
         if any(b.second or b.microsecond for b in inside):
