@@ -70,17 +70,21 @@ def _tune(server: Any) -> bool:
     """Writes the memory and connection settings with ALTER SYSTEM when they differ from the server's;
     True when the server must restart for them to apply (once, on the first start)."""
     changed = False
+    # name: (the server's value, the wanted value, as SQL expressions; the wanted value as ALTER SYSTEM takes it)
     wanted = {
-        name: (f"{megabytes}::bigint * 1048576", f"'{megabytes}MB'")
+        name: (
+            f"pg_size_bytes(current_setting('{name}'))",
+            f"{megabytes}::bigint * 1048576",
+            f"'{megabytes}MB'",
+        )
         for name, megabytes in memory_settings().items()
     }
-    wanted["max_connections"] = (str(MAX_CONNECTIONS), str(MAX_CONNECTIONS))
-    for name, (value, literal) in wanted.items():
-        current = (
-            "current_setting('max_connections')::bigint"
-            if name == "max_connections"
-            else f"pg_size_bytes(current_setting('{name}'))"
-        )
+    wanted["max_connections"] = (
+        "current_setting('max_connections')::int",
+        str(MAX_CONNECTIONS),
+        str(MAX_CONNECTIONS),
+    )
+    for name, (current, value, literal) in wanted.items():
         same = server.psql(f"SELECT {current} = {value};")
         if " t\n" not in same:
             server.psql(f"ALTER SYSTEM SET {name} = {literal};")

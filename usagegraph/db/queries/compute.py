@@ -139,7 +139,7 @@ _NODE_SERIES = text(
 
 _WORKSPACE_SERIES = text(
     """
-    WITH buckets AS MATERIALIZED (  -- computed once, not again for every node and bucket of the join
+    WITH buckets AS MATERIALIZED (  -- computed once, not again for every bucket of the join
         SELECT k,
                usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
                    AS bucket_start,
@@ -166,8 +166,8 @@ async def bucket_count(
     conn: AsyncConnection, start: datetime, end: datetime, interval: str, timezone: str
 ) -> int:
     """Number of buckets of the range, counted up to MAX_BUCKETS + 1 (enough to refuse a larger one)."""
-    params = {"start": start, "end": end, "iv": interval, "tz": timezone}
-    params["cap"] = step_cap(start, end, interval, MAX_BUCKETS)
+    cap = step_cap(start, end, interval, MAX_BUCKETS)
+    params = {"start": start, "end": end, "iv": interval, "tz": timezone, "cap": cap}
     return int((await conn.execute(_BUCKET_COUNT, params)).scalar_one())
 
 
