@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import os
 import random
 import signal
@@ -280,11 +281,15 @@ class Stats:
     ingested: int = 0
     since: float = 0.0
     """Requests sent before this moment (time.monotonic) are the warm-up: sent, not counted."""
+    trace: list[tuple[float, str, float, str]] = field(default_factory=list)
+    """(sent, seconds after `since`; kind; latency in seconds; error or "") of every counted request"""
 
     def record(self, kind: str, seconds: float, error: str | None) -> None:
-        if time.monotonic() - seconds < self.since:
+        sent = time.monotonic() - seconds
+        if sent < self.since:
             return
         self.latencies[kind].append(seconds)
+        self.trace.append((sent - self.since, kind, seconds, error or ""))
         if error is not None:
             self.errors[kind][error] += 1
 
@@ -428,6 +433,9 @@ async def main() -> None:
         action="store_true",
         help="keep the embedded load database of the previous run (and its ingest)",
     )
+    parser.add_argument(
+        "--trace", type=Path, help="write every counted request (sent at, kind, latency, error) to this CSV file"
+    )
     args = parser.parse_args()
     url = args.database_url or await asyncio.to_thread(embedded_url, args.data_dir, args.reuse)
     env = server_env(url)
@@ -459,6 +467,12 @@ async def main() -> None:
         )
         print("\n".join(report(stats, wall)))
         print(f"ingested {stats.ingested} events; server alive at the end: {server.alive()}")
+        if args.trace:
+            with args.trace.open("w", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(["sent_s", "kind", "latency_ms", "error"])
+                for sent, kind, seconds, error in sorted(stats.trace):
+                    writer.writerow([f"{sent:.3f}", kind, f"{seconds * 1000:.1f}", error])
     finally:
         server.stop()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,16 +33,28 @@ MAX_YEARS = 10
 async def organization_compute(
     info: Info, org_uuid: uuid.UUID, start: datetime, end: datetime, interval: Interval, timezone: str
 ) -> ComputeUsage:
-    async with info.context.db.read() as conn:
+    db, loaders = info.context.db, info.context.loaders
+    async with db.read() as conn:
         rng = await _validated_range(conn, start, end, interval, timezone)
-        workspace_rows = await q.workspace_stats(conn, org_uuid, rng)
-        node_rows = await q.node_stats(conn, org_uuid, rng)
-        series_rows = await q.node_series(conn, [row.node for row in node_rows], rng) if node_rows else []
 
-    loaders = info.context.loaders
-    workspaces, users = await asyncio.gather(
-        loaders.workspace.load_many([row.workspace_id for row in workspace_rows]),
-        loaders.users([row.owner_id for row in workspace_rows]),
+    # The workspaces' statistics (and then their workspaces and owners) and the nodes' statistics (and
+    # then their series) are independent: each chain on a connection of its own.
+    async def workspace_part() -> tuple[Sequence[Row[Any]], list[Any], dict[uuid.UUID, Any]]:
+        async with db.read() as conn:
+            rows = await q.workspace_stats(conn, org_uuid, rng)
+        workspaces, users = await asyncio.gather(
+            loaders.workspace.load_many([row.workspace_id for row in rows]),
+            loaders.users([row.owner_id for row in rows]),
+        )
+        return rows, workspaces, users
+
+    async def node_part() -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+        async with db.read() as conn:
+            rows = await q.node_stats(conn, org_uuid, rng)
+            return rows, (await q.node_series(conn, [row.node for row in rows], rng) if rows else [])
+
+    (workspace_rows, workspaces, users), (node_rows, series_rows) = await asyncio.gather(
+        workspace_part(), node_part()
     )
     series: dict[str, list[UtilizationPoint]] = {row.node: [] for row in node_rows}
     for row in series_rows:
@@ -96,9 +109,9 @@ async def _validated_range(
         raise BadUserInput("end must be after start", argument="end")
     _check_zone(timezone)
     try:
-        if not await q.within_years(conn, start, end, timezone, MAX_YEARS):
+        within_years, buckets = await q.check_range(conn, start, end, interval.sql, timezone, MAX_YEARS)
+        if not within_years:
             raise BadUserInput(f"the range must not exceed {MAX_YEARS} years", argument="end")
-        buckets = await q.bucket_count(conn, start, end, interval.sql, timezone)
     except DBAPIError as error:
         if "time zone" in str(error.orig):
             raise BadUserInput(f"unknown time zone {timezone!r}", argument="timezone") from None

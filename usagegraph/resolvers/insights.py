@@ -180,6 +180,8 @@ async def _insights(
         )
     starts = bounds[:-1]
     wanted = {section for field, section in ROLLUP_SECTIONS.items() if field in fields}
+    if "userActivity" in fields:
+        wanted.add("ordered")
     rollup, latency, app_sessions, parameters = await asyncio.gather(
         run(await _sections(info, scope, starts, wanted)) if wanted and templates else nothing(),
         when("userLatency", lambda c: q.user_latency(c, scope)),
@@ -187,7 +189,9 @@ async def _insights(
         when("parameters", lambda c: q.parameter_usage(c, scope)),
     )
     rollup = rollup or q.RollupSections((), {}, ())
-    user_ids = [row.user_id for row in rollup.users] + [row.user_id for row in latency or ()]
+    user_ids = [row.user_id for row in latency or ()]
+    if "userActivity" in fields:
+        user_ids += [row.user_id for row in rollup.users]
     users = await info.context.loaders.users(list(dict.fromkeys(user_ids))) if user_ids else {}
     return TemplateInsights(
         start=start,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -204,14 +203,17 @@ async def marked_organizations(conn: AsyncConnection) -> list[uuid.UUID]:
     return list((await conn.execute(_MARKED)).scalars())
 
 
-_DIRTY = "SELECT DISTINCT day FROM insights_dirty_days WHERE organization_id = $1 AND day = ANY($2::date[])"
+_DIRTY = text(
+    "SELECT DISTINCT day FROM insights_dirty_days WHERE organization_id = :org AND day = ANY(CAST(:days AS date[]))"
+)
 
 
 async def clean_days(conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence[date]) -> list[date]:
-    """The days that no mark says need a recompute (their rows are current in the caller's snapshot)."""
-    if not days:
-        return []
-    dirty = {row["day"] for row in await (await _driver(conn)).fetch(_DIRTY, organization_id, list(days))}
+    """The days that no mark says need a recompute (their rows are current in the caller's snapshot).
+    Through SQLAlchemy even without days: a transaction the caller asked for (the snapshot that the
+    following reads share, some of them through the driver) begins with this statement."""
+    rows = await conn.execute(_DIRTY, {"org": organization_id, "days": list(days)})
+    dirty = {row.day for row in rows}
     return [day for day in days if day not in dirty]
 
 
@@ -221,62 +223,16 @@ async def _driver(conn: AsyncConnection) -> Any:
     return driver
 
 
-@dataclass(frozen=True)
-class Days:
-    """Whole days of a template (or of every template, ALL_TEMPLATES): per day, the active users and
-    their minutes; per app, the summed minutes and the users with any minute."""
-
-    users: list[tuple[date, list[uuid.UUID], list[int]]]
-    app_minutes: dict[str, int]
-    app_users: dict[str, set[uuid.UUID]]
-
-
-_TEMPLATE_DAYS = (
-    "SELECT day, user_ids, minutes FROM insights_template_days "
-    "WHERE organization_id = $1 AND template_id = $2 AND day = ANY($3::date[])"
-)
-_APPS = (
-    "SELECT app, sum(minutes) AS minutes, array_agg(users) AS users FROM insights_app_days "
-    "WHERE organization_id = $1 AND template_id = $2 AND day = ANY($3::date[]) GROUP BY app"
-)
-_NUMBERING = "SELECT idx, user_id FROM activity_user_bits WHERE organization_id = $1"
-
-
-async def read(
-    conn: AsyncConnection,
-    organization_id: uuid.UUID,
-    template_id: uuid.UUID,
-    days: Sequence[date],
-    apps: bool,
-    numbering: Sequence[uuid.UUID] | None = None,
-) -> Days:
-    """The rows of these days; each app's bit strings OR-ed (padded to the longest) in numpy, their bits
-    named by `numbering` (user by number; read here when not given). The users of ALL_TEMPLATES are not
-    read here (activity_day_vectors holds them)."""
-    driver = await _driver(conn)
-    users = []
-    if template_id != ALL_TEMPLATES:
-        for row in await driver.fetch(_TEMPLATE_DAYS, organization_id, template_id, list(days)):
-            users.append((row["day"], row["user_ids"], row["minutes"]))
-    app_minutes: dict[str, int] = {}
-    app_users: dict[str, set[uuid.UUID]] = {}
-    if apps:
-        found = await driver.fetch(_APPS, organization_id, template_id, list(days))
-        users_by_number: Any = numbering
-        if found and numbering is None:
-            users_by_number = {
-                row["idx"]: row["user_id"] for row in await driver.fetch(_NUMBERING, organization_id)
-            }
-        for row in found:
-            width = max(len(bits) for bits in row["users"])
-            union = np.zeros(width, dtype=bool)
-            for bits in row["users"]:
-                union[: len(bits)] |= np.unpackbits(np.frombuffer(bits.bytes, dtype=np.uint8))[
-                    : len(bits)
-                ].astype(bool)
-            app_minutes[row["app"]] = int(row["minutes"])
-            app_users[row["app"]] = {users_by_number[idx] for idx in np.flatnonzero(union).tolist()}
-    return Days(users, app_minutes, app_users)
+def bit_users(strings: Sequence[Any], users_by_number: Any) -> set[uuid.UUID]:
+    """The users named by any of these bit strings (insights_app_days.users: bit i = the user numbered i;
+    the strings may differ in length), ORed in numpy; `users_by_number` maps a number to its user."""
+    width = max(len(bits) for bits in strings)
+    union = np.zeros(width, dtype=bool)
+    for bits in strings:
+        union[: len(bits)] |= np.unpackbits(np.frombuffer(bits.bytes, dtype=np.uint8))[: len(bits)].astype(
+            bool
+        )
+    return {users_by_number[idx] for idx in np.flatnonzero(union).tolist()}
 
 
 _SESSIONS = (

@@ -46,18 +46,23 @@ class Range:
         }
 
 
-_BUCKET_COUNT = text(
-    """
+_BUCKETS = """
     SELECT count(*) FROM generate_series(0, CAST(:cap AS integer)) AS k
     WHERE usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
           < CAST(:end AS timestamptz)
-    """
-)
+"""
+_BUCKET_COUNT = text(_BUCKETS)
 
-_WITHIN_YEARS = text(
+# Both checks of a requested range in one round trip: the years first (a caller refuses a longer range
+# before it looks at the count, which is bounded by its cap either way).
+_RANGE_CHECK = text(
     """
     SELECT CAST(:end AS timestamptz)
            <= usagegraph_date_add(CAST(:start AS timestamptz), make_interval(years => :years), CAST(:tz AS text))
+           AS within_years,
+           ("""
+    + _BUCKETS
+    + """) AS buckets
     """
 )
 
@@ -171,12 +176,15 @@ async def bucket_count(
     return int((await conn.execute(_BUCKET_COUNT, params)).scalar_one())
 
 
-async def within_years(
-    conn: AsyncConnection, start: datetime, end: datetime, timezone: str, years: int
-) -> bool:
-    """Whether `end` is at most `years` calendar years after `start` in the zone (Feb 29 clamps)."""
-    params = {"start": start, "end": end, "tz": timezone, "years": years}
-    return bool((await conn.execute(_WITHIN_YEARS, params)).scalar_one())
+async def check_range(
+    conn: AsyncConnection, start: datetime, end: datetime, interval: str, timezone: str, years: int
+) -> tuple[bool, int]:
+    """Whether `end` is at most `years` calendar years after `start` in the zone (Feb 29 clamps), and the
+    range's bucket count as bucket_count gives it, in one statement."""
+    cap = step_cap(start, end, interval, MAX_BUCKETS)
+    params = {"start": start, "end": end, "iv": interval, "tz": timezone, "cap": cap, "years": years}
+    row = (await conn.execute(_RANGE_CHECK, params)).one()
+    return bool(row.within_years), int(row.buckets)
 
 
 async def workspace_stats(

@@ -147,10 +147,17 @@ class AppMinutes:
 
 
 @dataclass(frozen=True)
+class UserMinutes:
+    user_id: uuid.UUID
+    minutes: int
+
+
+@dataclass(frozen=True)
 class RollupSections:
-    users: Sequence[Row[Any]]
+    users: Sequence[Row[Any] | UserMinutes]
     """(user_id, minutes): distinct active minutes per user over every app and template, ordered as
-    userActivity is: minutes desc, then username."""
+    userActivity is (minutes desc, then username) when the sections asked include "ordered"; else in any
+    order (a count needs no order, and ordering by username costs day_sections a statement)."""
     series: dict[int, int]
     """distinct active users per bucket, keyed by the 1-based bucket index"""
     apps: Sequence[Row[Any] | AppMinutes]
@@ -211,7 +218,7 @@ async def rollup_sections(
     )
 
 
-_PART_SECTIONS = _sql(
+_REST = _sql(
     """
     WITH parts AS ($PARTS), cells AS MATERIALIZED (
         SELECT a.user_id, a.hour, a.app,
@@ -226,17 +233,51 @@ _PART_SECTIONS = _sql(
         SELECT user_id, hour, bit_or(bits) AS bits FROM cells GROUP BY user_id, hour
     ), hour_buckets AS ($HOUR_BUCKETS)
     SELECT 'users' AS section, user_id, CAST(NULL AS text) AS app, CAST(sum($BITS) AS bigint) AS minutes,
-           CAST(NULL AS int) AS i
+           CAST(NULL AS int) AS i, CAST(NULL AS date) AS day, CAST(NULL AS uuid[]) AS user_ids,
+           CAST(NULL AS int[]) AS numbers, CAST(NULL AS varbit[]) AS bits
     FROM user_hours WHERE CAST(:want_users AS boolean) GROUP BY user_id HAVING sum($BITS) > 0
   UNION ALL
-    SELECT DISTINCT 'series', user_id, CAST(NULL AS text), CAST(NULL AS bigint), i FROM ($SPREAD) AS spread
+    SELECT 'series', user_id, NULL, NULL, i, NULL, NULL, NULL, NULL
+    FROM (SELECT DISTINCT i, user_id FROM ($SPREAD) AS spread) AS d
   UNION ALL
-    SELECT 'apps', user_id, app, CAST(sum($BITS) AS bigint), CAST(NULL AS int)
+    SELECT 'apps', user_id, app, CAST(sum($BITS) AS bigint), NULL, NULL, NULL, NULL, NULL
     FROM cells WHERE app <> '' AND CAST(:want_apps AS boolean) GROUP BY app, user_id HAVING sum($BITS) > 0
+  UNION ALL
+    SELECT 'piece', r.user_id, NULL, NULL, CAST(m.piece AS int), NULL, NULL, NULL, NULL
+    FROM unnest(CAST(:piece_days AS date[]), CAST(:piece_los AS int[]), CAST(:piece_his AS int[]))
+        WITH ORDINALITY AS m(day, lo, hi, piece)
+    JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
+    WHERE bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
+  UNION ALL
+    SELECT 'day', NULL, NULL, NULL, NULL, day, user_ids, minutes, NULL FROM insights_template_days
+    WHERE CAST(:want_template_days AS boolean) AND organization_id = :org AND template_id = :template
+      AND day = ANY(CAST(:days AS date[]))
+  UNION ALL
+    SELECT 'day_apps', NULL, app, CAST(sum(minutes) AS bigint), NULL, NULL, NULL, NULL, array_agg(users)
+    FROM insights_app_days
+    WHERE CAST(:want_apps AS boolean) AND organization_id = :org AND template_id = :template
+      AND day = ANY(CAST(:days AS date[]))
+    GROUP BY app
+  UNION ALL
+    SELECT 'numbering', NULL, NULL, NULL, NULL, NULL, array_agg(user_id ORDER BY idx), array_agg(idx ORDER BY idx),
+           NULL
+    FROM activity_user_bits WHERE CAST(:want_numbering AS boolean) AND organization_id = :org
+    HAVING count(*) > 0
     """
 )
-"""_ROLLUP_SECTIONS over some disjoint parts of the range (each hour in at most one part), unaggregated:
-(user, minutes), (bucket, user) and (app, user, minutes) rows, for adding to the whole days'."""
+"""Everything day_sections reads after the whole days are known, in one statement (sections):
+
+- "users", "series", "apps": _ROLLUP_SECTIONS over the disjoint parts of the range outside the whole days
+  (each hour in at most one part), unaggregated: (user, minutes), (bucket i, user) and (app, user,
+  minutes), for adding to the whole days';
+- "piece": the users active in each piece [lo, hi) (minutes of the day) of the whole days that bucket
+  boundaries cut, every template together (activity_user_days: bit i of `minutes` is minute lo + i of
+  the day); i is the piece's position in the :piece_* arrays, 1-based;
+- "day": one template's whole days (insights_template_days): the day's users and their minutes;
+- "day_apps": per app, the whole days' minutes and users' bit strings (insights_app_days) of the template
+  or of ALL_TEMPLATES;
+- "numbering": the organization's user numbering (user_ids[k] has number numbers[k]) that names those
+  bits, when the caller has not read it already."""
 
 _ORDERED_USERS = text(
     """
@@ -280,18 +321,6 @@ def _pieces(days: Sequence[date], starts: Sequence[datetime]) -> dict[date, list
     return found
 
 
-_PIECE_USERS = text(
-    """
-    SELECT m.piece, r.user_id
-    FROM unnest(CAST(:days AS date[]), CAST(:los AS int[]), CAST(:his AS int[])) WITH ORDINALITY AS m(day, lo, hi, piece)
-    JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
-    WHERE bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
-    """
-)
-"""The users active in each piece [lo, hi) (minutes of the day) of some UTC days, every template together
-(activity_user_days: bit i of `minutes` is minute lo + i of the day)."""
-
-
 def _midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
 
@@ -320,76 +349,86 @@ async def day_sections(
     """rollup_sections for one template, or (template_id ALL_TEMPLATES) for every template of the scope's
     organization: the range's whole UTC days (those no bucket boundary cuts and no ingest has marked since
     their rows were computed) from per-day rows, the rest of the range from the minute rollup. One
-    template's users and series come from insights_template_days; every template's from activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes,
-    and every non-LOGIN session has its workspace's template); apps from insights_app_days. Minutes in
-    disjoint parts add up; users and a bucket's users are the union of the parts'. One snapshot for all."""
+    template's users and series come from insights_template_days; every template's from
+    activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes, and every non-LOGIN
+    session has its workspace's template); apps from insights_app_days. Minutes in disjoint parts add up;
+    users and a bucket's users are the union of the parts'.
+
+    One snapshot for all, in two statements (three when userActivity needs the users ordered by name):
+    the whole days (every template: the day vectors, read with the marks), then _REST."""
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
     await conn.execution_options(isolation_level="REPEATABLE READ")
     every = template_id == app_days.ALL_TEMPLATES
     pieces: dict[date, list[tuple[int, int, int]]] = {}
+    vectors = None
     if every:
         # Every template's minutes of a UTC day are its user-days' (activity_user_days): a day that bucket
         # boundaries cut at whole minutes still counts as whole, its series users read per piece.
         candidates = _whole_days(scope.start, scope.end, ())
         pieces = _pieces(candidates, starts)
         candidates = [day for day in candidates if day not in pieces or pieces[day]]
+        vectors = await day_vectors.read(conn, [scope.organization_id], candidates, marks=True)
+        days = [day for day in candidates if day not in vectors.marked]
     else:
-        candidates = _whole_days(scope.start, scope.end, starts[1:])
-    days = await app_days.clean_days(conn, scope.organization_id, candidates)
-    parts = _parts(scope.start, scope.end, days)
+        days = await app_days.clean_days(
+            conn, scope.organization_id, _whole_days(scope.start, scope.end, starts[1:])
+        )
+    bucket_of = {
+        day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC))
+        for day in days
+        if day not in pieces
+    }
     minutes_by_user: dict[uuid.UUID, int] = {}
     bucket_users: dict[int, set[uuid.UUID]] = {}
+    if vectors is not None and days:
+        rows = [candidates.index(day) for day in days]
+        _add_vectors(
+            vectors, rows, [bucket_of.get(day, 0) for day in days], sections, minutes_by_user, bucket_users
+        )
+    cut = [(day, piece) for day in days for piece in pieces.get(day, ())] if "series" in sections else []
+    params = {
+        **scope.params(),
+        **_parts(scope.start, scope.end, days),
+        **{f"want_{name}": name in sections for name in _SECTIONS},
+        "starts": starts,
+        "days": days,
+        "template": template_id,
+        "piece_days": [day for day, _ in cut],
+        "piece_los": [piece[0] for _, piece in cut],
+        "piece_his": [piece[1] for _, piece in cut],
+        "want_template_days": not every and bool(sections & {"users", "series"}),
+        "want_numbering": not every and "apps" in sections,
+    }
+    numbering: Any = vectors.user_ids if vectors is not None else {}
     app_minutes: dict[str, int] = {}
     app_users: dict[str, set[uuid.UUID]] = {}
-    if days:
-        bucket_of = {
-            day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC))
-            for day in days
-            if day not in pieces
-        }
-        numbering = None
-        if every:
-            numbering = await _vector_days(
-                conn, scope, days, bucket_of, sections, minutes_by_user, bucket_users
-            )
-            cut = [(day, piece) for day in days for piece in pieces.get(day, ())]
-            if cut and "series" in sections:
-                found = await conn.execute(
-                    _PIECE_USERS,
-                    {
-                        "org": scope.organization_id,
-                        "days": [day for day, _ in cut],
-                        "los": [piece[0] for _, piece in cut],
-                        "his": [piece[1] for _, piece in cut],
-                    },
-                )
-                for row in found:
-                    bucket_users.setdefault(cut[row.piece - 1][1][2], set()).add(row.user_id)
-        whole = await app_days.read(
-            conn, scope.organization_id, template_id, days, "apps" in sections, numbering
-        )
-        app_minutes.update(whole.app_minutes)
-        app_users.update(whole.app_users)
-        for day, user_ids, minutes in whole.users:
+    day_apps = []
+    for row in await conn.execute(_REST, params):
+        if row.section == "users":
+            minutes_by_user[row.user_id] = minutes_by_user.get(row.user_id, 0) + row.minutes
+        elif row.section == "series":
+            bucket_users.setdefault(row.i, set()).add(row.user_id)
+        elif row.section == "apps":
+            app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
+            app_users.setdefault(row.app, set()).add(row.user_id)
+        elif row.section == "piece":
+            bucket_users.setdefault(cut[row.i - 1][1][2], set()).add(row.user_id)
+        elif row.section == "day":
             if "users" in sections:
-                for user, used in zip(user_ids, minutes, strict=True):
+                for user, used in zip(row.user_ids, row.numbers, strict=True):
                     minutes_by_user[user] = minutes_by_user.get(user, 0) + used
             if "series" in sections:
-                bucket_users.setdefault(bucket_of[day], set()).update(user_ids)
-    if parts["los"]:
-        flags = {f"want_{name}": name in sections for name in _SECTIONS}
-        found = await conn.execute(_PART_SECTIONS, {**scope.params(), "starts": starts, **parts, **flags})
-        for row in found:
-            if row.section == "users":
-                minutes_by_user[row.user_id] = minutes_by_user.get(row.user_id, 0) + row.minutes
-            elif row.section == "series":
-                bucket_users.setdefault(row.i, set()).add(row.user_id)
-            else:
-                app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
-                app_users.setdefault(row.app, set()).add(row.user_id)
-    users: Sequence[Row[Any]] = ()
-    if minutes_by_user:
+                bucket_users.setdefault(bucket_of[row.day], set()).update(row.user_ids)
+        elif row.section == "day_apps":
+            day_apps.append(row)
+        else:
+            numbering = dict(zip(row.numbers, row.user_ids, strict=True))
+    for row in day_apps:
+        app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
+        app_users.setdefault(row.app, set()).update(app_days.bit_users(row.bits, numbering))
+    users: Sequence[Row[Any] | UserMinutes] = [UserMinutes(*item) for item in minutes_by_user.items()]
+    if users and "ordered" in sections:
         ordered = {"ids": list(minutes_by_user), "minutes": list(minutes_by_user.values())}
         users = (await conn.execute(_ORDERED_USERS, ordered)).all()
     return RollupSections(
@@ -399,31 +438,29 @@ async def day_sections(
     )
 
 
-async def _vector_days(
-    conn: AsyncConnection,
-    scope: Scope,
-    days: list[date],
-    bucket_of: dict[date, int],
+def _add_vectors(
+    vectors: day_vectors.Vectors,
+    rows: list[int],
+    buckets: list[int],
     sections: set[str],
     minutes_by_user: dict[uuid.UUID, int],
     bucket_users: dict[int, set[uuid.UUID]],
-) -> list[uuid.UUID]:
-    """Every template's users' minutes and each bucket's users over whole days, from activity_day_vectors
-    (added up in numpy); returns the numbering they were read with (user by number)."""
-    vectors = await day_vectors.read(conn, [scope.organization_id], days)
+) -> None:
+    """Every template's users' minutes and each bucket's users over the whole days at these rows of the
+    vectors (added up in numpy); bucket 0 stands for a day cut into pieces (its users are read per piece)."""
     if not vectors.user_ids:
-        return vectors.user_ids
+        return
+    minutes = vectors.minutes[rows]
     if "users" in sections:
-        totals = vectors.minutes.sum(axis=0, dtype=np.int64)
+        totals = minutes.sum(axis=0, dtype=np.int64)
         for idx in np.flatnonzero(totals).tolist():
             minutes_by_user[vectors.user_ids[idx]] = int(totals[idx])
     if "series" in sections:
-        active = vectors.minutes > 0
-        for i in sorted(set(bucket_of.values())):
-            inside = [k for k, day in enumerate(days) if bucket_of.get(day) == i]
+        active = minutes > 0
+        for i in sorted(set(buckets) - {0}):
+            inside = [k for k, bucket in enumerate(buckets) if bucket == i]
             found = np.flatnonzero(active[inside].any(axis=0)).tolist()
             bucket_users.setdefault(i, set()).update(vectors.user_ids[idx] for idx in found)
-    return vectors.user_ids
 
 
 _PART_APP_SESSIONS = _sql(
