@@ -4,7 +4,8 @@ errors per kind and overall.
 
 Run: .venv/bin/python -m bench.load [--duration 60] [--warmup 5] [--concurrency 32] [--workers 2]
      [--database-url URL]   (default: an embedded PostgreSQL under .usagegraph-load, with a load database
-                             made afresh and filled with the demo data at every run; --reuse keeps it)
+                             made afresh at every run: filled with the demo data the first time of the
+                             day, copied from that day's first load afterwards; --reuse keeps it)
 
 Each client has a token of its own (as dashboards do), so the per-token rate limit is not what is measured.
 The server is started here and stopped by its pid at the end, whatever happens."""
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import hashlib
 import os
 import random
 import signal
@@ -394,26 +396,87 @@ def report(stats: Stats, wall: float) -> list[str]:
 LOAD_DATABASE = "usagegraph_load"
 
 
-def embedded_url(data_dir: Path, reuse: bool) -> str:
-    """The embedded server's load database: made afresh (then filled with the demo data) unless `reuse`,
-    so that every run starts from the same data: the ingest of earlier runs would otherwise pile up in the
-    last day and make each run measure a denser database than the one before."""
+# What decides the content of a freshly loaded database: the schema, the demo data and the ingest path
+# that writes it (rollups included). A seed made by other code is not reused.
+SEED_SOURCES = (
+    "usagegraph/db/migrations",
+    "usagegraph/demo",
+    "usagegraph/ingest",
+    "usagegraph/db/queries/ingest.py",
+    "usagegraph/db/queries/ingest_facts.py",
+    "usagegraph/db/queries/user_days.py",
+    "usagegraph/db/queries/day_vectors.py",
+    "usagegraph/db/queries/rollup.py",
+    "usagegraph/db/queries/workspace_days.py",
+    "usagegraph/db/queries/app_days.py",
+)
+SEED_PREFIX = "usagegraph_load_seed_"
+
+
+def seed_name() -> str:
+    """The demo data is dated relative to today; the seed is named by the day and the sources above."""
+    digest = hashlib.sha256()
+    for source in SEED_SOURCES:
+        root = ROOT / source
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{SEED_PREFIX}{datetime.now(UTC):%Y%m%d}_{digest.hexdigest()[:12]}"
+
+
+def embedded_url(data_dir: Path, reuse: bool) -> tuple[str, str | None]:
+    """The embedded server's load database, and the seed to make from it once it is loaded (None: none
+    to make). Unless `reuse`, the database is made afresh, so that every run starts from the same data
+    (the ingest of earlier runs would otherwise pile up in the last day and make each run measure a denser
+    database than the one before): copied from today's seed when there is one, else filled with the demo
+    data and then copied into a seed for the next runs (older seeds are dropped)."""
     import asyncpg
 
     from usagegraph.db.embedded import start_embedded
 
-    if not reuse:
-        admin = start_embedded(data_dir, "postgres").replace("postgresql+asyncpg://", "postgresql://")
+    if reuse:
+        return start_embedded(data_dir, LOAD_DATABASE), None
+    admin = start_embedded(data_dir, "postgres").replace("postgresql+asyncpg://", "postgresql://")
+    seed = seed_name()
 
-        async def drop() -> None:
-            conn = await asyncpg.connect(admin)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{LOAD_DATABASE}" WITH (FORCE)')
-            finally:
-                await conn.close()
+    async def recreate() -> bool:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{LOAD_DATABASE}" WITH (FORCE)')
+            names = [row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")]
+            for name in names:
+                if name.startswith(SEED_PREFIX) and name != seed:
+                    await conn.execute(f'DROP DATABASE "{name}"')
+            if seed in names:
+                await conn.execute(f'CREATE DATABASE "{LOAD_DATABASE}" TEMPLATE "{seed}"')
+            return seed in names
+        finally:
+            await conn.close()
 
-        asyncio.run(drop())
-    return start_embedded(data_dir, LOAD_DATABASE)
+    copied = asyncio.run(recreate())
+    return start_embedded(data_dir, LOAD_DATABASE), (None if copied else seed)
+
+
+def make_seed(data_dir: Path, seed: str) -> None:
+    import asyncpg
+
+    from usagegraph.db.embedded import start_embedded
+
+    admin = start_embedded(data_dir, "postgres").replace("postgresql+asyncpg://", "postgresql://")
+
+    async def copy() -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            for attempt in range(10):  # a copy needs the database to itself (autovacuum may be in it)
+                try:
+                    await conn.execute(f'CREATE DATABASE "{seed}" TEMPLATE "{LOAD_DATABASE}"')
+                    return
+                except asyncpg.ObjectInUseError:
+                    await asyncio.sleep(0.5 * (attempt + 1))
+            print("note: the load database stayed in use; no seed made for the next runs", flush=True)
+        finally:
+            await conn.close()
+
+    asyncio.run(copy())
 
 
 async def main() -> None:
@@ -434,12 +497,20 @@ async def main() -> None:
         help="keep the embedded load database of the previous run (and its ingest)",
     )
     parser.add_argument(
-        "--trace", type=Path, help="write every counted request (sent at, kind, latency, error) to this CSV file"
+        "--trace",
+        type=Path,
+        help="write every counted request (sent at, kind, latency, error) to this CSV file",
     )
     args = parser.parse_args()
-    url = args.database_url or await asyncio.to_thread(embedded_url, args.data_dir, args.reuse)
+    seed = None
+    if args.database_url:
+        url = args.database_url
+    else:
+        url, seed = await asyncio.to_thread(embedded_url, args.data_dir, args.reuse)
     env = server_env(url)
     prepare_database(env)
+    if seed is not None:
+        await asyncio.to_thread(make_seed, args.data_dir, seed)
     owner = cli(env, "token", "create", "--username", "load-owner", "--name", "load", "--create-owner")
     server = Server(env, args.workers)
     server.start()

@@ -230,3 +230,15 @@ async def test_a_finished_request_leaves_its_context_to_reference_counting(
     finally:
         gc.enable()
         gc.collect()
+
+
+async def test_with_workers_a_keep_alive_connection_is_closed_after_its_quota_of_requests(
+    make_client: Any,
+) -> None:
+    """serve --workers N: every `keepalive_max_requests`-th request of a connection is answered with
+    `Connection: close`, so that the client's next connection may go to another worker."""
+    async for client in make_client(workers=2, keepalive_max_requests=3):
+        closing = [(await client.get("/healthz")).headers.get("connection") for _ in range(7)]
+        assert closing == [None, None, "close", None, None, "close", None]
+    async for client in make_client(keepalive_max_requests=3):  # one worker: nothing to spread
+        assert {(await client.get("/healthz")).headers.get("connection") for _ in range(4)} == {None}

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import GraphQL
 from tests.factories import Factory
 from usagegraph.context import Database
-from usagegraph.db.queries import app_days, day_vectors, insights
+from usagegraph.db.queries import insights
 from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.maintenance import refresh_insights_days
 
@@ -233,30 +233,3 @@ async def test_series_users_on_either_side_of_a_boundary_inside_a_day(
     assert answers[0] == answers[1]
     assert [b["activeUsers"] for b in answers[0]["activeUsersSeries"]] == [1, 1, 0]
     assert answers[0]["activeUsers"] == 2
-
-
-@pytest.mark.parametrize("first", ["marks", "day vectors"])
-async def test_the_first_read_of_the_per_day_path_takes_the_snapshot_the_later_reads_share(
-    factory: Factory, engine: AsyncEngine, first: str
-) -> None:
-    """Which days are whole (no mark) and the rows read for them must come from one snapshot: the first
-    read begins the REPEATABLE READ transaction, so a mark committed after it is not seen by later reads
-    of the same unit (the next unit sees it)."""
-    org = await factory.organization("acme")
-    day = BASE.date()
-    db = Database(engine=engine, read_engine=engine)
-    mark = text("INSERT INTO insights_dirty_days (organization_id, day) VALUES (:org, :day)")
-    async with db.read() as conn:
-        await conn.execution_options(isolation_level="REPEATABLE READ")
-        if first == "marks":
-            assert await app_days.clean_days(conn, org, [day]) == [day]
-        else:
-            assert (await day_vectors.read(conn, [org], [day], marks=True)).marked == set()
-        async with engine.begin() as other:
-            await other.execute(mark, {"org": org, "day": day})
-        assert await app_days.clean_days(conn, org, [day]) == [day]
-        assert await app_days.read_sessions(conn, org, [ALL_TEMPLATES], [day]) == {}
-        assert (await day_vectors.read(conn, [org], [day], marks=True)).marked == set()
-    async with db.read() as conn:
-        assert (await day_vectors.read(conn, [org], [day], marks=True)).marked == {day}
-        assert await app_days.clean_days(conn, org, [day]) == []

@@ -58,6 +58,44 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_wrapper)  # type: ignore[arg-type]
 
 
+class KeepAliveLimitMiddleware:
+    """Asks the client to close its connection (`Connection: close`) with the response to its
+    `max_requests`-th request on that connection, so that a keep-alive connection does not stay with one
+    server process for good. The processes of `serve --workers N` share one listening socket and race to
+    accept: a burst of new connections (a dashboard opening its panels, a proxy's pool) can land mostly on
+    one process and keep it busy while another idles, and those connections never move. Reconnecting,
+    the client lands on whichever process accepts first, most often the less busy one. Counted per TCP
+    connection (the client's address and port) in this process."""
+
+    def __init__(self, app: ASGIApp, max_requests: int) -> None:
+        self.app = app
+        self.max_requests = max_requests
+        self.served: dict[Any, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] != "http" or client is None:
+            await self.app(scope, receive, send)
+            return
+        key = tuple(client)
+        count = self.served.get(key, 0) + 1
+        if count >= self.max_requests:
+            self.served.pop(key, None)
+        else:
+            if len(self.served) >= 100_000:  # connections the client closed first leave their count behind
+                self.served.clear()
+            self.served[key] = count
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)  # type: ignore[arg-type]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -157,6 +195,10 @@ def create_app(
         Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
     middleware = [Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
+    if settings.workers > 1 and settings.keepalive_max_requests > 0:
+        middleware.insert(
+            0, Middleware(KeepAliveLimitMiddleware, max_requests=settings.keepalive_max_requests)
+        )
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    keepalive_max_requests: int = 25
+    """with more than one worker, a keep-alive connection is closed after this many requests (0 = never),
+    so that connections spread over the workers again (usagegraph.app.KeepAliveLimitMiddleware)"""
     disable_template_insights: bool = False
     price_table: Path | None = None
     log_level: str = "INFO"

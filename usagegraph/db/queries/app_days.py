@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -203,26 +202,6 @@ async def marked_organizations(conn: AsyncConnection) -> list[uuid.UUID]:
     return list((await conn.execute(_MARKED)).scalars())
 
 
-_DIRTY = text(
-    "SELECT DISTINCT day FROM insights_dirty_days WHERE organization_id = :org AND day = ANY(CAST(:days AS date[]))"
-)
-
-
-async def clean_days(conn: AsyncConnection, organization_id: uuid.UUID, days: Sequence[date]) -> list[date]:
-    """The days that no mark says need a recompute (their rows are current in the caller's snapshot).
-    Through SQLAlchemy even without days: a transaction the caller asked for (the snapshot that the
-    following reads share, some of them through the driver) begins with this statement."""
-    rows = await conn.execute(_DIRTY, {"org": organization_id, "days": list(days)})
-    dirty = {row.day for row in rows}
-    return [day for day in days if day not in dirty]
-
-
-async def _driver(conn: AsyncConnection) -> Any:
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    return driver
-
-
 def bit_users(strings: Sequence[Any], users_by_number: Any) -> set[uuid.UUID]:
     """The users named by any of these bit strings (insights_app_days.users: bit i = the user numbered i;
     the strings may differ in length), ORed in numpy; `users_by_number` maps a number to its user."""
@@ -233,17 +212,3 @@ def bit_users(strings: Sequence[Any], users_by_number: Any) -> set[uuid.UUID]:
             bool
         )
     return {users_by_number[idx] for idx in np.flatnonzero(union).tolist()}
-
-
-_SESSIONS = (
-    "SELECT app, category, sum(sessions) AS sessions FROM insights_app_session_days "
-    "WHERE organization_id = $1 AND template_id = ANY($2::uuid[]) AND day = ANY($3::date[]) GROUP BY app, category"
-)
-
-
-async def read_sessions(
-    conn: AsyncConnection, organization_id: uuid.UUID, template_ids: Sequence[uuid.UUID], days: Sequence[date]
-) -> dict[tuple[str, str], int]:
-    """Sessions of these templates starting in the given whole days, per (app, category)."""
-    rows = await (await _driver(conn)).fetch(_SESSIONS, organization_id, list(template_ids), list(days))
-    return {(row["app"], row["category"]): int(row["sessions"]) for row in rows}

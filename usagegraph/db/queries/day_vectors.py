@@ -82,52 +82,47 @@ class Vectors:
     minutes: npt.NDArray[np.int32]
     starts: npt.NDArray[np.int32]
     carried: npt.NDArray[np.int32]
-    marked: set[date]
-    """The requested days marked for a Template Insights recompute (asked with `marks`)."""
 
 
 # A year is about a thousand rows of 20 KB. One statement (one round trip, one snapshot): a row per
-# organization with its numbering ("numbering"), a row per organization and requested day with its vectors
-# ("day"), and, when asked, a row per requested day that Template Insights has marked for a recompute in
-# the first organization ("marked", usagegraph.db.queries.app_days).
+# organization with its numbering (day NULL), then a row per organization and requested day.
 _READ = text(
     """
-    SELECT 'numbering' AS kind, organization_id, NULL::date AS day, NULL::bytea AS minutes,
-           NULL::bytea AS starts, NULL::bytea AS carried, array_agg(idx ORDER BY idx) AS idxs,
-           array_agg(user_id ORDER BY idx) AS users
+    SELECT organization_id, NULL::date AS day, NULL::bytea AS minutes, NULL::bytea AS starts,
+           NULL::bytea AS carried, array_agg(idx ORDER BY idx) AS idxs, array_agg(user_id ORDER BY idx) AS users
     FROM activity_user_bits WHERE organization_id = ANY(CAST(:orgs AS uuid[])) GROUP BY organization_id
   UNION ALL
-    SELECT 'day', organization_id, day, minutes, starts, carried, NULL, NULL FROM activity_day_vectors
+    SELECT organization_id, day, minutes, starts, carried, NULL, NULL FROM activity_day_vectors
     WHERE organization_id = ANY(CAST(:orgs AS uuid[])) AND day = ANY(CAST(:days AS date[]))
-  UNION ALL
-    SELECT 'marked', organization_id, day, NULL, NULL, NULL, NULL, NULL
-    FROM (
-        SELECT DISTINCT organization_id, day FROM insights_dirty_days
-        WHERE CAST(:marks AS boolean) AND organization_id = (CAST(:orgs AS uuid[]))[1]
-          AND day = ANY(CAST(:days AS date[]))
-    ) AS marks
     """
 )
 
 
-async def read(
-    conn: AsyncConnection, organization_ids: Sequence[uuid.UUID], days: Sequence[date], marks: bool = False
-) -> Vectors:
+async def read(conn: AsyncConnection, organization_ids: Sequence[uuid.UUID], days: Sequence[date]) -> Vectors:
     """The vectors of these days (a row per day, in the given order), numbered as the organizations'
-    users are in the same snapshot; with `marks`, also the days marked for a Template Insights recompute
-    in the first organization. Through SQLAlchemy, so that a transaction the caller asked for (a snapshot
-    shared with later statements) has begun when this returns."""
-    rows = (
-        await conn.execute(_READ, {"orgs": list(organization_ids), "days": list(days), "marks": marks})
-    ).all()
-    numbered = {row.organization_id: row for row in rows if row.kind == "numbering"}
+    users are in the same snapshot."""
+    rows = (await conn.execute(_READ, {"orgs": list(organization_ids), "days": list(days)})).all()
+    numbering = {row.organization_id: (row.idxs, row.users) for row in rows if row.day is None}
+    packed = [(row.organization_id, row.day, row.minutes, row.starts, row.carried) for row in rows if row.day]
+    return unpack(organization_ids, days, numbering, packed)
+
+
+def unpack(
+    organization_ids: Sequence[uuid.UUID],
+    days: Sequence[date],
+    numbering: dict[uuid.UUID, tuple[list[int], list[uuid.UUID]]],
+    packed: Sequence[tuple[uuid.UUID, date, bytes | None, bytes | None, bytes | None]],
+) -> Vectors:
+    """Vectors from the rows read: each organization's numbering (its numbers in order and their users)
+    and (organization, day, minutes, starts, carried) packed rows (None: that vector is not needed, left
+    at 0), read in one snapshot."""
     offsets: dict[uuid.UUID, int] = {}
     counts: dict[uuid.UUID, int] = {}
     user_ids: list[uuid.UUID] = []
     for org in organization_ids:
-        if org not in numbered or org in offsets:
+        if org not in numbering or org in offsets:
             continue
-        idxs, users = numbered[org].idxs, numbered[org].users
+        idxs, users = numbering[org]
         offsets[org], counts[org] = len(user_ids), idxs[-1] + 1
         if len(idxs) == counts[org]:
             user_ids.extend(users)
@@ -137,22 +132,23 @@ async def read(
                 slots[idx] = user
             user_ids.extend(slots)
     shape = (len(days), len(user_ids))
-    minutes, starts, carried = (np.zeros(shape, dtype=np.int32) for _ in range(3))
+    vectors = [np.zeros(shape, dtype=np.int32) for _ in range(3)]
     position = {day: i for i, day in enumerate(days)}
     if days and user_ids:
         per_org: dict[uuid.UUID, list[Any]] = {}
-        for row in rows:
-            if row.kind == "day" and row.organization_id in offsets:
-                per_org.setdefault(row.organization_id, []).append(row)
+        for row in packed:
+            if row[0] in offsets:
+                per_org.setdefault(row[0], []).append(row)
         for org, found in per_org.items():
             # One conversion per organization and vector: each packed vector cut or zero-padded to the
-            # numbering read above (users numbered since are not in this report's numbering).
+            # numbering read with it (users numbered since are not in this report's numbering).
             width, first = 4 * counts[org], offsets[org]
-            positions = [position[row.day] for row in found]
-            for target, column in ((minutes, "minutes"), (starts, "starts"), (carried, "carried")):
-                packed = b"".join(getattr(row, column)[:width].ljust(width, b"\0") for row in found)
-                values = np.frombuffer(packed, dtype=">i4").reshape(len(found), counts[org])
+            positions = [position[row[1]] for row in found]
+            for column, target in enumerate(vectors, start=2):
+                if found[0][column] is None:
+                    continue
+                joined = b"".join(row[column][:width].ljust(width, b"\0") for row in found)
+                values = np.frombuffer(joined, dtype=">i4").reshape(len(found), counts[org])
                 target[positions, first : first + counts[org]] = values
     at = np.array([offsets.get(org, 0) for org in organization_ids], dtype=np.int32)
-    marked = {row.day for row in rows if row.kind == "marked"}
-    return Vectors(user_ids, at, minutes, starts, carried, marked)
+    return Vectors(user_ids, at, *vectors)

@@ -94,6 +94,19 @@ _FRAGMENTS = {
         ) AS longest
     """,
     "APP_SESSION": "s.category <> 'LOGIN' AND s.app IS NOT NULL AND s.app <> ''",
+    "CANDIDATES": """
+        SELECT c.day, EXISTS (
+                   SELECT 1 FROM insights_dirty_days m WHERE m.organization_id = :org AND m.day = c.day
+               ) AS marked
+        FROM unnest(CAST(:candidates AS date[])) AS c(day)
+    """,
+    "SPLIT_PARTS": """
+        SELECT lo, hi FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS p(lo, hi)
+      UNION ALL
+        SELECT CAST(day AS timestamp) AT TIME ZONE 'UTC', CAST(day + 1 AS timestamp) AT TIME ZONE 'UTC'
+        FROM candidates WHERE marked
+    """,
+    "CLEAN": "(SELECT day FROM candidates WHERE NOT marked)",
     "TRAILING_HOURS": """
         SELECT a.organization_id, a.template_id, a.app, a.user_id, a.hour, bit_or($IN_RANGE) AS bits
         FROM organizations o
@@ -218,9 +231,9 @@ async def rollup_sections(
     )
 
 
-_REST = _sql(
+_DAY_SECTIONS = _sql(
     """
-    WITH parts AS ($PARTS), cells AS MATERIALIZED (
+    WITH candidates AS MATERIALIZED ($CANDIDATES), parts AS ($SPLIT_PARTS), cells AS MATERIALIZED (
         SELECT a.user_id, a.hour, a.app,
                bit_or(CASE WHEN a.hour >= p.lo AND a.hour + interval '1 hour' <= p.hi THEN a.minutes
                            ELSE a.minutes & $PART_MASK END) AS bits
@@ -234,50 +247,58 @@ _REST = _sql(
     ), hour_buckets AS ($HOUR_BUCKETS)
     SELECT 'users' AS section, user_id, CAST(NULL AS text) AS app, CAST(sum($BITS) AS bigint) AS minutes,
            CAST(NULL AS int) AS i, CAST(NULL AS date) AS day, CAST(NULL AS uuid[]) AS user_ids,
-           CAST(NULL AS int[]) AS numbers, CAST(NULL AS varbit[]) AS bits
+           CAST(NULL AS int[]) AS numbers, CAST(NULL AS varbit[]) AS bits, CAST(NULL AS bytea) AS vector
     FROM user_hours WHERE CAST(:want_users AS boolean) GROUP BY user_id HAVING sum($BITS) > 0
   UNION ALL
-    SELECT 'series', user_id, NULL, NULL, i, NULL, NULL, NULL, NULL
+    SELECT 'series', user_id, NULL, NULL, i, NULL, NULL, NULL, NULL, NULL
     FROM (SELECT DISTINCT i, user_id FROM ($SPREAD) AS spread) AS d
   UNION ALL
-    SELECT 'apps', user_id, app, CAST(sum($BITS) AS bigint), NULL, NULL, NULL, NULL, NULL
+    SELECT 'apps', user_id, app, CAST(sum($BITS) AS bigint), NULL, NULL, NULL, NULL, NULL, NULL
     FROM cells WHERE app <> '' AND CAST(:want_apps AS boolean) GROUP BY app, user_id HAVING sum($BITS) > 0
   UNION ALL
-    SELECT 'piece', r.user_id, NULL, NULL, CAST(m.piece AS int), NULL, NULL, NULL, NULL
+    SELECT 'marked', NULL, NULL, NULL, NULL, day, NULL, NULL, NULL, NULL FROM candidates WHERE marked
+  UNION ALL
+    SELECT 'piece', r.user_id, NULL, NULL, CAST(m.piece AS int), NULL, NULL, NULL, NULL, NULL
     FROM unnest(CAST(:piece_days AS date[]), CAST(:piece_los AS int[]), CAST(:piece_his AS int[]))
         WITH ORDINALITY AS m(day, lo, hi, piece)
     JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
-    WHERE bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
+    WHERE m.day IN $CLEAN AND bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
   UNION ALL
-    SELECT 'day', NULL, NULL, NULL, NULL, day, user_ids, minutes, NULL FROM insights_template_days
+    SELECT 'vector', NULL, NULL, NULL, NULL, day, NULL, NULL, NULL, minutes FROM activity_day_vectors
+    WHERE CAST(:want_vectors AS boolean) AND organization_id = :org AND day IN $CLEAN
+  UNION ALL
+    SELECT 'day', NULL, NULL, NULL, NULL, day, user_ids, minutes, NULL, NULL FROM insights_template_days
     WHERE CAST(:want_template_days AS boolean) AND organization_id = :org AND template_id = :template
-      AND day = ANY(CAST(:days AS date[]))
+      AND day IN $CLEAN
   UNION ALL
-    SELECT 'day_apps', NULL, app, CAST(sum(minutes) AS bigint), NULL, NULL, NULL, NULL, array_agg(users)
+    SELECT 'day_apps', NULL, app, CAST(sum(minutes) AS bigint), NULL, NULL, NULL, NULL, array_agg(users), NULL
     FROM insights_app_days
-    WHERE CAST(:want_apps AS boolean) AND organization_id = :org AND template_id = :template
-      AND day = ANY(CAST(:days AS date[]))
+    WHERE CAST(:want_apps AS boolean) AND organization_id = :org AND template_id = :template AND day IN $CLEAN
     GROUP BY app
   UNION ALL
     SELECT 'numbering', NULL, NULL, NULL, NULL, NULL, array_agg(user_id ORDER BY idx), array_agg(idx ORDER BY idx),
-           NULL
+           NULL, NULL
     FROM activity_user_bits WHERE CAST(:want_numbering AS boolean) AND organization_id = :org
     HAVING count(*) > 0
     """
 )
-"""Everything day_sections reads after the whole days are known, in one statement (sections):
+"""Everything day_sections reads, in one statement (so in one snapshot, without a transaction block), by
+section:
 
-- "users", "series", "apps": _ROLLUP_SECTIONS over the disjoint parts of the range outside the whole days
+- "marked": the candidate whole days that ingest has marked since their rows were computed; the others
+  (CLEAN) are read from per-day rows, the marked ones join the parts;
+- "users", "series", "apps": _ROLLUP_SECTIONS over the disjoint parts of the range outside the clean days
   (each hour in at most one part), unaggregated: (user, minutes), (bucket i, user) and (app, user,
-  minutes), for adding to the whole days';
-- "piece": the users active in each piece [lo, hi) (minutes of the day) of the whole days that bucket
+  minutes), for adding to the clean days';
+- "piece": the users active in each piece [lo, hi) (minutes of the day) of the clean days that bucket
   boundaries cut, every template together (activity_user_days: bit i of `minutes` is minute lo + i of
   the day); i is the piece's position in the :piece_* arrays, 1-based;
-- "day": one template's whole days (insights_template_days): the day's users and their minutes;
-- "day_apps": per app, the whole days' minutes and users' bit strings (insights_app_days) of the template
+- "vector": every template's users' minutes of a clean day (activity_day_vectors, packed by number);
+- "day": one template's clean day (insights_template_days): the day's users and their minutes;
+- "day_apps": per app, the clean days' minutes and users' bit strings (insights_app_days) of the template
   or of ALL_TEMPLATES;
-- "numbering": the organization's user numbering (user_ids[k] has number numbers[k]) that names those
-  bits, when the caller has not read it already."""
+- "numbering": the organization's user numbering (user_ids[k] has number numbers[k]) that names the
+  vectors' elements and those bits."""
 
 _ORDERED_USERS = text(
     """
@@ -352,28 +373,40 @@ async def day_sections(
     template's users and series come from insights_template_days; every template's from
     activity_day_vectors (activity_user_days counts exactly the non-LOGIN minutes, and every non-LOGIN
     session has its workspace's template); apps from insights_app_days. Minutes in disjoint parts add up;
-    users and a bucket's users are the union of the parts'.
-
-    One snapshot for all, in two statements (three when userActivity needs the users ordered by name):
-    the whole days (every template: the day vectors, read with the marks), then _REST."""
+    users and a bucket's users are the union of the parts'. One statement (_DAY_SECTIONS), and one more
+    when userActivity needs the users ordered by name."""
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
-    await conn.execution_options(isolation_level="REPEATABLE READ")
     every = template_id == app_days.ALL_TEMPLATES
     pieces: dict[date, list[tuple[int, int, int]]] = {}
-    vectors = None
     if every:
         # Every template's minutes of a UTC day are its user-days' (activity_user_days): a day that bucket
         # boundaries cut at whole minutes still counts as whole, its series users read per piece.
         candidates = _whole_days(scope.start, scope.end, ())
         pieces = _pieces(candidates, starts)
         candidates = [day for day in candidates if day not in pieces or pieces[day]]
-        vectors = await day_vectors.read(conn, [scope.organization_id], candidates, marks=True)
-        days = [day for day in candidates if day not in vectors.marked]
     else:
-        days = await app_days.clean_days(
-            conn, scope.organization_id, _whole_days(scope.start, scope.end, starts[1:])
-        )
+        candidates = _whole_days(scope.start, scope.end, starts[1:])
+    cut = (
+        [(day, piece) for day in candidates for piece in pieces.get(day, ())] if "series" in sections else []
+    )
+    params = {
+        **scope.params(),
+        **_parts(scope.start, scope.end, candidates),
+        **{f"want_{name}": name in sections for name in _SECTIONS},
+        "starts": starts,
+        "candidates": candidates,
+        "template": template_id,
+        "piece_days": [day for day, _ in cut],
+        "piece_los": [piece[0] for _, piece in cut],
+        "piece_his": [piece[1] for _, piece in cut],
+        "want_vectors": every and bool(sections & {"users", "series"}),
+        "want_template_days": not every and bool(sections & {"users", "series"}),
+        "want_numbering": every or "apps" in sections,
+    }
+    rows = (await conn.execute(_DAY_SECTIONS, params)).all()
+    marked = {row.day for row in rows if row.section == "marked"}
+    days = [day for day in candidates if day not in marked]
     bucket_of = {
         day: bisect.bisect_right(starts, datetime.combine(day, time(), UTC))
         for day in days
@@ -381,30 +414,21 @@ async def day_sections(
     }
     minutes_by_user: dict[uuid.UUID, int] = {}
     bucket_users: dict[int, set[uuid.UUID]] = {}
-    if vectors is not None and days:
-        rows = [candidates.index(day) for day in days]
-        _add_vectors(
-            vectors, rows, [bucket_of.get(day, 0) for day in days], sections, minutes_by_user, bucket_users
-        )
-    cut = [(day, piece) for day in days for piece in pieces.get(day, ())] if "series" in sections else []
-    params = {
-        **scope.params(),
-        **_parts(scope.start, scope.end, days),
-        **{f"want_{name}": name in sections for name in _SECTIONS},
-        "starts": starts,
-        "days": days,
-        "template": template_id,
-        "piece_days": [day for day, _ in cut],
-        "piece_los": [piece[0] for _, piece in cut],
-        "piece_his": [piece[1] for _, piece in cut],
-        "want_template_days": not every and bool(sections & {"users", "series"}),
-        "want_numbering": not every and "apps" in sections,
-    }
-    numbering: Any = vectors.user_ids if vectors is not None else {}
     app_minutes: dict[str, int] = {}
     app_users: dict[str, set[uuid.UUID]] = {}
-    day_apps = []
-    for row in await conn.execute(_REST, params):
+    org = scope.organization_id
+    numbered = dict((org, (row.numbers, row.user_ids)) for row in rows if row.section == "numbering")
+    vectors = day_vectors.unpack(
+        [org],
+        days,
+        numbered,
+        [(org, row.day, row.vector, None, None) for row in rows if row.section == "vector"],
+    )
+    if params["want_vectors"]:
+        _add_vectors(
+            vectors, [bucket_of.get(day, 0) for day in days], sections, minutes_by_user, bucket_users
+        )
+    for row in rows:
         if row.section == "users":
             minutes_by_user[row.user_id] = minutes_by_user.get(row.user_id, 0) + row.minutes
         elif row.section == "series":
@@ -421,12 +445,8 @@ async def day_sections(
             if "series" in sections:
                 bucket_users.setdefault(bucket_of[row.day], set()).update(row.user_ids)
         elif row.section == "day_apps":
-            day_apps.append(row)
-        else:
-            numbering = dict(zip(row.numbers, row.user_ids, strict=True))
-    for row in day_apps:
-        app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
-        app_users.setdefault(row.app, set()).update(app_days.bit_users(row.bits, numbering))
+            app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
+            app_users.setdefault(row.app, set()).update(app_days.bit_users(row.bits, vectors.user_ids))
     users: Sequence[Row[Any] | UserMinutes] = [UserMinutes(*item) for item in minutes_by_user.items()]
     if users and "ordered" in sections:
         ordered = {"ids": list(minutes_by_user), "minutes": list(minutes_by_user.values())}
@@ -440,17 +460,17 @@ async def day_sections(
 
 def _add_vectors(
     vectors: day_vectors.Vectors,
-    rows: list[int],
     buckets: list[int],
     sections: set[str],
     minutes_by_user: dict[uuid.UUID, int],
     bucket_users: dict[int, set[uuid.UUID]],
 ) -> None:
-    """Every template's users' minutes and each bucket's users over the whole days at these rows of the
-    vectors (added up in numpy); bucket 0 stands for a day cut into pieces (its users are read per piece)."""
+    """Every template's users' minutes and each bucket's users over the vectors' days (added up in numpy),
+    `buckets` giving each day's bucket; bucket 0 stands for a day cut into pieces (its users are read per
+    piece)."""
     if not vectors.user_ids:
         return
-    minutes = vectors.minutes[rows]
+    minutes = vectors.minutes
     if "users" in sections:
         totals = minutes.sum(axis=0, dtype=np.int64)
         for idx in np.flatnonzero(totals).tolist():
@@ -463,33 +483,38 @@ def _add_vectors(
             bucket_users.setdefault(i, set()).update(vectors.user_ids[idx] for idx in found)
 
 
-_PART_APP_SESSIONS = _sql(
+_DAY_APP_SESSIONS = _sql(
     """
-    WITH lookback AS MATERIALIZED ($LOOKBACK), parts AS ($PARTS)
-    SELECT x.app, x.category, count(*) AS sessions
+    WITH candidates AS MATERIALIZED ($CANDIDATES), lookback AS MATERIALIZED ($LOOKBACK), parts AS ($SPLIT_PARTS)
+    SELECT app, category, CAST(sum(sessions) AS bigint) AS sessions
     FROM (
-        SELECT s.app, s.category
+        SELECT d.app, d.category, d.sessions
+        FROM insights_app_session_days d
+        WHERE d.organization_id = :org AND d.template_id = ANY(CAST(:tpls AS uuid[])) AND d.day IN $CLEAN
+      UNION ALL
+        SELECT s.app, s.category, 1
         FROM parts p
         JOIN activity_sessions s
           ON s.organization_id = :org AND s.template_id = ANY(CAST(:tpls AS uuid[]))
          AND s.started_at >= p.lo AND s.started_at < p.hi
         WHERE $APP_SESSION
       UNION ALL
-        SELECT s.app, s.category
+        SELECT s.app, s.category, 1
         FROM activity_sessions s, lookback
         WHERE s.organization_id = :org AND s.template_id = ANY(CAST(:tpls AS uuid[]))
           AND s.started_at >= $START - lookback.length AND s.started_at < $START AND s.ended_at > $START
           AND $APP_SESSION
     ) AS x
-    GROUP BY x.app, x.category
+    GROUP BY app, category
     """
 )
-"""Sessions of the range outside its whole UTC days: those starting in the parts, and those started
-before the range and still open at its start (a session overlaps [start, end) iff it starts before end
-and either starts at or after start or ends after it, API.md 5.1). The selected templates' longest
-session bounds how far before start an open one can begin. The bound is MATERIALIZED: inlined, a planner
-that believes a template has one session (rows written since the last ANALYZE) re-ran it for every
-session in range, quadratic in the template's sessions (3.4 s for 3,400)."""
+"""Sessions per (app, category) in one statement: those starting in the range's clean whole UTC days from
+insights_app_session_days, those starting in the rest of the range (the parts, marked days included) and
+those started before the range and still open at its start from the sessions (a session overlaps [start,
+end) iff it starts before end and either starts at or after start or ends after it, API.md 5.1). The
+selected templates' longest session bounds how far before start an open one can begin. The bound is
+MATERIALIZED: inlined, a planner that believes a template has one session (rows written since the last
+ANALYZE) re-ran it for every session in range, quadratic in the template's sessions (3.4 s for 3,400)."""
 
 
 @dataclass(frozen=True)
@@ -500,21 +525,14 @@ class AppSessions:
 
 
 async def day_app_sessions(conn: AsyncConnection, scope: Scope) -> list[AppSessions]:
-    """app_sessions from per-day rows: the sessions starting in the range's whole UTC days from
-    insights_app_session_days (a session belongs to one template, so any selection adds up), the others
-    from the sessions. An app's category is its most frequent one, the first in order among equally
-    frequent ones (as mode() picks it)."""
-    await conn.execution_options(isolation_level="REPEATABLE READ")
-    days = await app_days.clean_days(conn, scope.organization_id, _whole_days(scope.start, scope.end, ()))
-    parts = _parts(scope.start, scope.end, days)
-    counts = (
-        await app_days.read_sessions(conn, scope.organization_id, scope.template_ids, days) if days else {}
-    )
-    for row in await conn.execute(_PART_APP_SESSIONS, {**scope.params(), **parts}):
-        counts[row.app, row.category] = counts.get((row.app, row.category), 0) + row.sessions
+    """app_sessions from per-day rows where they are current (a session belongs to one template, so any
+    selection adds up), the rest from the sessions. An app's category is its most frequent one, the first
+    in order among equally frequent ones (as mode() picks it)."""
+    candidates = _whole_days(scope.start, scope.end, ())
+    params = {**scope.params(), **_parts(scope.start, scope.end, candidates), "candidates": candidates}
     per_app: dict[str, dict[str, int]] = {}
-    for (app, category), sessions in counts.items():
-        per_app.setdefault(app, {})[category] = sessions
+    for row in await conn.execute(_DAY_APP_SESSIONS, params):
+        per_app.setdefault(row.app, {})[row.category] = row.sessions
     return [
         AppSessions(app, sum(by.values()), min(by, key=lambda category: (-by[category], category)))
         for app, by in sorted(per_app.items())
