@@ -16,13 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from asyncpg import BitString
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
 from usagegraph.context import Database
-from usagegraph.db.queries import insights
+from usagegraph.db.queries import app_days, insights
 from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.maintenance import refresh_insights_days
 
@@ -233,3 +234,10 @@ async def test_series_users_on_either_side_of_a_boundary_inside_a_day(
     assert answers[0] == answers[1]
     assert [b["activeUsers"] for b in answers[0]["activeUsersSeries"]] == [1, 1, 0]
     assert answers[0]["activeUsers"] == 2
+
+
+def test_app_day_bit_strings_of_different_lengths_name_the_union_of_their_users() -> None:
+    users = [uuid.UUID(int=n + 1) for n in range(20)]
+    strings = [BitString("1"), BitString("0000000001"), BitString("00000000000000000001"), BitString("")]
+    assert app_days.bit_users(strings, users) == {users[0], users[9], users[19]}
+    assert app_days.bit_users([BitString("0110")], users) == {users[1], users[2]}

@@ -204,11 +204,11 @@ async def marked_organizations(conn: AsyncConnection) -> list[uuid.UUID]:
 
 def bit_users(strings: Sequence[Any], users_by_number: Any) -> set[uuid.UUID]:
     """The users named by any of these bit strings (insights_app_days.users: bit i = the user numbered i;
-    the strings may differ in length), ORed in numpy; `users_by_number` maps a number to its user."""
-    width = max(len(bits) for bits in strings)
-    union = np.zeros(width, dtype=bool)
-    for bits in strings:
-        union[: len(bits)] |= np.unpackbits(np.frombuffer(bits.bytes, dtype=np.uint8))[: len(bits)].astype(
-            bool
-        )
+    the strings may differ in length, PostgreSQL pads each with zero bits to a whole byte), ORed in numpy
+    in one pass; `users_by_number` maps a number to its user."""
+    width = max(len(bits.bytes) for bits in strings)
+    joined = b"".join(bits.bytes.ljust(width, b"\0") for bits in strings)
+    union = np.unpackbits(np.frombuffer(joined, dtype=np.uint8).reshape(len(strings), width), axis=1).any(
+        axis=0
+    )
     return {users_by_number[idx] for idx in np.flatnonzero(union).tolist()}

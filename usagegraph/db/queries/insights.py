@@ -245,38 +245,48 @@ _DAY_SECTIONS = _sql(
     ), user_hours AS MATERIALIZED (
         SELECT user_id, hour, bit_or(bits) AS bits FROM cells GROUP BY user_id, hour
     ), hour_buckets AS ($HOUR_BUCKETS)
-    SELECT 'users' AS section, user_id, CAST(NULL AS text) AS app, CAST(sum($BITS) AS bigint) AS minutes,
-           CAST(NULL AS int) AS i, CAST(NULL AS date) AS day, CAST(NULL AS uuid[]) AS user_ids,
-           CAST(NULL AS int[]) AS numbers, CAST(NULL AS varbit[]) AS bits, CAST(NULL AS bytea) AS vector
-    FROM user_hours WHERE CAST(:want_users AS boolean) GROUP BY user_id HAVING sum($BITS) > 0
+    SELECT 'users' AS section, CAST(NULL AS text) AS app, CAST(NULL AS bigint) AS minutes,
+           CAST(NULL AS int) AS i, CAST(NULL AS date) AS day, array_agg(user_id) AS user_ids,
+           array_agg(minutes) AS numbers, CAST(NULL AS varbit[]) AS bits, CAST(NULL AS bytea) AS vector
+    FROM (
+        SELECT user_id, CAST(sum($BITS) AS int) AS minutes FROM user_hours
+        WHERE CAST(:want_users AS boolean) GROUP BY user_id HAVING sum($BITS) > 0
+    ) AS u
+    HAVING count(*) > 0
   UNION ALL
-    SELECT 'series', user_id, NULL, NULL, i, NULL, NULL, NULL, NULL, NULL
+    SELECT 'series', NULL, NULL, i, NULL, array_agg(user_id), NULL, NULL, NULL
     FROM (SELECT DISTINCT i, user_id FROM ($SPREAD) AS spread) AS d
+    GROUP BY i
   UNION ALL
-    SELECT 'apps', user_id, app, CAST(sum($BITS) AS bigint), NULL, NULL, NULL, NULL, NULL, NULL
-    FROM cells WHERE app <> '' AND CAST(:want_apps AS boolean) GROUP BY app, user_id HAVING sum($BITS) > 0
+    SELECT 'apps', app, CAST(sum(minutes) AS bigint), NULL, NULL, array_agg(user_id), NULL, NULL, NULL
+    FROM (
+        SELECT app, user_id, sum($BITS) AS minutes
+        FROM cells WHERE app <> '' AND CAST(:want_apps AS boolean) GROUP BY app, user_id HAVING sum($BITS) > 0
+    ) AS d
+    GROUP BY app
   UNION ALL
-    SELECT 'marked', NULL, NULL, NULL, NULL, day, NULL, NULL, NULL, NULL FROM candidates WHERE marked
+    SELECT 'marked', NULL, NULL, NULL, day, NULL, NULL, NULL, NULL FROM candidates WHERE marked
   UNION ALL
-    SELECT 'piece', r.user_id, NULL, NULL, CAST(m.piece AS int), NULL, NULL, NULL, NULL, NULL
+    SELECT 'piece', NULL, NULL, CAST(m.piece AS int), NULL, array_agg(r.user_id), NULL, NULL, NULL
     FROM unnest(CAST(:piece_days AS date[]), CAST(:piece_los AS int[]), CAST(:piece_his AS int[]))
         WITH ORDINALITY AS m(day, lo, hi, piece)
     JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
     WHERE m.day IN $CLEAN AND bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
+    GROUP BY m.piece
   UNION ALL
-    SELECT 'vector', NULL, NULL, NULL, NULL, day, NULL, NULL, NULL, minutes FROM activity_day_vectors
+    SELECT 'vector', NULL, NULL, NULL, day, NULL, NULL, NULL, minutes FROM activity_day_vectors
     WHERE CAST(:want_vectors AS boolean) AND organization_id = :org AND day IN $CLEAN
   UNION ALL
-    SELECT 'day', NULL, NULL, NULL, NULL, day, user_ids, minutes, NULL, NULL FROM insights_template_days
+    SELECT 'day', NULL, NULL, NULL, day, user_ids, minutes, NULL, NULL FROM insights_template_days
     WHERE CAST(:want_template_days AS boolean) AND organization_id = :org AND template_id = :template
       AND day IN $CLEAN
   UNION ALL
-    SELECT 'day_apps', NULL, app, CAST(sum(minutes) AS bigint), NULL, NULL, NULL, NULL, array_agg(users), NULL
+    SELECT 'day_apps', app, CAST(sum(minutes) AS bigint), NULL, NULL, NULL, NULL, array_agg(users), NULL
     FROM insights_app_days
     WHERE CAST(:want_apps AS boolean) AND organization_id = :org AND template_id = :template AND day IN $CLEAN
     GROUP BY app
   UNION ALL
-    SELECT 'numbering', NULL, NULL, NULL, NULL, NULL, array_agg(user_id ORDER BY idx), array_agg(idx ORDER BY idx),
+    SELECT 'numbering', NULL, NULL, NULL, NULL, array_agg(user_id ORDER BY idx), array_agg(idx ORDER BY idx),
            NULL, NULL
     FROM activity_user_bits WHERE CAST(:want_numbering AS boolean) AND organization_id = :org
     HAVING count(*) > 0
@@ -288,8 +298,8 @@ section:
 - "marked": the candidate whole days that ingest has marked since their rows were computed; the others
   (CLEAN) are read from per-day rows, the marked ones join the parts;
 - "users", "series", "apps": _ROLLUP_SECTIONS over the disjoint parts of the range outside the clean days
-  (each hour in at most one part), unaggregated: (user, minutes), (bucket i, user) and (app, user,
-  minutes), for adding to the clean days';
+  (each hour in at most one part), as arrays to add to the clean days': the users and their minutes (one
+  row), each bucket i's users, each app's minutes and users;
 - "piece": the users active in each piece [lo, hi) (minutes of the day) of the clean days that bucket
   boundaries cut, every template together (activity_user_days: bit i of `minutes` is minute lo + i of
   the day); i is the piece's position in the :piece_* arrays, 1-based;
@@ -430,14 +440,15 @@ async def day_sections(
         )
     for row in rows:
         if row.section == "users":
-            minutes_by_user[row.user_id] = minutes_by_user.get(row.user_id, 0) + row.minutes
+            for user, used in zip(row.user_ids, row.numbers, strict=True):
+                minutes_by_user[user] = minutes_by_user.get(user, 0) + used
         elif row.section == "series":
-            bucket_users.setdefault(row.i, set()).add(row.user_id)
+            bucket_users.setdefault(row.i, set()).update(row.user_ids)
         elif row.section == "apps":
             app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
-            app_users.setdefault(row.app, set()).add(row.user_id)
+            app_users.setdefault(row.app, set()).update(row.user_ids)
         elif row.section == "piece":
-            bucket_users.setdefault(cut[row.i - 1][1][2], set()).add(row.user_id)
+            bucket_users.setdefault(cut[row.i - 1][1][2], set()).update(row.user_ids)
         elif row.section == "day":
             if "users" in sections:
                 for user, used in zip(row.user_ids, row.numbers, strict=True):
