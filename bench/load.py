@@ -428,7 +428,9 @@ def embedded_url(data_dir: Path, reuse: bool) -> tuple[str, str | None]:
     to make). Unless `reuse`, the database is made afresh, so that every run starts from the same data
     (the ingest of earlier runs would otherwise pile up in the last day and make each run measure a denser
     database than the one before): copied from today's seed when there is one, else filled with the demo
-    data and then copied into a seed for the next runs (older seeds are dropped)."""
+    data and then copied into a seed for the next runs (older seeds are dropped). Copies are made file by
+    file (STRATEGY FILE_COPY): the default copy writes the whole database to the WAL, which the checkpointer
+    would still be writing out during the measured run."""
     import asyncpg
 
     from usagegraph.db.embedded import start_embedded
@@ -447,7 +449,7 @@ def embedded_url(data_dir: Path, reuse: bool) -> tuple[str, str | None]:
                 if name.startswith(SEED_PREFIX) and name != seed:
                     await conn.execute(f'DROP DATABASE "{name}"')
             if seed in names:
-                await conn.execute(f'CREATE DATABASE "{LOAD_DATABASE}" TEMPLATE "{seed}"')
+                await conn.execute(f'CREATE DATABASE "{LOAD_DATABASE}" TEMPLATE "{seed}" STRATEGY FILE_COPY')
             return seed in names
         finally:
             await conn.close()
@@ -468,7 +470,7 @@ def make_seed(data_dir: Path, seed: str) -> None:
         try:
             for attempt in range(10):  # a copy needs the database to itself (autovacuum may be in it)
                 try:
-                    await conn.execute(f'CREATE DATABASE "{seed}" TEMPLATE "{LOAD_DATABASE}"')
+                    await conn.execute(f'CREATE DATABASE "{seed}" TEMPLATE "{LOAD_DATABASE}" STRATEGY FILE_COPY')
                     return
                 except asyncpg.ObjectInUseError:
                     await asyncio.sleep(0.5 * (attempt + 1))
