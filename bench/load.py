@@ -470,7 +470,9 @@ def make_seed(data_dir: Path, seed: str) -> None:
         try:
             for attempt in range(10):  # a copy needs the database to itself (autovacuum may be in it)
                 try:
-                    await conn.execute(f'CREATE DATABASE "{seed}" TEMPLATE "{LOAD_DATABASE}" STRATEGY FILE_COPY')
+                    await conn.execute(
+                        f'CREATE DATABASE "{seed}" TEMPLATE "{LOAD_DATABASE}" STRATEGY FILE_COPY'
+                    )
                     return
                 except asyncpg.ObjectInUseError:
                     await asyncio.sleep(0.5 * (attempt + 1))

@@ -360,3 +360,24 @@ async def test_org_scoped_collector_writes_its_own_org(
         engine, "SELECT roles FROM memberships WHERE user_id = :id", id=uuid.UUID(user)
     )
     assert membership.roles == ["member"]
+
+
+async def test_a_session_longer_than_a_year_is_rejected_and_one_of_a_year_is_stored(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    """A century-long session (a reset clock, a placeholder start) is refused on its own, quickly; a
+    session of exactly the limit, or one extended up to it, is stored."""
+    w = await world(factory)
+    year = event(w, "2023-05-01T10:00:00Z", "2024-05-01T10:00:00Z")  # 366 days: 2024 is a leap year
+    result = await ingest(
+        gql,
+        w.token,
+        activity=[year, event(w, "1900-01-01T00:00:00Z", "2024-05-01T10:00:00Z")],
+    )
+    assert result["accepted"] == 1
+    assert codes(result) == [("activity", 1, "BAD_USER_INPUT")]
+    assert "at most 366 days" in result["rejected"][0]["message"]
+    longer = {**year, "endedAt": "2024-05-01T10:01:00Z"}  # extending it past the limit
+    result = await ingest(gql, w.token, activity=[longer])
+    assert (result["accepted"], codes(result)) == (0, [("activity", 0, "BAD_USER_INPUT")])
+    assert len(await rows(engine, "SELECT 1 FROM activity_sessions")) == 1

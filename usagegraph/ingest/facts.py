@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +33,12 @@ from usagegraph.ingest.references import References
 _IMMUTABLE = ("organization", "user", "workspace", "category", "app", "startedAt")
 
 
+# Each hour and quarter hour of a session is a rollup row that its ingest writes: a session of a century
+# (a clock reset, a placeholder date) would keep one ingest busy for minutes. A year is far above any real
+# session and is written in about a second.
+MAX_SESSION = timedelta(days=366)
+
+
 def _parse_activity(r: Any) -> tuple[Any, ...]:
     session_id = parse_uuid(r.id, "id")
     user_id = parse_uuid(r.user_id, "userId")
@@ -54,6 +60,8 @@ def _parse_activity(r: Any) -> tuple[Any, ...]:
             raise bad(f"endedAt is required for category {category}")
         if ended < started:
             raise bad("endedAt must be >= startedAt")
+        if ended - started > MAX_SESSION:
+            raise bad(f"a session lasts at most {MAX_SESSION.days} days: endedAt is too far after startedAt")
     app = (r.app.strip() or None) if r.app is not None else None
     return session_id, user_id, workspace_id, org_id, category, app, started, ended
 

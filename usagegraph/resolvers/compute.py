@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row
@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
+from usagegraph.compiled import Columns
 from usagegraph.db.queries import compute as q
 from usagegraph.errors import BadUserInput
 from usagegraph.schema.compute import (
@@ -56,9 +57,10 @@ async def organization_compute(
     (workspace_rows, workspaces, users), (node_rows, series_rows) = await asyncio.gather(
         workspace_part(), node_part()
     )
-    series: dict[str, list[UtilizationPoint]] = {row.node: [] for row in node_rows}
+    by_node: dict[str, list[Row[Any]]] = {row.node: [] for row in node_rows}
     for row in series_rows:
-        series[row.node].append(_point(row))
+        by_node[row.node].append(row)
+    series = {node: _points(rows) for node, rows in by_node.items()}
     return ComputeUsage(
         nodes=[
             NodeUtilization(
@@ -93,7 +95,7 @@ async def workspace_utilization(
     async with info.context.db.read() as conn:
         rng = await _validated_range(conn, start, end, interval, timezone)
         rows = await q.workspace_series(conn, org_uuid, workspace_uuid, rng)
-    return [_point(row) for row in rows]
+    return _points(rows)
 
 
 async def _validated_range(
@@ -139,10 +141,13 @@ def _stats(row: Row[Any], prefix: str) -> UtilizationStats:
     )
 
 
-def _point(row: Row[Any]) -> UtilizationPoint:
-    return UtilizationPoint(
-        start=row.bucket_start,
-        end=row.bucket_end,
-        cpu=None if row.cpu is None else float(row.cpu),
-        memory=None if row.memory is None else float(row.memory),
-    )
+def _points(rows: Sequence[Row[Any]]) -> list[UtilizationPoint]:
+    """A series as columns (usagegraph.compiled.Columns): the compiled executor builds its points without an
+    object per bucket; cpu and memory arrive as floats or nulls."""
+    columns: dict[str, Sequence[Any]] = {
+        "start": [row.bucket_start for row in rows],
+        "end": [row.bucket_end for row in rows],
+        "cpu": [row.cpu for row in rows],
+        "memory": [row.memory for row in rows],
+    }
+    return cast(list[UtilizationPoint], Columns(UtilizationPoint, columns))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from typing import Any
@@ -13,6 +14,7 @@ from usagegraph.auth import roles
 from usagegraph.auth.permissions import as_uuid
 from usagegraph.db.queries import entities as q
 from usagegraph.resolvers.pagination import decode_cursor, encode_cursor, page_size
+from usagegraph.resolvers.selection import children, subfields
 from usagegraph.schema import builders
 from usagegraph.schema.common import PageInfo
 from usagegraph.schema.entities import (
@@ -99,6 +101,7 @@ async def workspaces(
         (organization_id, template_id, size, decode_cursor(after))
     )
     page = rows[:size]
+    await _prefetch_links(info, page)
     return WorkspaceConnection(
         nodes=page,
         page_info=PageInfo(
@@ -107,6 +110,27 @@ async def workspaces(
         ),
         total_count=total,
     )
+
+
+async def _prefetch_links(info: Info, page: list[Workspace]) -> None:
+    """Look-ahead for a page of workspaces: when its nodes select their owner or their template, load
+    them for the whole page at once and hand them to the nodes, whose fields then resolve without a task
+    and a loader future per node and field (50 workspaces with both: 100 of each)."""
+    wanted = {field.name for field in children([f for f in subfields(info) if f.name == "nodes"])}
+    loaders = info.context.loaders
+    owners, templates = await asyncio.gather(
+        loaders.users([w.owner_id for w in page]) if "owner" in wanted and page else _nothing(),
+        loaders.template.load_many([w.template_id for w in page])
+        if "template" in wanted and page
+        else _nothing(),
+    )
+    for workspace, template in zip(page, templates or [None] * len(page), strict=True):
+        workspace.owner_row = (owners or {}).get(workspace.owner_id)
+        workspace.template_row = template
+
+
+async def _nothing() -> Any:
+    return None
 
 
 def user_email(info: Info, user: User) -> str | None:

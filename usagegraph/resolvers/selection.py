@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from strawberry.types import Info
@@ -11,8 +12,13 @@ from strawberry.types.nodes import SelectedField
 def subfields(info: Info) -> list[SelectedField]:
     """The fields selected directly below the current one, through fragments and inline fragments
     (@skip/@include are not evaluated: a field they drop is counted, which costs work, never answers)."""
+    return children(info.selected_fields)
+
+
+def children(fields: Sequence[Any]) -> list[SelectedField]:
+    """The fields selected directly below these fields, as `subfields` finds them."""
     found: list[SelectedField] = []
-    pending: list[Any] = [node for field in info.selected_fields for node in field.selections]
+    pending: list[Any] = [node for field in fields for node in field.selections]
     while pending:
         node = pending.pop()
         if isinstance(node, SelectedField):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry import Private
@@ -211,14 +211,23 @@ class Workspace:
     organization_id: Private[uuid.UUID]
     template_id: Private[uuid.UUID]
     owner_id: Private[uuid.UUID]
+    owner_row: Private[User | None] = None
+    """the owner when a page of workspaces loaded it ahead (usagegraph.resolvers.entities.workspaces)"""
+    template_row: Private[Template | None] = None
+
+    # Synchronous, so that a preloaded owner or template costs no task; otherwise the loader's future is
+    # returned, which the executor awaits like an async resolver's result.
+    @strawberry.field(permission_classes=[OrgMember])
+    def owner(self, info: Info) -> User:
+        if self.owner_row is not None:
+            return self.owner_row
+        return cast(User, info.context.loaders.user.load(self.owner_id))
 
     @strawberry.field(permission_classes=[OrgMember])
-    async def owner(self, info: Info) -> User:
-        return await info.context.loaders.user.load(self.owner_id)
-
-    @strawberry.field(permission_classes=[OrgMember])
-    async def template(self, info: Info) -> Template:
-        return await info.context.loaders.template.load(self.template_id)
+    def template(self, info: Info) -> Template:
+        if self.template_row is not None:
+            return self.template_row
+        return cast(Template, info.context.loaders.template.load(self.template_id))
 
     @strawberry.field(permission_classes=[OrgMember])
     async def organization(self, info: Info) -> Organization:

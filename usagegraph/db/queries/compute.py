@@ -133,8 +133,8 @@ _NODE_SERIES = text(
     FROM unnest(CAST(:nodes AS text[])) AS n(node)
     CROSS JOIN buckets b
     LEFT JOIN LATERAL (
-        SELECT avg(ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0)) AS cpu,
-               avg(ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0)) AS memory
+        SELECT CAST(avg(ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0)) AS float8) AS cpu,
+               CAST(avg(ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0)) AS float8) AS memory
         FROM node_samples ns
         WHERE ns.node = n.node AND ns.at >= b.bucket_start AND ns.at < b.bucket_end
     ) v ON true
@@ -156,8 +156,8 @@ _WORKSPACE_SERIES = text(
     SELECT b.bucket_start, b.bucket_end, v.cpu, v.memory
     FROM buckets b
     LEFT JOIN LATERAL (
-        SELECT avg(rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0)) AS cpu,
-               avg(rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0)) AS memory
+        SELECT CAST(avg(rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0)) AS float8) AS cpu,
+               CAST(avg(rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0)) AS float8) AS memory
         FROM resource_samples rs
         WHERE rs.organization_id = :org AND rs.workspace_id = :ws
           AND rs.at >= b.bucket_start AND rs.at < b.bucket_end
@@ -200,7 +200,8 @@ async def node_stats(conn: AsyncConnection, organization_id: uuid.UUID, rng: Ran
 
 
 async def node_series(conn: AsyncConnection, nodes: list[str], rng: Range) -> Sequence[Row[Any]]:
-    """Every bucket of every given node, oldest first; cpu and memory are null in a bucket without samples."""
+    """Every bucket of every given node, oldest first; cpu and memory (float8) are null in a bucket without
+    samples."""
     return (await conn.execute(_NODE_SERIES, {**rng.params(), "nodes": nodes})).all()
 
 
