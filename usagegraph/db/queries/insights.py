@@ -427,11 +427,11 @@ async def day_sections(
     app_minutes: dict[str, int] = {}
     app_users: dict[str, set[uuid.UUID]] = {}
     org = scope.organization_id
-    numbered = dict((org, (row.numbers, row.user_ids)) for row in rows if row.section == "numbering")
+    numbering = next(((row.numbers, row.user_ids) for row in rows if row.section == "numbering"), None)
     vectors = day_vectors.unpack(
         [org],
         days,
-        numbered,
+        {org: numbering} if numbering is not None else {},
         [(org, row.day, row.vector, None, None) for row in rows if row.section == "vector"],
     )
     if params["want_vectors"]:
