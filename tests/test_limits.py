@@ -188,3 +188,45 @@ async def test_database_unreachable_answers_a_clean_503(settings: Settings, tmp_
                 assert ready.status_code == 503
     finally:
         await engine.dispose()
+
+
+async def test_a_request_not_admitted_in_time_answers_503_and_is_counted(
+    factory: Factory, settings: Settings, engine: AsyncEngine
+) -> None:
+    """Admission control: while the process's only turn is taken, a request waits; after the longest
+    wait it is turned away with 503, Retry-After and a GraphQL error body, and /metrics counts it. Once
+    the turn is free, requests run again."""
+    token = await _owner(factory)
+    overrides = {"admission_min_active": 1, "admission_share": 1000, "admission_max_wait_seconds": 0.2}
+    app = create_app(settings.model_copy(update=overrides), engine=engine)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with app.state.admission.slot():
+                response = await _post(client, token, VIEWER)
+                assert (await client.get("/healthz")).status_code == 200  # not behind the queue
+            assert response.status_code == 503 and response.headers["retry-after"] == "1"
+            error = response.json()["errors"][0]
+            assert error["message"] == "Service unavailable: the server is overloaded, retry later"
+            assert error["extensions"] == {
+                "code": "INTERNAL_SERVER_ERROR",
+                "requestId": response.headers["x-request-id"],
+            }
+            assert (await _post(client, token, VIEWER)).json() == {"data": {"viewer": {"username": "root"}}}
+            exposed = (await client.get("/metrics")).text
+            assert "usagegraph_admission_rejected_total 1.0" in exposed
+            assert "usagegraph_admission_running 0.0" in exposed
+            assert "usagegraph_admission_wait_seconds_count 1.0" in exposed
+
+
+async def test_admission_control_can_be_switched_off(
+    factory: Factory, settings: Settings, engine: AsyncEngine
+) -> None:
+    token = await _owner(factory)
+    app = create_app(settings.model_copy(update={"admission_min_active": 0}), engine=engine)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert app.state.admission is None
+            assert (await _post(client, token, VIEWER)).json() == {"data": {"viewer": {"username": "root"}}}
+            assert "usagegraph_admission_running" not in (await client.get("/metrics")).text

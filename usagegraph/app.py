@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from usagegraph.admission import Admission, Overloaded
 from usagegraph.compiled import CompiledExecutor
 from usagegraph.context import Database
 from usagegraph.db import migrate
@@ -166,9 +167,26 @@ def create_app(
             for owned_engine in owned:
                 await owned_engine.dispose()
 
+    admission = (
+        Admission(
+            settings.admission_min_active, settings.admission_share, settings.admission_max_wait_seconds
+        )
+        if settings.admission_min_active > 0
+        else None
+    )
+    if admission is not None:
+        metrics.watch_admission(admission)
+
     async def graphql(request: Request) -> Response:
         try:
-            return await holder["graphql"](request)  # type: ignore[no-any-return]
+            if admission is None:
+                return await holder["graphql"](request)  # type: ignore[no-any-return]
+            async with admission.slot() as waited:
+                metrics.admission_wait.observe(waited)
+                return await holder["graphql"](request)  # type: ignore[no-any-return]
+        except Overloaded as overloaded:
+            metrics.admission_rejected.inc()
+            return _overloaded(request, overloaded)
         except Exception:
             return _unavailable(request)
 
@@ -211,6 +229,7 @@ def create_app(
             )
         )
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.admission = admission
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
     return app
 
@@ -221,6 +240,11 @@ def _unavailable(request: Request) -> Response:
     text 500 that clients cannot parse. 503 with Retry-After because such failures are transient."""
     request_id = request.state.request_id
     log.exception("request failed outside execution", extra={"request_id": request_id})
+    return _error_response(request, "Service unavailable")
+
+
+def _error_response(request: Request, message: str) -> Response:
+    request_id = request.state.request_id
     accept = request.headers.get("accept", "")
     media = (
         "application/graphql-response+json"
@@ -230,12 +254,23 @@ def _unavailable(request: Request) -> Response:
     body = {
         "errors": [
             {
-                "message": "Service unavailable",
+                "message": message,
                 "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
             }
         ]
     }
     return JSONResponse(body, status_code=503, media_type=media, headers={"Retry-After": "1"})
+
+
+def _overloaded(request: Request, overloaded: Overloaded) -> Response:
+    """A request that was not admitted within the longest wait (usagegraph.admission): 503 with
+    Retry-After, as for a database that cannot be reached."""
+    log.warning(
+        "request not admitted within %.1f s: server overloaded",
+        overloaded.waited,
+        extra={"request_id": request.state.request_id},
+    )
+    return _error_response(request, "Service unavailable: the server is overloaded, retry later")
 
 
 def create_app_from_env() -> Starlette:

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph import __version__
+from usagegraph.admission import Admission
 
 
 class Metrics:
@@ -62,7 +63,33 @@ class Metrics:
             "usagegraph_build_info", "Build information.", ["version"], registry=self.registry
         )
         self.build_info.labels(version=__version__).set(1)
+        self.admission_wait = Histogram(
+            "usagegraph_admission_wait_seconds",
+            "How long GraphQL requests waited for their turn to run (admission control).",
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
+            registry=self.registry,
+        )
+        self.admission_rejected = Counter(
+            "usagegraph_admission_rejected",
+            "GraphQL requests turned away (HTTP 503) after waiting the longest wait for their turn.",
+            registry=self.registry,
+        )
         self.log_handler = LogEventCounter(self)
+
+    def watch_admission(self, admission: Admission) -> None:
+        """Gauges of the requests running and waiting in this process."""
+        running = Gauge(
+            "usagegraph_admission_running",
+            "GraphQL requests running in this process.",
+            registry=self.registry,
+        )
+        running.set_function(lambda: admission.active)
+        waiting = Gauge(
+            "usagegraph_admission_waiting",
+            "GraphQL requests waiting for their turn in this process.",
+            registry=self.registry,
+        )
+        waiting.set_function(lambda: admission.waiting)
 
     def count_operation(self, operation_name: str | None, outcome: str) -> None:
         name = (operation_name or "anonymous")[:64]

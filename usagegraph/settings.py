@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    keepalive_max_requests: int = 25
+    keepalive_max_requests: int = 10
     """with more than one worker, a keep-alive connection is closed after this many requests (0 = never),
     so that connections spread over the workers again (usagegraph.app.KeepAliveLimitMiddleware)"""
     disable_template_insights: bool = False
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     pool_size: int = 20
     pool_max_overflow: int = 20
     document_cache_size: int = 256
+    # Admission control, per server process (usagegraph.admission): GraphQL requests run in arrival order,
+    # at least admission_min_active at once and one more per admission_share requests held (running or
+    # waiting); one not admitted within admission_max_wait_seconds gets 503. admission_min_active 0: off.
+    admission_min_active: int = Field(default_factory=lambda: (os.cpu_count() or 1) + 1, ge=0)
+    admission_share: int = Field(default=5, ge=1)
+    admission_max_wait_seconds: float = Field(default=15.0, gt=0)
     max_cost: int = 2_000_000
     rate_limit_per_minute: int = 1200
     rate_limit_burst: int = 200
