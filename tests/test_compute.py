@@ -266,6 +266,27 @@ async def test_workspace_utilization_in_a_zone_with_dst_and_empty_buckets(
     ]
 
 
+async def test_a_sample_on_a_bucket_boundary_belongs_to_the_bucket_it_starts(
+    gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
+    """Series find each sample's bucket by binary search over the bucket starts: a sample at a start
+    belongs to that bucket, one a second before it to the previous one, one at the end to none."""
+    w = await world(factory)
+    ws = w["ws_a"]
+    for at, cpu in [(0, 0.1), (59.99, 0.3), (60, 0.5), (120, 0.7), (179.99, 0.9), (180, 1.0)]:
+        await resource_sample(engine, w["org"], ws, T0 + timedelta(minutes=at), cpu, cpu)
+    body = await gql(
+        UTILIZATION,
+        {"ws": str(ws), "start": iso(T0), "end": iso(minutes(180)), "interval": "1 hour", "tz": "UTC"},
+        token=w["auditor_token"],
+    )
+    assert [p["cpu"] for p in body["data"]["workspace"]["utilization"]] == [
+        pytest.approx(0.2),
+        0.5,
+        pytest.approx(0.8),
+    ]
+
+
 async def test_monthly_buckets_clamp_month_ends_and_cut_at_end(gql: GraphQL, factory: Factory) -> None:
     w = await world(factory)
     body = await gql(

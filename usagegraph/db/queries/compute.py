@@ -3,13 +3,15 @@ node, against its capacity), API.md 5.6.
 
 Buckets are `start + k*interval` computed in one step with `usagegraph_date_add(ts, interval, zone)`, so calendar
 units follow the requested zone (DST included) while hours and minutes stay absolute, exactly as
-PostgreSQL adds an interval to a timestamptz. Each series bucket reads its samples through a LATERAL
-index range scan instead of a range join, so the cost grows with samples + buckets, not their product.
+PostgreSQL adds an interval to a timestamptz. A series reads the range's samples once and finds each
+sample's bucket by a binary search over the bucket starts (width_bucket), so the cost grows with samples +
+buckets, not their product.
 
 Node samples describe shared infrastructure and carry no organization: an organization sees the nodes
 that hosted its workspaces in the range (the `node` of its resource samples), never the others. A node
 without node samples in the range has nothing to report and is left out."""
 
+# ruff: noqa: S608  (statements composed only from this module's constants)
 from __future__ import annotations
 
 import uuid
@@ -66,28 +68,41 @@ _RANGE_CHECK = text(
     """
 )
 
+# Statistics are aggregated per workspace straight from the samples; the owner and the node of each
+# workspace's latest sample (with a node) are looked up once per workspace afterwards, not carried through
+# the aggregation (an ordered array_agg over every sample sorted them all by time as well).
 _WORKSPACE_STATS = text(
     """
-    WITH s AS (
-        SELECT rs.workspace_id, rs.at, rs.node,
-               rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0) AS cpu,
-               rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0) AS memory
+    WITH stats AS (
+        SELECT rs.workspace_id,
+               count(*) AS samples,
+               coalesce(avg(v.cpu), 0) AS cpu_average,
+               coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY v.cpu), 0) AS cpu_p95,
+               coalesce(max(v.cpu), 0) AS cpu_max,
+               coalesce(avg(v.memory), 0) AS memory_average,
+               coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY v.memory), 0) AS memory_p95,
+               coalesce(max(v.memory), 0) AS memory_max
         FROM resource_samples rs
+        CROSS JOIN LATERAL (
+            SELECT rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0) AS cpu,
+                   rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0) AS memory
+        ) v
         WHERE rs.organization_id = :org
           AND rs.at >= CAST(:start AS timestamptz) AND rs.at < CAST(:end AS timestamptz)
+        GROUP BY rs.workspace_id
     )
-    SELECT s.workspace_id, w.owner_id,
-           (array_agg(s.node ORDER BY s.at DESC) FILTER (WHERE s.node IS NOT NULL))[1] AS node,
-           count(*) AS samples,
-           coalesce(avg(cpu), 0) AS cpu_average,
-           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY cpu), 0) AS cpu_p95,
-           coalesce(max(cpu), 0) AS cpu_max,
-           coalesce(avg(memory), 0) AS memory_average,
-           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY memory), 0) AS memory_p95,
-           coalesce(max(memory), 0) AS memory_max
-    FROM s JOIN workspaces w ON w.organization_id = :org AND w.id = s.workspace_id
-    GROUP BY s.workspace_id, w.owner_id
-    ORDER BY cpu_p95 DESC, s.workspace_id
+    SELECT st.workspace_id, w.owner_id, latest.node, st.samples,
+           st.cpu_average, st.cpu_p95, st.cpu_max, st.memory_average, st.memory_p95, st.memory_max
+    FROM stats st
+    JOIN workspaces w ON w.organization_id = :org AND w.id = st.workspace_id
+    LEFT JOIN LATERAL (
+        SELECT r.node FROM resource_samples r
+        WHERE r.organization_id = :org AND r.workspace_id = st.workspace_id AND r.node IS NOT NULL
+          AND r.at >= CAST(:start AS timestamptz) AND r.at < CAST(:end AS timestamptz)
+        ORDER BY r.at DESC
+        LIMIT 1
+    ) latest ON true
+    ORDER BY st.cpu_p95 DESC, st.workspace_id
     """
 )
 
@@ -118,9 +133,10 @@ _NODE_STATS = text(
     """
 )
 
-_NODE_SERIES = text(
-    """
-    WITH buckets AS MATERIALIZED (  -- computed once, not again for every node and bucket of the join
+# Series: the samples of the range are read once and grouped by bucket (width_bucket over the bucket starts,
+# which are contiguous from :start), then joined to every bucket so that empty ones are listed with nulls.
+_SERIES_BUCKETS = """
+    buckets AS MATERIALIZED (  -- computed once, not again for every row of the join
         SELECT k,
                usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
                    AS bucket_start,
@@ -128,40 +144,44 @@ _NODE_SERIES = text(
                               CAST(:tz AS text)),
                      CAST(:end AS timestamptz)) AS bucket_end
         FROM generate_series(0, CAST(:last_k AS integer)) AS k
+    ), bounds AS (
+        SELECT array_agg(bucket_start ORDER BY k) AS starts FROM buckets
+    )
+"""
+
+_NODE_SERIES = text(
+    f"""
+    WITH {_SERIES_BUCKETS}, per_bucket AS (
+        SELECT ns.node, width_bucket(ns.at, (SELECT starts FROM bounds)) - 1 AS k,
+               CAST(avg(ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0)) AS float8) AS cpu,
+               CAST(avg(ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0)) AS float8) AS memory
+        FROM node_samples ns
+        WHERE ns.node = ANY(CAST(:nodes AS text[]))
+          AND ns.at >= CAST(:start AS timestamptz) AND ns.at < CAST(:end AS timestamptz)
+        GROUP BY 1, 2
     )
     SELECT n.node, b.bucket_start, b.bucket_end, v.cpu, v.memory
     FROM unnest(CAST(:nodes AS text[])) AS n(node)
     CROSS JOIN buckets b
-    LEFT JOIN LATERAL (
-        SELECT CAST(avg(ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0)) AS float8) AS cpu,
-               CAST(avg(ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0)) AS float8) AS memory
-        FROM node_samples ns
-        WHERE ns.node = n.node AND ns.at >= b.bucket_start AND ns.at < b.bucket_end
-    ) v ON true
+    LEFT JOIN per_bucket v ON v.node = n.node AND v.k = b.k
     ORDER BY n.node, b.k
     """
 )
 
 _WORKSPACE_SERIES = text(
-    """
-    WITH buckets AS MATERIALIZED (  -- computed once, not again for every bucket of the join
-        SELECT k,
-               usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
-                   AS bucket_start,
-               least(usagegraph_date_add(CAST(:start AS timestamptz), (k + 1) * CAST(CAST(:iv AS text) AS interval),
-                              CAST(:tz AS text)),
-                     CAST(:end AS timestamptz)) AS bucket_end
-        FROM generate_series(0, CAST(:last_k AS integer)) AS k
-    )
-    SELECT b.bucket_start, b.bucket_end, v.cpu, v.memory
-    FROM buckets b
-    LEFT JOIN LATERAL (
-        SELECT CAST(avg(rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0)) AS float8) AS cpu,
+    f"""
+    WITH {_SERIES_BUCKETS}, per_bucket AS (
+        SELECT width_bucket(rs.at, (SELECT starts FROM bounds)) - 1 AS k,
+               CAST(avg(rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0)) AS float8) AS cpu,
                CAST(avg(rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0)) AS float8) AS memory
         FROM resource_samples rs
         WHERE rs.organization_id = :org AND rs.workspace_id = :ws
-          AND rs.at >= b.bucket_start AND rs.at < b.bucket_end
-    ) v ON true
+          AND rs.at >= CAST(:start AS timestamptz) AND rs.at < CAST(:end AS timestamptz)
+        GROUP BY 1
+    )
+    SELECT b.bucket_start, b.bucket_end, v.cpu, v.memory
+    FROM buckets b
+    LEFT JOIN per_bucket v ON v.k = b.k
     ORDER BY b.k
     """
 )
