@@ -25,7 +25,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 
@@ -48,15 +48,25 @@ class Admission:
         self.max_wait = max_wait
         self.active = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self.on_change: Callable[[int], None] | None = None
+        """called with the number of requests held whenever it changes (usagegraph.workers.Board)"""
 
     @property
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def held(self) -> int:
+        """Requests running or waiting."""
+        return self.active + len(self._waiting)
+
     def allowed(self) -> int:
         """How many requests may run at once with the requests held now."""
-        held = self.active + len(self._waiting)
-        return max(self.min_active, math.ceil(held / self.share))
+        return max(self.min_active, math.ceil(self.held / self.share))
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.held)
 
     def _admit(self) -> None:
         while self._waiting and self.active < self.allowed():
@@ -73,6 +83,7 @@ class Admission:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         self._admit()
+        self._changed()
         if not future.done():
             try:
                 async with asyncio.timeout(self.max_wait):
@@ -92,6 +103,7 @@ class Admission:
         finally:
             self.active -= 1
             self._admit()
+            self._changed()
 
     def _drop(self, future: asyncio.Future[None]) -> None:
         try:
@@ -99,3 +111,4 @@ class Admission:
         except ValueError:
             pass
         self._admit()
+        self._changed()

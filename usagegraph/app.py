@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -32,6 +32,7 @@ from usagegraph.maintenance import insights_refresher, rollup_compactor
 from usagegraph.metrics import Metrics, MetricsMiddleware, PoolCollector
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
+from usagegraph.workers import Board
 from usagegraph.workspace_metrics import WorkspaceUtilizationCollector
 
 log = logging.getLogger("usagegraph.app")
@@ -61,16 +62,18 @@ class RequestIdMiddleware:
 
 class KeepAliveLimitMiddleware:
     """Asks the client to close its connection (`Connection: close`) with the response to its
-    `max_requests`-th request on that connection, so that a keep-alive connection does not stay with one
-    server process for good. The processes of `serve --workers N` share one listening socket and race to
+    `max_requests`-th request on that connection (0: never), or to any request while `crowded()` (this
+    process holds clearly more requests than the others, usagegraph.workers), so that a keep-alive
+    connection does not stay with one server process for good. The processes of `serve --workers N` share one listening socket and race to
     accept: a burst of new connections (a dashboard opening its panels, a proxy's pool) can land mostly on
     one process and keep it busy while another idles, and those connections never move. Reconnecting,
     the client lands on whichever process accepts first, most often the less busy one. Counted per TCP
     connection (the client's address and port) in this process."""
 
-    def __init__(self, app: ASGIApp, max_requests: int) -> None:
+    def __init__(self, app: ASGIApp, max_requests: int, crowded: Callable[[], bool] = lambda: False) -> None:
         self.app = app
         self.max_requests = max_requests
+        self.crowded = crowded
         self.served: dict[Any, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,18 +82,15 @@ class KeepAliveLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key = tuple(client)
-        count = self.served.get(key, 0) + 1
-        if count >= self.max_requests:
-            self.served.pop(key, None)
-        else:
+        count = self.served.pop(key, 0) + 1
+        if count < self.max_requests or self.max_requests <= 0:
             if len(self.served) >= 100_000:  # connections the client closed first leave their count behind
                 self.served.clear()
             self.served[key] = count
-            await self.app(scope, receive, send)
-            return
 
         async def send_wrapper(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and (key not in self.served or self.crowded()):
+                self.served.pop(key, None)
                 message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
             await send(message)
 
@@ -134,6 +134,14 @@ def create_app(
         )
         app.state.db = db
         app.state.metrics = metrics
+        board = (
+            Board.join(settings.worker_board)
+            if settings.worker_board is not None and settings.workers > 1 and admission is not None
+            else None
+        )
+        if board is not None and admission is not None:
+            holder["board"] = board
+            admission.on_change = board.publish
         if not is_configured():
             configure_logging(settings)
         pools = PoolCollector({"primary": primary, **({"read": replica} if replica is not None else {})})
@@ -166,6 +174,10 @@ def create_app(
             metrics.unregister(pools)
             for owned_engine in owned:
                 await owned_engine.dispose()
+            if board is not None and admission is not None:
+                admission.on_change = None
+                holder.pop("board", None)
+                board.close()
 
     admission = (
         Admission(
@@ -212,10 +224,18 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
+
+    def crowded() -> bool:
+        board: Board | None = holder.get("board")
+        return board is not None and admission is not None and board.crowded(admission.held)
+
     middleware = [Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
-    if settings.workers > 1 and settings.keepalive_max_requests > 0:
+    if settings.workers > 1:
         middleware.insert(
-            0, Middleware(KeepAliveLimitMiddleware, max_requests=settings.keepalive_max_requests)
+            0,
+            Middleware(
+                KeepAliveLimitMiddleware, max_requests=settings.keepalive_max_requests, crowded=crowded
+            ),
         )
     if settings.cors_origins:
         middleware.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from datetime import UTC, datetime
@@ -166,6 +167,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from usagegraph.db.engine import resolve_database_url
     from usagegraph.logging import configure_logging
+    from usagegraph.workers import worker_board
 
     embedded = settings.database_url is None
     if embedded:
@@ -186,16 +188,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         print(f"member token:  {member}", flush=True)
         print(f"Open {base}#token={admin} to explore as admin.", flush=True)
     configure_logging(settings)
-    uvicorn.run(
-        "usagegraph.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers if settings.workers > 1 else None,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-    )
+    with worker_board(settings.workers) if settings.workers > 1 else contextlib.nullcontext():
+        uvicorn.run(
+            "usagegraph.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers if settings.workers > 1 else None,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+        )
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:

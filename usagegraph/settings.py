@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     keepalive_max_requests: int = 10
     """with more than one worker, a keep-alive connection is closed after this many requests (0 = never),
     so that connections spread over the workers again (usagegraph.app.KeepAliveLimitMiddleware)"""
+    worker_board: Path | None = None
+    """set by `serve --workers N` for its worker processes (usagegraph.workers), not by hand"""
     disable_template_insights: bool = False
     price_table: Path | None = None
     log_level: str = "INFO"
