@@ -399,6 +399,7 @@ LOAD_DATABASE = "usagegraph_load"
 # What decides the content of a freshly loaded database: the schema, the demo data and the ingest path
 # that writes it (rollups included). A seed made by other code is not reused.
 SEED_SOURCES = (
+    "usagegraph/cli.py",
     "usagegraph/db/migrations",
     "usagegraph/demo",
     "usagegraph/ingest",

@@ -71,7 +71,9 @@ async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
     from sqlalchemy import text
 
     from usagegraph import demo
+    from usagegraph.db.queries.sessions import compact_rollups
     from usagegraph.local import local
+    from usagegraph.maintenance import refresh_insights_days
 
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     async with local(_bulk(settings)) as loc:
@@ -86,6 +88,12 @@ async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
                     err.print(f"[yellow]rejected[/] {rejection}")
                 progress.advance(task, sum(len(records) for records in batch.values()))
             progress.update(task, total=progress.tasks[0].completed)
+        # Do now the upkeep a server would otherwise start with, while it serves: the Template Insights day
+        # rows of every day the data touched (hundreds of days of the demo set), and the AI session
+        # rollups' delta rows.
+        await refresh_insights_days(loc.db)
+        async with loc.db.write() as conn:
+            await compact_rollups(conn)
         # The tables were just written in bulk: collect their statistics and set their visibility maps now
         # (index-only scans read the heap for every page not marked all-visible), rather than leave it to
         # autovacuum during the first minutes of serving.
