@@ -17,6 +17,17 @@ async def _hold(admission: Admission, name: int, admitted: list[int], release: a
         await release.wait()
 
 
+async def _holders(
+    admission: Admission, count: int
+) -> tuple[list[int], list[asyncio.Event], list[asyncio.Task[None]]]:
+    """`count` requests started in order, each holding its turn until its event is set."""
+    admitted: list[int] = []
+    releases = [asyncio.Event() for _ in range(count)]
+    tasks = [asyncio.create_task(_hold(admission, n, admitted, releases[n])) for n in range(count)]
+    await _settle()
+    return admitted, releases, tasks
+
+
 async def _settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -24,10 +35,7 @@ async def _settle() -> None:
 
 async def test_requests_are_admitted_in_arrival_order_up_to_the_limit() -> None:
     admission = Admission(min_active=2, share=100, max_wait=10)
-    admitted: list[int] = []
-    releases = [asyncio.Event() for _ in range(6)]
-    tasks = [asyncio.create_task(_hold(admission, n, admitted, releases[n])) for n in range(6)]
-    await _settle()
+    admitted, releases, tasks = await _holders(admission, 6)
     assert admitted == [0, 1] and admission.active == 2 and admission.waiting == 4
     releases[1].set()
     await _settle()
@@ -75,10 +83,7 @@ async def test_a_request_that_waits_too_long_is_turned_away_and_the_queue_goes_o
 
 async def test_a_client_that_leaves_while_waiting_gives_up_its_place() -> None:
     admission = Admission(min_active=1, share=100, max_wait=10)
-    admitted: list[int] = []
-    releases = [asyncio.Event() for _ in range(3)]
-    tasks = [asyncio.create_task(_hold(admission, n, admitted, releases[n])) for n in range(3)]
-    await _settle()
+    admitted, releases, tasks = await _holders(admission, 3)
     tasks[1].cancel()
     await _settle()
     assert admission.waiting == 1
@@ -93,10 +98,7 @@ async def test_a_client_that_leaves_while_waiting_gives_up_its_place() -> None:
 
 async def test_a_waiter_admitted_and_cancelled_in_the_same_moment_hands_its_turn_on() -> None:
     admission = Admission(min_active=1, share=100, max_wait=10)
-    admitted: list[int] = []
-    releases = [asyncio.Event() for _ in range(3)]
-    tasks = [asyncio.create_task(_hold(admission, n, admitted, releases[n])) for n in range(3)]
-    await _settle()
+    admitted, releases, tasks = await _holders(admission, 3)
     releases[0].set()
     await asyncio.sleep(0)  # the holder leaves and admits waiter 1, which has not run yet
     tasks[1].cancel()
