@@ -64,11 +64,11 @@ class KeepAliveLimitMiddleware:
     """Asks the client to close its connection (`Connection: close`) with the response to its
     `max_requests`-th request on that connection (0: never), or to any request while `crowded()` (this
     process holds clearly more requests than the others, usagegraph.workers), so that a keep-alive
-    connection does not stay with one server process for good. The processes of `serve --workers N` share one listening socket and race to
-    accept: a burst of new connections (a dashboard opening its panels, a proxy's pool) can land mostly on
-    one process and keep it busy while another idles, and those connections never move. Reconnecting,
-    the client lands on whichever process accepts first, most often the less busy one. Counted per TCP
-    connection (the client's address and port) in this process."""
+    connection does not stay with one server process for good. The processes of `serve --workers N` share
+    one listening socket and race to accept: a burst of new connections (a dashboard opening its panels, a
+    proxy's pool) can land mostly on one process and keep it busy while another idles, and those
+    connections never move. Reconnecting, the client lands on whichever process accepts first. Counted
+    per TCP connection (the client's address and port) in this process."""
 
     def __init__(self, app: ASGIApp, max_requests: int, crowded: Callable[[], bool] = lambda: False) -> None:
         self.app = app
