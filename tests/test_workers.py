@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -80,7 +79,7 @@ async def test_a_crowded_worker_answers_connection_close(settings: Settings, eng
         other.close()
 
 
-def test_the_board_lives_in_a_temporary_directory(tmp_path: Path) -> None:
+def test_the_board_lives_in_a_temporary_directory() -> None:
     with worker_board(3) as directory:
         assert (directory / "board").stat().st_size == 24
         assert directory.name.startswith("usagegraph-workers-")

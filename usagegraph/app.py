@@ -134,14 +134,13 @@ def create_app(
         )
         app.state.db = db
         app.state.metrics = metrics
-        board = (
-            Board.join(settings.worker_board)
-            if settings.worker_board is not None and settings.workers > 1 and admission is not None
-            else None
-        )
-        if board is not None and admission is not None:
-            holder["board"] = board
-            admission.on_change = board.publish
+        # With `serve --workers N`: publish what this process holds on the workers' board.
+        board = None
+        if admission is not None and settings.worker_board is not None and settings.workers > 1:
+            board = Board.join(settings.worker_board)
+            if board is not None:
+                holder["board"] = board
+                admission.on_change = board.publish
         if not is_configured():
             configure_logging(settings)
         pools = PoolCollector({"primary": primary, **({"read": replica} if replica is not None else {})})
@@ -174,9 +173,10 @@ def create_app(
             metrics.unregister(pools)
             for owned_engine in owned:
                 await owned_engine.dispose()
-            if board is not None and admission is not None:
-                admission.on_change = None
+            if board is not None:
                 holder.pop("board", None)
+                if admission is not None:
+                    admission.on_change = None
                 board.close()
 
     admission = (

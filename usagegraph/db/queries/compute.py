@@ -53,7 +53,6 @@ _BUCKETS = """
     WHERE usagegraph_date_add(CAST(:start AS timestamptz), k * CAST(CAST(:iv AS text) AS interval), CAST(:tz AS text))
           < CAST(:end AS timestamptz)
 """
-_BUCKET_COUNT = text(_BUCKETS)
 
 # Both checks of a requested range in one round trip: the years first (a caller refuses a longer range
 # before it looks at the count, which is bounded by its cap either way).
@@ -187,20 +186,12 @@ _WORKSPACE_SERIES = text(
 )
 
 
-async def bucket_count(
-    conn: AsyncConnection, start: datetime, end: datetime, interval: str, timezone: str
-) -> int:
-    """Number of buckets of the range, counted up to MAX_BUCKETS + 1 (enough to refuse a larger one)."""
-    cap = step_cap(start, end, interval, MAX_BUCKETS)
-    params = {"start": start, "end": end, "iv": interval, "tz": timezone, "cap": cap}
-    return int((await conn.execute(_BUCKET_COUNT, params)).scalar_one())
-
-
 async def check_range(
     conn: AsyncConnection, start: datetime, end: datetime, interval: str, timezone: str, years: int
 ) -> tuple[bool, int]:
     """Whether `end` is at most `years` calendar years after `start` in the zone (Feb 29 clamps), and the
-    range's bucket count as bucket_count gives it, in one statement."""
+    range's number of buckets, counted up to MAX_BUCKETS + 1 (enough to refuse a larger one), in one
+    statement."""
     cap = step_cap(start, end, interval, MAX_BUCKETS)
     params = {"start": start, "end": end, "iv": interval, "tz": timezone, "cap": cap, "years": years}
     row = (await conn.execute(_RANGE_CHECK, params)).one()
