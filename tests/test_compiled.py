@@ -138,6 +138,19 @@ class Query:
         return Person(id=strawberry.ID("1"), name="e", color="GREEN", at=NOW, score=1, tags=[])  # type: ignore[arg-type]
 
     @strawberry.field
+    def nested_enums(self) -> list[Row]:
+        """Enum members, a raw enum value and a value the enum refuses, inside inlined nested lists."""
+        people = [
+            Person(id=strawberry.ID(str(i)), name=f"p{i}", color=color, at=NOW, score=i, tags=[])
+            for i, color in enumerate([Color.RED, "BLUE", Color.BLUE])  # type: ignore[list-item]
+        ]
+        refused = Person(id=strawberry.ID("9"), name="g", color="GREEN", at=NOW, score=None, tags=[])  # type: ignore[arg-type]
+        return [
+            Row(person=people[0], seconds=1.0, label="ok", maybe_people=people),
+            Row(person=people[2], seconds=2.0, label="refused", maybe_people=[None, refused]),
+        ]
+
+    @strawberry.field
     def nullable_row(self) -> Row | None:
         person = Person(id=strawberry.ID("9"), name=None, color=Color.BLUE, at=NOW, score=None, tags=[])  # type: ignore[arg-type]
         return Row(person=person, seconds=1.0, label="y", maybe_people=[])
@@ -162,6 +175,10 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ badInt { name score } }", None),
     ("{ badEnum { name color } }", None),
     ("{ nullableRow { label person { name } } }", None),
+    ("{ rows { maybePeople { color at tags } person { color } } }", None),
+    ("{ nestedEnums { label person { color } } }", None),
+    ("{ nestedEnums { label maybePeople { name color } } }", None),
+    ("{ columnRows { maybePeople { color } } rows { person { color } } }", None),
     ("{ rows { person { name } } nullableRow { label } }", None),
     ("{ columns { id name color at score tags } }", None),
     ("{ columns { __typename n: name n2: name ...F } } fragment F on Person { color s: score }", None),
@@ -198,6 +215,7 @@ async def test_error_cases_really_error() -> None:
         "{ nullInNonNull { label } }",
         "{ badInt { score } }",
         "{ badEnum { color } }",
+        "{ nestedEnums { maybePeople { color } } }",
         "{ columnsNullInNonNull { name } }",
         "{ columnsBadInt { score } }",
         "{ badCost { cost } }",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from enum import Enum
 from typing import Any, TypeVar, cast, overload
 
 from graphql import (
@@ -104,52 +105,88 @@ class CompiledExecutor(Executor[Any]):
 
 
 class _Compiler:
+    """Generates one function per compiled value: nested objects and lists are inlined into its expression
+    (dict literals and comprehensions), so no call is made per nested object; a list of Columns calls the
+    columns' own builder once."""
+
     def __init__(self, executor: Executor[Any]) -> None:
         self.executor = executor
-        self.namespace: dict[str, Any] = {"_give_up": _give_up}
+        self.namespace: dict[str, Any] = {"_give_up": _give_up, "_as_list": _as_list, "Columns": Columns}
         self.counter = 0
 
-    def _name(self, prefix: str, value: Any) -> str:
+    def _fresh(self, prefix: str) -> str:
         self.counter += 1
-        name = f"{prefix}{self.counter}"
+        return f"{prefix}{self.counter}"
+
+    def _name(self, prefix: str, value: Any) -> str:
+        name = self._fresh(prefix)
         self.namespace[name] = value
         return name
 
+    def _function(self, code: str, label: str) -> Builder:
+        try:
+            exec(compile(code, f"<compiled {label}>", "exec"), self.namespace)  # noqa: S102
+        except (SyntaxError, RecursionError, MemoryError) as error:  # too deep for Python's compiler
+            raise _Uncompilable from error
+        builder: Builder = self.namespace.pop("build")
+        return builder
+
     def type_builder(self, return_type: GraphQLOutputType, field_details_list: Any) -> Builder:
         """A function completing a non-None value of return_type (nulls inside give up)."""
-        if isinstance(return_type, GraphQLNonNull):
-            return self.type_builder(return_type.of_type, field_details_list)
-        if isinstance(return_type, GraphQLList):
-            item_type = return_type.of_type
-            item = self.type_builder(item_type, field_details_list)
+        expression = self.expression(return_type, field_details_list, "value")
+        return self._function(f"def build(value):\n    return {expression}", str(return_type))
+
+    def expression(self, value_type: GraphQLOutputType, details: Any, var: str) -> str:
+        """The expression completing the non-None value held in the variable `var`."""
+        if isinstance(value_type, GraphQLNonNull):
+            value_type = value_type.of_type
+        if isinstance(value_type, GraphQLList):
+            item_type = value_type.of_type
             named = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
             from_columns = (
-                self.object_builder(named, field_details_list, columns=True)
+                self._name("columns", self.columns_builder(named, details))
                 if isinstance(named, GraphQLObjectType)
-                else _give_up
+                else "_give_up"
             )
-            if isinstance(item_type, GraphQLNonNull):
-                return lambda values: (
-                    from_columns(values)
-                    if values.__class__ is Columns
-                    else [item(v) if v is not None else _give_up() for v in _as_list(values)]
-                )
-            return lambda values: (
-                from_columns(values)
-                if values.__class__ is Columns
-                else [item(v) if v is not None else None for v in _as_list(values)]
+            item = self._fresh("x")
+            null = "_give_up()" if isinstance(item_type, GraphQLNonNull) else "None"
+            completed = self.expression(item_type, details, item)
+            return (
+                f"({from_columns}({var}) if {var}.__class__ is Columns else "
+                f"[({null} if {item} is None else {completed}) for {item} in _as_list({var})])"
             )
-        if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
-            return _leaf(return_type)
-        if isinstance(return_type, GraphQLObjectType):
-            return self.object_builder(return_type, field_details_list)
+        if isinstance(value_type, GraphQLObjectType):
+            return self._object(value_type, details, lambda attribute: f"{var}.{attribute}")
+        if isinstance(value_type, GraphQLScalarType | GraphQLEnumType):
+            return self._leaf_expression(value_type, var)
         raise _Uncompilable
 
-    def object_builder(
-        self, object_type: GraphQLObjectType, field_details_list: Any, columns: bool = False
-    ) -> Builder:
-        """A function building the result dict of one object from its attributes or, with `columns`, the
-        list of result dicts of a Columns value from its columns."""
+    def columns_builder(self, object_type: GraphQLObjectType, field_details_list: Any) -> Builder:
+        """A function building the list of result dicts of a Columns value of object_type from its
+        columns."""
+        attributes: dict[str, str] = {}
+
+        def read(attribute: str) -> str:
+            if attribute not in attributes:
+                attributes[attribute] = self._fresh("a")
+            return attributes[attribute]
+
+        result = self._object(object_type, field_details_list, read)
+        if attributes:
+            names = ", ".join(attributes.values())
+            reads = ", ".join(f"c[{attribute!r}]" for attribute in attributes)
+            code = (
+                f"def build(rows):\n    c = rows.columns\n    return [{result} for {names}, in zip({reads})]"
+            )
+        else:
+            code = f"def build(rows):\n    return [{result} for _ in range(len(rows))]"
+        return self._function(code, f"columns of {object_type.name}")
+
+    def _object(
+        self, object_type: GraphQLObjectType, field_details_list: Any, read: Callable[[str], str]
+    ) -> str:
+        """The dict literal of one object's selected fields; `read(attribute)` is the expression reading an
+        attribute of the source."""
         if object_type.is_type_of is not None:
             raise _Uncompilable
         grouped = self.executor.collect_subfields(object_type, field_details_list)
@@ -157,7 +194,6 @@ class _Compiler:
         if getattr(grouped, "new_defer_usages", None):
             raise _Uncompilable
         entries: list[str] = []
-        attributes: dict[str, str] = {}
         for response_name, details in grouped_fields.items():
             node = details[0].node
             field_name = node.name.value
@@ -177,51 +213,41 @@ class _Compiler:
             attribute = definition.python_name
             if not attribute.isidentifier():
                 raise _Uncompilable
-            field_type = field_def.type
-            value = self._value_expression(field_type, details)
-            read = (
-                attributes.setdefault(attribute, f"a{len(attributes)}") if columns else f"source.{attribute}"
-            )
-            if isinstance(field_type, GraphQLNonNull):
-                entries.append(f"{key}: (_give_up() if (v := {read}) is None else {value})")
-            else:
-                entries.append(f"{key}: (None if (v := {read}) is None else {value})")
-        result = "{" + ", ".join(entries) + "}"
-        if not columns:
-            code = f"def build(source):\n    return {result}"
-        elif attributes:
-            names = ", ".join(attributes.values())
-            reads = ", ".join(f"c[{attribute!r}]" for attribute in attributes)
-            code = (
-                f"def build(rows):\n    c = rows.columns\n    return [{result} for {names}, in zip({reads})]"
-            )
-        else:
-            code = f"def build(rows):\n    return [{result} for _ in range(len(rows))]"
-        exec(compile(code, f"<compiled {object_type.name}>", "exec"), self.namespace)  # noqa: S102
-        builder: Builder = self.namespace.pop("build")
-        return builder
+            value = self._fresh("v")
+            completed = self.expression(field_def.type, details, value)
+            null = "_give_up()" if isinstance(field_def.type, GraphQLNonNull) else "None"
+            entries.append(f"{key}: ({null} if ({value} := {read(attribute)}) is None else {completed})")
+        return "{" + ", ".join(entries) + "}"
 
-    def _value_expression(self, field_type: GraphQLOutputType, details: Any) -> str:
-        """The expression completing a non-None value `v`; built-in scalars of the expected Python type are
-        passed through inline (their serializers would return them unchanged)."""
-        named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-        if isinstance(named, GraphQLScalarType) and named.name in _PASS_THROUGH:
-            serializer = self._name("ser", _leaf(named))
-            return f"(v if {_PASS_THROUGH[named.name]} else {serializer}(v))"
-        if isinstance(named, GraphQLScalarType) and named.serialize in INLINE_SERIALIZERS:
-            serializer = self._name("ser", named.serialize)
-            unchanged = INLINE_SERIALIZERS[named.serialize]
-            return f"{serializer}(v)" if unchanged is None else f"(v if {unchanged} else {serializer}(v))"
-        sub = self._name("sub", self.type_builder(field_type, details))
-        return f"{sub}(v)"
+    def _leaf_expression(self, leaf_type: GraphQLScalarType | GraphQLEnumType, var: str) -> str:
+        """Built-in scalars of the expected Python type pass through inline (their serializers would return
+        them unchanged), our own scalars' serializers are called directly, and the members of a Python enum
+        are looked up by identity of class; anything else goes through the type's serializer."""
+        if isinstance(leaf_type, GraphQLScalarType) and leaf_type.name in _PASS_THROUGH:
+            serializer = self._name("ser", _leaf(leaf_type))
+            return f"({var} if {_PASS_THROUGH[leaf_type.name].format(v=var)} else {serializer}({var}))"
+        if isinstance(leaf_type, GraphQLScalarType) and leaf_type.serialize in INLINE_SERIALIZERS:
+            serializer = self._name("ser", leaf_type.serialize)
+            unchanged = INLINE_SERIALIZERS[leaf_type.serialize]
+            if unchanged is None:
+                return f"{serializer}({var})"
+            return f"({var} if {unchanged.format(v=var)} else {serializer}({var}))"
+        serializer = self._name("ser", _leaf(leaf_type))
+        members = _enum_names(leaf_type)
+        if members is None:
+            return f"{serializer}({var})"
+        enum_class, names = members
+        cls = self._name("enum", enum_class)
+        lookup = self._name("names", names)
+        return f"({lookup}[{var}] if {var}.__class__ is {cls} else {serializer}({var}))"
 
 
 _PASS_THROUGH = {
-    "String": "v.__class__ is str",
-    "ID": "v.__class__ is str",
-    "Boolean": "v.__class__ is bool",
-    "Int": "v.__class__ is int and -2147483648 <= v <= 2147483647",
-    "Float": "v.__class__ is float and -1.8e308 < v < 1.8e308",
+    "String": "{v}.__class__ is str",
+    "ID": "{v}.__class__ is str",
+    "Boolean": "{v}.__class__ is bool",
+    "Int": "{v}.__class__ is int and -2147483648 <= {v} <= 2147483647",
+    "Float": "{v}.__class__ is float and -1.8e308 < {v} < 1.8e308",
 }
 
 
@@ -280,3 +306,20 @@ def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Builder:
         return serialized
 
     return build
+
+
+def _enum_names(leaf_type: GraphQLScalarType | GraphQLEnumType) -> tuple[type[Enum], dict[Any, str]] | None:
+    """For an enum type backed by a Python enum: the class and each member's serialized name (members the
+    type refuses are left out, so the standard path reports them)."""
+    enum_class = getattr(leaf_type, "wrapped_cls", None)
+    if not isinstance(leaf_type, GraphQLEnumType) or not (
+        isinstance(enum_class, type) and issubclass(enum_class, Enum)
+    ):
+        return None
+    names: dict[Any, str] = {}
+    for member in enum_class:
+        try:
+            names[member] = leaf_type.serialize(member)
+        except Exception:  # noqa: BLE001,S112  (left to the standard path)
+            continue
+    return enum_class, names

@@ -207,10 +207,11 @@ SCALAR_OVERRIDES: dict[object, Any] = {
 }
 
 INLINE_SERIALIZERS: dict[Any, str | None] = {
-    serialize_bigint: "v.__class__ is int",
+    serialize_bigint: "{v}.__class__ is int",
     serialize_datetime: None,
     serialize_date: None,
     serialize_decimal: None,
 }
 """For compiled execution: serializers that return a value or raise (never None), so a compiled builder can
-call them directly; with the condition (on the value `v`) under which one would return `v` unchanged."""
+call them directly; with the condition (a format string on the value `{v}`) under which one would return the
+value unchanged."""
