@@ -171,7 +171,10 @@ async def test_import_streams_ndjson_through_ingest_and_reports_rejected_lines(
         minutes = (
             await conn.execute(text("SELECT sum(bit_count(minutes::bit(64))) FROM activity_minutes"))
         ).scalar_one()
+        marked = (await conn.execute(text("SELECT count(*) FROM insights_dirty_days"))).scalar_one()
     assert roles == ["member"]
     assert minutes == 30
+    # the import settled what a server would otherwise recompute first: no Template Insights day is left
+    assert marked == 0
     again = await asyncio.to_thread(_cli, database_url, "import", str(path))
     assert "0 accepted, 6 duplicates, 1 rejected" in again.stderr

@@ -9,13 +9,16 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from usagegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from usagegraph.local import Local
 
 err = Console(stderr=True)
 
@@ -67,13 +70,28 @@ def _bulk(settings: Settings) -> Settings:
     return settings.model_copy(update={"statement_timeout_ms": max(settings.statement_timeout_ms, 600_000)})
 
 
-async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
+async def _settle(loc: Local) -> None:
+    """After a bulk load, do now the upkeep a server would otherwise start with while it serves: the
+    Template Insights day rows of every day the data touched, and the AI session rollups' delta rows. Then
+    collect the tables' statistics and set their visibility maps (index-only scans read the heap for every
+    page not marked all-visible), rather than leave it to autovacuum during the first minutes of serving."""
     from sqlalchemy import text
 
-    from usagegraph import demo
     from usagegraph.db.queries.sessions import compact_rollups
-    from usagegraph.local import local
     from usagegraph.maintenance import refresh_insights_days
+
+    await refresh_insights_days(loc.db)
+    async with loc.db.write() as conn:
+        await compact_rollups(conn)
+    async with loc.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM (ANALYZE)"))
+
+
+async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
+
+    from usagegraph import demo
+    from usagegraph.local import local
 
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     async with local(_bulk(settings)) as loc:
@@ -88,18 +106,7 @@ async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
                     err.print(f"[yellow]rejected[/] {rejection}")
                 progress.advance(task, sum(len(records) for records in batch.values()))
             progress.update(task, total=progress.tasks[0].completed)
-        # Do now the upkeep a server would otherwise start with, while it serves: the Template Insights day
-        # rows of every day the data touched (hundreds of days of the demo set), and the AI session
-        # rollups' delta rows.
-        await refresh_insights_days(loc.db)
-        async with loc.db.write() as conn:
-            await compact_rollups(conn)
-        # The tables were just written in bulk: collect their statistics and set their visibility maps now
-        # (index-only scans read the heap for every page not marked all-visible), rather than leave it to
-        # autovacuum during the first minutes of serving.
-        async with loc.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM (ANALYZE)"))
+        await _settle(loc)
     return totals
 
 
@@ -146,6 +153,8 @@ async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, 
                     batch, lines, count = {}, {}, 0
             if count:
                 await send(batch, lines)
+        if totals["accepted"]:
+            await _settle(loc)
     return totals
 
 
