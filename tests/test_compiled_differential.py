@@ -13,6 +13,7 @@ from graphql import print_ast
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Factory
@@ -91,8 +92,17 @@ async def test_compiled_and_standard_execution_answer_identically(
         assert outcome["rejected"] == []
     token = await factory.token(await factory.user("differ", site_roles=["owner"]))
     headers = {"Authorization": f"Bearer {token}"}
-    queries = HAND_PICKED + _generated(120)
+    async with engine.connect() as conn:
+        organizations = (await conn.execute(text("SELECT id FROM organizations ORDER BY id"))).scalars().all()
+    insights = [
+        f'{{ templateInsights(organizationId: "{org}", start: "2024-06-10T00:00:00Z", end: "2024-06-20T00:00:00Z") '
+        "{ activeUsers userActivity { seconds user { id username } } "
+        "userLatency { samples p50 { ms band } p95 { ms band } user { id username name } } } }"
+        for org in organizations
+    ]
+    queries = HAND_PICKED + insights + _generated(120)
     answered_with_data = 0
+    insights_with_users = 0
     async for standard in make_client(compiled_execution=False, max_cost=10**12, rate_limit_per_minute=0):
         async for compiled in make_client(compiled_execution=True, max_cost=10**12, rate_limit_per_minute=0):
             for query in queries:
@@ -101,7 +111,10 @@ async def test_compiled_and_standard_execution_answer_identically(
                 assert _strip(b) == _strip(a), query
                 if isinstance(a.get("data"), dict) and any(v is not None for v in a["data"].values()):
                     answered_with_data += 1
+                if query in insights and a["data"]["templateInsights"]["userLatency"]:
+                    insights_with_users += 1
     assert answered_with_data >= 20
+    assert insights_with_users >= 1
 
 
 async def _post(client: httpx.AsyncClient, query: str, headers: dict[str, str]) -> dict[str, Any]:

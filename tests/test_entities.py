@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 from sqlalchemy import event
@@ -9,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from usagegraph.context import Database
+from usagegraph.loaders import Loaders
 
 
 async def _world(factory: Factory) -> dict[str, Any]:
@@ -162,3 +166,43 @@ async def test_nested_query_statement_count_does_not_grow_with_rows(
     await grow(3, 6)
     large = await count()
     assert large == small
+
+
+async def test_users_of_concurrent_reads_come_in_one_statement(factory: Factory, engine: AsyncEngine) -> None:
+    """Loaders.users (whole analytics row lists) and the user loader share one cache: concurrent calls with
+    overlapping users read each user once, and a call made while some of its users are being read waits
+    for that read and reads only the others."""
+    ids = [await factory.user(f"many-{n}") for n in range(6)]
+    loaders = Loaders(Database(engine=engine, read_engine=engine))
+    read: list[int] = []
+    second_read = asyncio.Event()
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "FROM users u" in statement:
+            read.append(sum(len(p) for p in parameters if isinstance(p, list)))
+            if len(read) == 2:
+                second_read.set()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        first, second, one, missing = await asyncio.gather(
+            loaders.users(ids[:3]),
+            loaders.users([ids[2], ids[1]]),
+            loaders.user.load(ids[3]),
+            loaders.users([uuid.uuid4()]),
+        )
+        assert read == [5]
+        pending = asyncio.ensure_future(loaders.users([ids[4]]))
+        await second_read.wait()  # ids[4] is being read
+        late = await loaders.users([ids[5], ids[4], ids[0]])
+        await pending
+        again = await loaders.users(list(reversed(ids)))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert [u.username for u in first.values()] == ["many-0", "many-1", "many-2"]
+    assert list(second) == [ids[2], ids[1]] and second[ids[2]] is first[ids[2]]
+    assert one.username == "many-3"
+    assert missing == {}
+    assert read == [5, 1, 1]  # the late call waited for ids[4] and read only ids[5]
+    assert [u.username for u in late.values()] == ["many-5", "many-4", "many-0"]
+    assert list(again) == list(reversed(ids))

@@ -3,9 +3,10 @@ Each batch takes its own connection from the pool."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -53,7 +54,30 @@ def _grouped(db: Database, fetch: Fetch, key: str, build: Callable[[Row[Any]], V
 
 class Loaders:
     def __init__(self, db: Database) -> None:
-        self.user: DataLoader[Any, Any] = _by_id(db, q.users_by_id, builders.user)
+        # Users are read for whole analytics row lists at once (see users()); both ways share one cache, and
+        # a user being read is not read again by a concurrent call.
+        self._users: dict[uuid.UUID, User] = {}
+        self._reading: dict[uuid.UUID, Awaitable[None]] = {}
+
+        async def user_batch(keys: list[uuid.UUID]) -> list[User | None]:
+            await self._read_users(keys)
+            return [self._users.get(key) for key in keys]
+
+        async def user_reads_batch(keys: list[tuple[uuid.UUID, ...]]) -> list[None]:
+            """Reads every user the concurrent reads of one tick miss, in one statement."""
+            wanted = [key for group in keys for key in group]
+            try:
+                async with db.read() as conn:
+                    rows = await q.users_by_id(conn, list(set(wanted)))
+                for row in rows:
+                    self._users[row.id] = builders.user(row)
+            finally:
+                for key in wanted:
+                    self._reading.pop(key, None)
+            return [None] * len(keys)
+
+        self.user: DataLoader[Any, Any] = DataLoader(user_batch)
+        self._user_reads: DataLoader[Any, Any] = DataLoader(user_reads_batch, cache=False)
         self.organization: DataLoader[Any, Any] = _by_id(db, q.organizations_by_id, builders.organization)
         self.template: DataLoader[Any, Any] = _by_id(db, q.templates_by_id, builders.template)
         self.workspace: DataLoader[Any, Any] = _by_id(db, q.workspaces_by_id, builders.workspace)
@@ -95,8 +119,27 @@ class Loaders:
         for loader in vars(self).values():
             if isinstance(loader, DataLoader):
                 loader.clear_all()
+        self._users.clear()
+        self._reading.clear()
 
-    async def users(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
-        """Prime the user loader once for many rows; analytics rows then carry plain User objects."""
-        users = await self.user.load_many(list(ids))
-        return {user.uuid: user for user in users if user is not None}
+    async def users(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, User]:
+        """The users of many analytics rows at once, by id (unknown ids are left out): those this request
+        has not read yet come in one statement, shared by the calls of the same tick, with one future per
+        call (a DataLoader's load_many makes a future, a task callback and a gather entry per user)."""
+        ids = list(ids)
+        await self._read_users(ids)
+        known = self._users
+        return {key: known[key] for key in ids if key in known}
+
+    async def _read_users(self, ids: Sequence[uuid.UUID]) -> None:
+        """Waits until every one of these users this request has not read yet has been read."""
+        known, reading = self._users, self._reading
+        missing = tuple({key for key in ids if key not in known and key not in reading})
+        waits = {id(w): w for w in (reading[key] for key in set(ids) if key in reading)}
+        if missing:
+            read = self._user_reads.load(missing)
+            for key in missing:
+                reading[key] = read
+            waits[id(read)] = read
+        if waits:
+            await asyncio.gather(*waits.values())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from strawberry.types import Info
 
 from usagegraph.auth.permissions import as_uuid
+from usagegraph.compiled import Columns
 from usagegraph.db.queries import activity as q
 from usagegraph.db.queries import usage_metrics as mq
 from usagegraph.errors import BadUserInput, NotFound
@@ -87,19 +88,27 @@ async def activity(
             conn, q.ReportSpec([org] if org is not None else all_orgs, starts, ends, _category(category))
         )
     users = await info.context.loaders.users({user_id for row in rows for user_id in row.user_ids})
+    # Rows go to the compiled executor as columns (usagegraph.compiled.Columns): no object per user and bucket.
     per_bucket: dict[int, list[UserActivity]] = {}
     report_users: list[UserActivityTotal] = []
     for row in rows:
-        entries = zip(row.user_ids, row.sessions, row.minutes, strict=True)
+        people = [users[u] for u in row.user_ids]
+        seconds = [m * 60.0 for m in row.minutes]
         if row.k is None:
-            report_users = [
-                UserActivityTotal(user=users[u], total_duration_seconds=m * 60.0, total_count=n)
-                for u, n, m in entries
-            ]
+            report_users = cast(
+                list[UserActivityTotal],
+                Columns(
+                    UserActivityTotal,
+                    {"user": people, "total_duration_seconds": seconds, "total_count": list(row.sessions)},
+                ),
+            )
         else:
-            per_bucket[row.k] = [
-                UserActivity(user=users[u], duration_seconds=m * 60.0, count=n) for u, n, m in entries
-            ]
+            per_bucket[row.k] = cast(
+                list[UserActivity],
+                Columns(
+                    UserActivity, {"user": people, "duration_seconds": seconds, "count": list(row.sessions)}
+                ),
+            )
     buckets = [
         ActivityBucket(
             start=bucket_start,

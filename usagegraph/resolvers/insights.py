@@ -13,16 +13,18 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from usagegraph.auth.permissions import CanViewInsights
+from usagegraph.compiled import Columns
 from usagegraph.db.queries import insights as q
 from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.errors import BadUserInput, InsightsDisabled
 from usagegraph.resolvers.selection import selected_names
+from usagegraph.schema.entities import User
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
 from usagegraph.schema.insights import (
     AppUsage,
@@ -200,23 +202,36 @@ async def _insights(
         interval=chosen,
         active_users=len(rollup.users),
         active_users_series=_series(bounds, end, rollup.series),
-        user_latency=[
-            UserLatency(
-                user=users[row.user_id],
-                p50=Latency(ms=row.p50, band=band(row.p50)),
-                p95=Latency(ms=row.p95, band=band(row.p95)),
-                samples=row.samples,
-            )
-            for row in latency or ()
-            if row.user_id in users
-        ],
+        user_latency=_user_latency(latency or (), users),
         app_usage=_app_usage(rollup.apps, app_sessions or ()),
-        user_activity=[
-            UserUsage(user=users[row.user_id], seconds=60.0 * row.minutes)
-            for row in rollup.users
-            if row.user_id in users
-        ],
+        user_activity=cast(
+            list[UserUsage],
+            Columns(
+                UserUsage,
+                {
+                    "user": [users[row.user_id] for row in rollup.users if row.user_id in users],
+                    "seconds": [60.0 * row.minutes for row in rollup.users if row.user_id in users],
+                },
+            ),
+        ),
         parameters=_parameters(parameters or ()),
+    )
+
+
+def _user_latency(rows: Sequence[Any], users: dict[uuid.UUID, User]) -> list[UserLatency]:
+    """Each user's latency percentiles, as columns for the compiled executor (usagegraph.compiled.Columns)."""
+    rows = [row for row in rows if row.user_id in users]
+    return cast(
+        list[UserLatency],
+        Columns(
+            UserLatency,
+            {
+                "user": [users[row.user_id] for row in rows],
+                "p50": [Latency(ms=row.p50, band=band(row.p50)) for row in rows],
+                "p95": [Latency(ms=row.p95, band=band(row.p95)) for row in rows],
+                "samples": [row.samples for row in rows],
+            },
+        ),
     )
 
 
