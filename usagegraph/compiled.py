@@ -222,7 +222,7 @@ class _Compiler:
     def _leaf_expression(self, leaf_type: GraphQLScalarType | GraphQLEnumType, var: str) -> str:
         """Built-in scalars of the expected Python type pass through inline (their serializers would return
         them unchanged), our own scalars' serializers are called directly, and the members of a Python enum
-        are looked up by identity of class; anything else goes through the type's serializer."""
+        are looked up by their name once their class is checked; anything else goes through the type's serializer."""
         if isinstance(leaf_type, GraphQLScalarType) and leaf_type.name in _PASS_THROUGH:
             serializer = self._name("ser", _leaf(leaf_type))
             return f"({var} if {_PASS_THROUGH[leaf_type.name].format(v=var)} else {serializer}({var}))"
@@ -239,7 +239,7 @@ class _Compiler:
         enum_class, names = members
         cls = self._name("enum", enum_class)
         lookup = self._name("names", names)
-        return f"({lookup}[{var}] if {var}.__class__ is {cls} else {serializer}({var}))"
+        return f"({lookup}[{var}._name_] if {var}.__class__ is {cls} else {serializer}({var}))"
 
 
 _PASS_THROUGH = {
@@ -309,8 +309,9 @@ def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Builder:
 
 
 def _enum_names(leaf_type: GraphQLScalarType | GraphQLEnumType) -> tuple[type[Enum], dict[Any, str]] | None:
-    """For an enum type backed by a Python enum: the class and each member's serialized name (members the
-    type refuses are left out, so the standard path reports them)."""
+    """For an enum type backed by a Python enum: the class and each member's serialized name by the member's
+    own name (a plain attribute, where hashing a member calls Python code); members the type refuses are left
+    out, so the standard path reports them."""
     enum_class = getattr(leaf_type, "wrapped_cls", None)
     if not isinstance(leaf_type, GraphQLEnumType) or not (
         isinstance(enum_class, type) and issubclass(enum_class, Enum)
@@ -319,7 +320,7 @@ def _enum_names(leaf_type: GraphQLScalarType | GraphQLEnumType) -> tuple[type[En
     names: dict[Any, str] = {}
     for member in enum_class:
         try:
-            names[member] = leaf_type.serialize(member)
+            names[member._name_] = leaf_type.serialize(member)
         except Exception:  # noqa: BLE001,S112  (left to the standard path)
             continue
     return enum_class, names
