@@ -9,7 +9,7 @@ workspaces; 1,000 users active every day of the last 30 days, the others once in
 latency samples per user), written as NDJSON and loaded with `usagegraph import` into the embedded server
 under --data-dir on first run.
 
-    .venv/bin/python -m bench.http_bench [--seconds 10] [--connections 16]
+    .venv/bin/python -m bench.http_bench [--seconds 15] [--connections 16]
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def _wrk(url: str, token: str, body: bytes, seconds: int, connections: int) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--data-dir", default=".usagegraph-http")
     args = parser.parse_args()
