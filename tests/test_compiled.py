@@ -46,6 +46,12 @@ class Row:
 
 
 @strawberry.type
+class Link:
+    name: str
+    next: Link | None
+
+
+@strawberry.type
 class Amount:
     cost: Decimal
     tokens: BigInt
@@ -136,6 +142,13 @@ class Query:
     @strawberry.field
     def bad_enum(self) -> Person:
         return Person(id=strawberry.ID("1"), name="e", color="GREEN", at=NOW, score=1, tags=[])  # type: ignore[arg-type]
+
+    @strawberry.field
+    def chain(self) -> Link:
+        link = Link(name="end", next=None)
+        for i in range(200):
+            link = Link(name=f"n{i}", next=link)
+        return link
 
     @strawberry.field
     def nested_enums(self) -> list[Row]:
@@ -260,6 +273,22 @@ def test_decimal_serialization_fast_path_is_exact(value: Decimal | int) -> None:
     assert serialize_decimal(value) == format(
         Decimal(value).quantize(Decimal("0.000001"), context=exact), "f"
     )
+
+
+async def test_a_selection_too_deep_for_python_falls_back_to_standard_execution() -> None:
+    """150 nested objects make an expression Python's compiler refuses; graphql-core answers instead."""
+    from usagegraph import compiled
+
+    query = "{ chain { " + "next { " * 150 + "name" + " }" * 150 + " } }"
+    compiled._cache.clear()
+    result = await _run(query, None, compiled=True)
+    assert result == await _run(query, None, compiled=False)
+    assert result.errors is None
+    assert list(compiled._cache.values())[0][1] is None
+    compiled._cache.clear()
+    shallow = await _run("{ chain { name next { name } } }", None, compiled=True)
+    assert shallow.data == {"chain": {"name": "n199", "next": {"name": "n198"}}}
+    assert list(compiled._cache.values())[0][1] is not None
 
 
 async def test_plain_subtrees_are_compiled_and_resolvers_are_not() -> None:
