@@ -89,7 +89,6 @@ async def _settle(loc: Local) -> None:
 
 
 async def _demo_data(settings: Settings, seed: int) -> dict[str, int]:
-
     from usagegraph import demo
     from usagegraph.local import local
 

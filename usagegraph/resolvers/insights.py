@@ -204,17 +204,20 @@ async def _insights(
         active_users_series=_series(bounds, end, rollup.series),
         user_latency=_user_latency(latency or (), users),
         app_usage=_app_usage(rollup.apps, app_sessions or ()),
-        user_activity=cast(
-            list[UserUsage],
-            Columns(
-                UserUsage,
-                {
-                    "user": [users[row.user_id] for row in rollup.users if row.user_id in users],
-                    "seconds": [60.0 * row.minutes for row in rollup.users if row.user_id in users],
-                },
-            ),
-        ),
+        user_activity=_user_usage(rollup.users, users),
         parameters=_parameters(parameters or ()),
+    )
+
+
+def _user_usage(rows: Sequence[Any], users: dict[uuid.UUID, User]) -> list[UserUsage]:
+    """Each user's minutes, as columns for the compiled executor (usagegraph.compiled.Columns)."""
+    rows = [row for row in rows if row.user_id in users]
+    return cast(
+        list[UserUsage],
+        Columns(
+            UserUsage,
+            {"user": [users[row.user_id] for row in rows], "seconds": [60.0 * row.minutes for row in rows]},
+        ),
     )
 
 
