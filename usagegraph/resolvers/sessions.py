@@ -349,7 +349,7 @@ async def _all_user_series(
     list's, so their loading starts here, usually before the users list's own statement is done."""
     async with info.context.db.read() as conn:
         grid = await q.user_timeseries(conn, spec, buckets)
-    primed = info.context.loaders.user.load_many(grid.users)
+    primed = asyncio.ensure_future(info.context.loaders.users(grid.users))
     primed.add_done_callback(lambda done: done.cancelled() or done.exception())
     width = len(grid.buckets)
     starts = [b.bucket_start for b in grid.buckets]
