@@ -206,3 +206,28 @@ async def test_users_of_concurrent_reads_come_in_one_statement(factory: Factory,
     assert read == [5, 1, 1]  # the late call waited for ids[4] and read only ids[5]
     assert [u.username for u in late.values()] == ["many-5", "many-4", "many-0"]
     assert list(again) == list(reversed(ids))
+
+
+async def test_a_cancelled_caller_does_not_cancel_a_shared_user_read(
+    factory: Factory, engine: AsyncEngine
+) -> None:
+    ids = [await factory.user(f"shared-{n}") for n in range(3)]
+    loaders = Loaders(Database(engine=engine, read_engine=engine))
+    started = asyncio.Event()
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM users u" in statement:
+            started.set()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        first = asyncio.ensure_future(loaders.users(ids))
+        await started.wait()
+        second = asyncio.ensure_future(loaders.users(ids[1:]))
+        await asyncio.sleep(0)
+        first.cancel()
+        found = await second
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert [u.username for u in found.values()] == ["shared-1", "shared-2"]
+    assert first.cancelled()

@@ -142,4 +142,6 @@ class Loaders:
                 reading[key] = read
             waits[id(read)] = read
         if waits:
-            await asyncio.gather(*waits.values())
+            # Shielded: the reads are shared, and a caller cancelled while it waits must not cancel them for
+            # the others.
+            await asyncio.gather(*(asyncio.shield(wait) for wait in waits.values()))
