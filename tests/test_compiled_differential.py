@@ -75,6 +75,11 @@ def _strip(body: Any) -> Any:
     are not fixed by GraphQL. Errors are compared as a set, with list positions in their paths elided. A
     range left to its default ends at the wall clock, which moves between the two requests: every time after
     the demo data's (the data ends at NOW) is the wall clock's."""
+    if isinstance(body, dict) and body.get("data", ...) is None and body.get("errors"):
+        # The root was nulled: graphql-core then answers with the errors raised before it stopped, which
+        # depends on timing (one query with four failing root fields gave two different error lists over 60
+        # runs of standard execution alone, 4 and 56 times). That there were errors is what is fixed.
+        body = {**body, "errors": "<errors: the root was nulled>"}
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
         errors = [
             {**e, "path": ["#" if isinstance(p, int) else p for p in e.get("path") or []]}
