@@ -202,40 +202,34 @@ async def _insights(
         interval=chosen,
         active_users=len(rollup.users),
         active_users_series=_series(bounds, end, rollup.series),
-        user_latency=_user_latency(latency or (), users),
-        app_usage=_app_usage(rollup.apps, app_sessions or ()),
-        user_activity=_user_usage(rollup.users, users),
-        parameters=_parameters(parameters or ()),
-    )
-
-
-def _user_usage(rows: Sequence[Any], users: dict[uuid.UUID, User]) -> list[UserUsage]:
-    """Each user's minutes, as columns for the compiled executor (usagegraph.compiled.Columns)."""
-    rows = [row for row in rows if row.user_id in users]
-    return cast(
-        list[UserUsage],
-        Columns(
-            UserUsage,
-            {"user": [users[row.user_id] for row in rows], "seconds": [60.0 * row.minutes for row in rows]},
-        ),
-    )
-
-
-def _user_latency(rows: Sequence[Any], users: dict[uuid.UUID, User]) -> list[UserLatency]:
-    """Each user's latency percentiles, as columns for the compiled executor (usagegraph.compiled.Columns)."""
-    rows = [row for row in rows if row.user_id in users]
-    return cast(
-        list[UserLatency],
-        Columns(
+        user_latency=_per_user(
             UserLatency,
-            {
-                "user": [users[row.user_id] for row in rows],
+            latency or (),
+            users,
+            lambda rows: {
                 "p50": [Latency(ms=row.p50, band=band(row.p50)) for row in rows],
                 "p95": [Latency(ms=row.p95, band=band(row.p95)) for row in rows],
                 "samples": [row.samples for row in rows],
             },
         ),
+        app_usage=_app_usage(rollup.apps, app_sessions or ()),
+        user_activity=_per_user(
+            UserUsage, rollup.users, users, lambda rows: {"seconds": [60.0 * row.minutes for row in rows]}
+        ),
+        parameters=_parameters(parameters or ()),
     )
+
+
+def _per_user(
+    factory: Callable[..., T],
+    rows: Sequence[Any],
+    users: dict[uuid.UUID, User],
+    columns: Callable[[list[Any]], dict[str, list[Any]]],
+) -> list[T]:
+    """The rows whose user was found, as columns for the compiled executor
+    (usagegraph.compiled.Columns): `user` and what `columns` makes of the rows."""
+    kept = [row for row in rows if row.user_id in users]
+    return cast(list[T], Columns(factory, {"user": [users[row.user_id] for row in kept], **columns(kept)}))
 
 
 async def _sections(
