@@ -308,7 +308,7 @@ def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Builder:
     return build
 
 
-def _enum_names(leaf_type: GraphQLScalarType | GraphQLEnumType) -> tuple[type[Enum], dict[Any, str]] | None:
+def _enum_names(leaf_type: GraphQLScalarType | GraphQLEnumType) -> tuple[type[Enum], dict[str, str]] | None:
     """For an enum type backed by a Python enum: the class and each member's serialized name by the member's
     own name (a plain attribute, where hashing a member calls Python code); members the type refuses are left
     out, so the standard path reports them."""
@@ -317,7 +317,7 @@ def _enum_names(leaf_type: GraphQLScalarType | GraphQLEnumType) -> tuple[type[En
         isinstance(enum_class, type) and issubclass(enum_class, Enum)
     ):
         return None
-    names: dict[Any, str] = {}
+    names: dict[str, str] = {}
     for member in enum_class:
         try:
             names[member._name_] = leaf_type.serialize(member)
