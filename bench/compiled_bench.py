@@ -34,7 +34,7 @@ import orjson
 import strawberry
 from graphql import ExecutionResult, execute, parse
 
-from usagegraph.compiled import CompiledExecutor
+from usagegraph.execution.compiled import CompiledExecutor
 from usagegraph.schema.activity import (
     ActivityBucket,
     ActivityReport,

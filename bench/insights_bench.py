@@ -33,11 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.dataset import DATABASE, END, generate, make_engine
 from usagegraph.auth.principal import Principal
-from usagegraph.compiled import CompiledExecutor
-from usagegraph.context import Context, Database
+from usagegraph.db.database import Database
 from usagegraph.db.queries import insights as q
 from usagegraph.db.queries.app_days import ALL_TEMPLATES
-from usagegraph.loaders import Loaders
+from usagegraph.execution.compiled import CompiledExecutor
+from usagegraph.execution.context import Context
+from usagegraph.execution.loaders import Loaders
+from usagegraph.schema import builders
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
 
@@ -148,7 +150,11 @@ async def main() -> None:
         data: Any = None
         for _ in range(args.runs):
             context = Context(
-                settings=settings, db=db, principal=principal(), request_id="bench", loaders=Loaders(db)
+                settings=settings,
+                db=db,
+                principal=principal(),
+                request_id="bench",
+                loaders=Loaders(db, builders),
             )
             began = time.perf_counter()
             result = await execute(  # type: ignore[misc]

@@ -36,13 +36,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from usagegraph.auth.principal import Principal
-from usagegraph.compiled import CompiledExecutor
-from usagegraph.context import Context, Database
 from usagegraph.db import migrate
+from usagegraph.db.database import Database
 from usagegraph.db.embedded import start_embedded
 from usagegraph.db.engine import create_engine
 from usagegraph.db.queries import sessions as q
-from usagegraph.loaders import Loaders
+from usagegraph.execution.compiled import CompiledExecutor
+from usagegraph.execution.context import Context
+from usagegraph.execution.loaders import Loaders
+from usagegraph.schema import builders
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
 
@@ -298,7 +300,7 @@ class Ours:
             db=self.db,
             principal=self.principal,
             request_id=uuid.uuid4().hex,
-            loaders=Loaders(self.db),
+            loaders=Loaders(self.db, builders),
         )
         result = await execute(  # type: ignore[misc]
             self.schema,

@@ -78,7 +78,7 @@ async def _settle(loc: Local) -> None:
     from sqlalchemy import text
 
     from usagegraph.db.queries.sessions import compact_rollups
-    from usagegraph.maintenance import refresh_insights_days
+    from usagegraph.upkeep.periodic import refresh_insights_days
 
     await refresh_insights_days(loc.db)
     async with loc.db.write() as conn:
@@ -182,8 +182,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from usagegraph.db.engine import resolve_database_url
-    from usagegraph.logging import configure_logging
-    from usagegraph.workers import worker_board
+    from usagegraph.http.workers import worker_board
+    from usagegraph.monitoring.logging import configure_logging
 
     embedded = settings.database_url is None
     if embedded:

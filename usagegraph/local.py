@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.utils.await_maybe import await_maybe
 
 from usagegraph.auth.principal import Principal
-from usagegraph.context import Context, Database
 from usagegraph.db import migrate
+from usagegraph.db.database import Database
 from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.errors import UsageGraphError
-from usagegraph.loaders import Loaders
+from usagegraph.execution.context import Context
+from usagegraph.execution.loaders import Loaders
+from usagegraph.schema import builders
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
 
@@ -49,7 +51,7 @@ class Local:
             db=self.db,
             principal=SYSTEM,
             request_id=uuid.uuid4().hex,
-            loaders=Loaders(self.db),
+            loaders=Loaders(self.db, builders),
         )
         result = await await_maybe(
             execute(self.schema, INGEST, context_value=context, variable_values={"batch": batch})

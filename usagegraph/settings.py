@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     """with more than one worker, a keep-alive connection is closed after this many requests (0 = never),
     so that connections spread over the workers again (usagegraph.app.KeepAliveLimitMiddleware)"""
     worker_board: Path | None = None
-    """set by `serve --workers N` for its worker processes (usagegraph.workers), not by hand"""
+    """set by `serve --workers N` for its worker processes (usagegraph.http.workers), not by hand"""
     disable_template_insights: bool = False
     price_table: Path | None = None
     log_level: str = "INFO"
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     pool_size: int = 20
     pool_max_overflow: int = 20
     document_cache_size: int = 256
-    # Admission control, per server process (usagegraph.admission): GraphQL requests run in arrival order,
+    # Admission control, per server process (usagegraph.http.admission): GraphQL requests run in arrival order,
     # at least admission_min_active at once and one more per admission_share requests held (running or
     # waiting); one not admitted within admission_max_wait_seconds gets 503. admission_min_active 0: off.
     admission_min_active: int = Field(default_factory=lambda: (os.cpu_count() or 1) + 1, ge=0)

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from strawberry.types import Info
 
 from usagegraph.auth.permissions import as_uuid
-from usagegraph.compiled import Columns
 from usagegraph.db.queries import activity as q
 from usagegraph.db.queries import usage_metrics as mq
 from usagegraph.errors import BadUserInput, NotFound
+from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.selection import selected_names
 from usagegraph.schema.activity import (
     ActivityBucket,
@@ -88,7 +88,7 @@ async def activity(
             conn, q.ReportSpec([org] if org is not None else all_orgs, starts, ends, _category(category))
         )
     users = await info.context.loaders.users({user_id for row in rows for user_id in row.user_ids})
-    # Rows go to the compiled executor as columns (usagegraph.compiled.Columns): no object per user and bucket.
+    # Rows go to the compiled executor as columns (usagegraph.execution.compiled.Columns): no object per user and bucket.
     per_bucket: dict[int, list[UserActivity]] = {}
     report_users: list[UserActivityTotal] = []
     for row in rows:

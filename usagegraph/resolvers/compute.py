@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
-from usagegraph.compiled import Columns
 from usagegraph.db.queries import compute as q
 from usagegraph.errors import BadUserInput
+from usagegraph.execution.compiled import Columns
 from usagegraph.schema.compute import (
     ComputeUsage,
     NodeUtilization,
@@ -142,7 +142,7 @@ def _stats(row: Row[Any], prefix: str) -> UtilizationStats:
 
 
 def _points(rows: Sequence[Row[Any]]) -> list[UtilizationPoint]:
-    """A series as columns (usagegraph.compiled.Columns): the compiled executor builds its points without an
+    """A series as columns (usagegraph.execution.compiled.Columns): the compiled executor builds its points without an
     object per bucket; cpu and memory arrive as floats or nulls."""
     columns: dict[str, Sequence[Any]] = {
         "start": [row.bucket_start for row in rows],

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from usagegraph.auth.permissions import CanViewInsights
-from usagegraph.compiled import Columns
 from usagegraph.db.queries import insights as q
 from usagegraph.db.queries.app_days import ALL_TEMPLATES
 from usagegraph.errors import BadUserInput, InsightsDisabled
+from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.selection import selected_names
 from usagegraph.schema.entities import User
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
@@ -227,7 +227,7 @@ def _per_user(
     columns: Callable[[list[Any]], dict[str, list[Any]]],
 ) -> list[T]:
     """The rows whose user was found, as columns for the compiled executor
-    (usagegraph.compiled.Columns): `user` and what `columns` makes of the rows."""
+    (usagegraph.execution.compiled.Columns): `user` and what `columns` makes of the rows."""
     kept = [row for row in rows if row.user_id in users]
     return cast(list[T], Columns(factory, {"user": [users[row.user_id] for row in kept], **columns(kept)}))
 

@@ -18,11 +18,11 @@ import strawberry
 from strawberry.types import Info
 
 from usagegraph.auth import roles
-from usagegraph.compiled import Columns
-from usagegraph.context import Database
+from usagegraph.db.database import Database
 from usagegraph.db.queries import sessions as q
 from usagegraph.db.queries.sessions import HISTOGRAM_BOUNDS, Buckets, SessionSpec
 from usagegraph.errors import BadUserInput, Forbidden
+from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.pagination import decode_cursor, encode_cursor, page_size
 from usagegraph.resolvers.selection import selected_names, subfields
 from usagegraph.schema.common import PageInfo

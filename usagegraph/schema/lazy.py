@@ -1,5 +1,5 @@
-"""Types call resolvers, and resolvers build types: the types reach their resolver modules lazily so that
-neither import order nor a cycle matters."""
+"""The one way a type reaches its resolver module: lazily, at call time. Types call resolvers and resolvers
+build types, so neither may import the other when it loads; type-to-type references use strawberry.lazy."""
 
 from __future__ import annotations
 

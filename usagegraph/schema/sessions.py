@@ -14,7 +14,10 @@ from strawberry.types import Info
 from usagegraph.db.queries.sessions import SessionSpec
 from usagegraph.schema.common import PageInfo, UserRef
 from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
+from usagegraph.schema.lazy import resolvers
 from usagegraph.schema.scalars import BigInt
+
+sessions = resolvers("sessions")
 
 
 @strawberry.input
@@ -103,8 +106,6 @@ class UserSessionStats:
     async def timeseries(
         self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
     ) -> Sequence[SessionPoint]:
-        from usagegraph.resolvers import sessions
-
         return await sessions.user_timeseries(info, self, interval, timezone)
 
 
@@ -117,34 +118,24 @@ class SessionAnalytics:
 
     @strawberry.field
     async def summary(self, info: Info) -> SessionSummary:
-        from usagegraph.resolvers import sessions
-
         return await sessions.summary(info, self.spec)
 
     @strawberry.field
     async def timeseries(
         self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
     ) -> list[SessionPoint]:
-        from usagegraph.resolvers import sessions
-
         return await sessions.timeseries(info, self.spec, interval, timezone)
 
     @strawberry.field
     async def by_agent(self, info: Info) -> list[AgentStats]:
-        from usagegraph.resolvers import sessions
-
         return await sessions.by_agent(info, self.spec)
 
     @strawberry.field
     async def cost_breakdown(self, info: Info, by: CostDimension) -> list[CostSlice]:
-        from usagegraph.resolvers import sessions
-
         return await sessions.cost_breakdown(info, self.spec, by)
 
     @strawberry.field
     async def users(self, info: Info) -> list[UserSessionStats]:
-        from usagegraph.resolvers import sessions
-
         return await sessions.users(info, self.spec)
 
 

@@ -1,0 +1,1 @@
+"""One GraphQL request from document to response: context, loaders, validation, cost and the compiled executor."""

@@ -1,0 +1,1 @@
+"""The HTTP surface: the GraphQL endpoint, its middleware, admission, rate limits and the worker board."""

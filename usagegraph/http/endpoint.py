@@ -1,0 +1,354 @@
+"""GraphQL over HTTP: request parsing, content negotiation, authentication, parse/validate caches,
+execution and error masking. Written against graphql-core directly so that every status code of the
+GraphQL-over-HTTP specification is ours to choose."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import orjson
+from graphql import (
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
+from graphql.execution.executor import Executor
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.utils.await_maybe import await_maybe
+
+from usagegraph.auth.principal import Principal
+from usagegraph.auth.tokens import token_digest
+from usagegraph.db.database import Database
+from usagegraph.db.queries.auth import token_owner
+from usagegraph.errors import UsageGraphError
+from usagegraph.execution.context import Context
+from usagegraph.execution.cost import estimate_cost
+from usagegraph.execution.documents import DocumentCache
+from usagegraph.execution.loaders import Loaders
+from usagegraph.http.ratelimit import RateLimiter, retry_after
+from usagegraph.monitoring.logging import get_logger
+from usagegraph.monitoring.metrics import Metrics
+from usagegraph.schema import builders
+from usagegraph.settings import Settings
+
+log = get_logger("usagegraph.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+GRAPHIQL_HTML = (Path(__file__).parents[1] / "static" / "graphiql.html").read_text(encoding="utf-8")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+def _accepts(request: Request) -> str | None:
+    """The media type to answer with, or None when the client accepts neither JSON form."""
+    accept = request.headers.get("accept", "")
+    if not accept.strip():
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate(accept.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for param in pieces[1:]:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media in (GRAPHQL_RESPONSE, JSON):
+            choice = media
+        elif media in ("*/*", "application/*"):
+            choice = JSON
+        else:
+            continue
+        rank = (q, -position, choice)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    return best[2] if best else None
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    if isinstance(original, UsageGraphError):
+        formatted = dict(error.formatted)
+        formatted["message"] = original.message
+        formatted["extensions"] = {**original.to_graphql_extensions(), "requestId": request_id}
+        return formatted
+    if original is not None and not isinstance(original, GraphQLError):
+        if isinstance(original, ValueError) and _is_coercion(error):
+            formatted = dict(error.formatted)
+            formatted["extensions"] = {"code": "BAD_USER_INPUT", "requestId": request_id}
+            return formatted
+        log.error(
+            "unhandled error in resolver",
+            request_id=request_id,
+            path=error.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        masked: dict[str, Any] = {
+            "message": "Internal server error",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        }
+        if error.locations is not None:
+            masked["locations"] = [loc._asdict() for loc in error.locations]
+        if error.path is not None:
+            masked["path"] = error.path
+        return masked
+    formatted = dict(error.formatted)
+    extensions: dict[str, Any] = dict(cast(dict[str, Any], formatted.get("extensions") or {}))
+    extensions.setdefault("code", "BAD_USER_INPUT")
+    extensions["requestId"] = request_id
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def _is_coercion(error: GraphQLError) -> bool:
+    return error.path is None
+
+
+def _dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload)
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        settings: Settings,
+        db: Database,
+        executor_class: type[Executor[Any]] | None = None,
+        on_operation: Callable[[str | None, str], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.db = db
+        self.documents = DocumentCache(schema, settings)
+        self.executor_class = executor_class
+        self.on_operation = on_operation
+        self.metrics = metrics
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = request.state.request_id
+        if request.method == "GET" and _wants_html(request) and self.settings.graphiql:
+            return HTMLResponse(GRAPHIQL_HTML)
+        media = _accepts(request)
+        try:
+            if media is None:
+                raise HttpError(
+                    406, "Accept application/graphql-response+json or application/json", "BAD_USER_INPUT"
+                )
+            params = await self._params(request)
+            principal = await self._authenticate(request)
+            return await self._run(request, params, principal, media, request_id)
+        except HttpError as error:
+            body = {
+                "errors": [
+                    {"message": error.message, "extensions": {"code": error.code, "requestId": request_id}}
+                ]
+            }
+            return Response(
+                _dumps(body), status_code=error.status, media_type=media or JSON, headers=error.headers
+            )
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            query_params = request.query_params
+            params: dict[str, Any] = {
+                "query": query_params.get("query"),
+                "operationName": query_params.get("operationName") or None,
+            }
+            raw_variables = query_params.get("variables")
+            if raw_variables:
+                try:
+                    params["variables"] = orjson.loads(raw_variables)
+                except orjson.JSONDecodeError:
+                    raise HttpError(400, "variables must be a JSON object", "BAD_USER_INPUT") from None
+            return self._check_params(params)
+        if request.method != "POST":
+            raise HttpError(405, "GraphQL accepts GET and POST", "BAD_USER_INPUT", {"Allow": "GET, POST"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise HttpError(415, "POST bodies must be application/json", "BAD_USER_INPUT")
+        body = await _read_limited(request, self.settings.max_body_bytes)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise HttpError(400, "the body is not valid JSON", "BAD_USER_INPUT") from None
+        if isinstance(payload, list):
+            raise HttpError(400, "batched operations are not enabled", "BAD_USER_INPUT")
+        if not isinstance(payload, dict):
+            raise HttpError(400, "the body must be a JSON object", "BAD_USER_INPUT")
+        return self._check_params(payload)
+
+    @staticmethod
+    def _check_params(params: dict[str, Any]) -> dict[str, Any]:
+        query = params.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise HttpError(400, "query must be a non-empty string", "BAD_USER_INPUT")
+        variables = params.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            raise HttpError(400, "variables must be a JSON object", "BAD_USER_INPUT")
+        operation_name = params.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise HttpError(400, "operationName must be a string", "BAD_USER_INPUT")
+        extensions = params.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise HttpError(400, "extensions must be a JSON object", "BAD_USER_INPUT")
+        return params
+
+    async def _authenticate(self, request: Request) -> Principal:
+        token = _token_from_headers(request)
+        if token is None:
+            raise HttpError(
+                401,
+                "authentication required: send Authorization: Bearer <token>",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        async with self.db.read() as conn:
+            owner = await token_owner(conn, token_digest(token))
+        if owner is None:
+            raise HttpError(
+                401, "invalid, expired or revoked token", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            )
+        request.state.user_id = str(owner.user_id)
+        wait = self.limiter.acquire(owner.token_id)
+        if wait > 0:
+            raise HttpError(
+                429, "rate limit exceeded for this token", "RATE_LIMITED", {"Retry-After": retry_after(wait)}
+            )
+        return Principal(owner.user_id, owner.username, owner.site_roles, owner.org_roles, owner.token_id)
+
+    async def _run(
+        self, request: Request, params: dict[str, Any], principal: Principal, media: str, request_id: str
+    ) -> Response:
+        strict = media == GRAPHQL_RESPONSE
+        document, errors = self.documents.get(params["query"])
+        operation_name = params.get("operationName")
+        if errors or document is None:
+            self._count(operation_name, "client_error")
+            body = {"errors": [format_error(e, request_id) for e in errors]}
+            return Response(_dumps(body), status_code=400 if strict else 200, media_type=media)
+        operation = get_operation_ast(document, operation_name)
+        if operation_name is None and operation is not None and operation.name is not None:
+            operation_name = operation.name.value
+        if operation is not None and operation.operation != OperationType.QUERY and request.method == "GET":
+            raise HttpError(405, "mutations are only accepted over POST", "BAD_USER_INPUT", {"Allow": "POST"})
+        if operation is not None:
+            cost = estimate_cost(self.schema, document, operation, params.get("variables"))
+            if cost > self.settings.max_cost:
+                self._count(operation_name, "client_error")
+                error = {
+                    "message": f"query cost {cost} exceeds the budget of {self.settings.max_cost}",
+                    "extensions": {
+                        "code": "QUERY_TOO_COMPLEX",
+                        "cost": cost,
+                        "budget": self.settings.max_cost,
+                        "requestId": request_id,
+                    },
+                }
+                return Response(
+                    _dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media
+                )
+        context = Context(
+            settings=self.settings,
+            db=self.db,
+            principal=principal,
+            request_id=request_id,
+            loaders=Loaders(self.db, builders),
+            metrics=self.metrics,
+        )
+        try:
+            result = await await_maybe(
+                execute(
+                    self.schema,
+                    document,
+                    context_value=context,
+                    variable_values=params.get("variables"),
+                    operation_name=operation_name,
+                    executor_class=self.executor_class,
+                )
+            )
+        finally:
+            context.release()
+        status = 200
+        payload: dict[str, Any] = {}
+        if result.errors:
+            payload["errors"] = [format_error(e, request_id) for e in result.errors]
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            self._count(operation_name, "client_error")
+            if strict:
+                status = 400
+            else:
+                payload["data"] = None
+        else:
+            payload["data"] = result.data
+            self._count(operation_name, _outcome(payload.get("errors")))
+        return Response(_dumps(payload), status_code=status, media_type=media)
+
+    def _count(self, operation_name: str | None, outcome: str) -> None:
+        if self.on_operation is not None:
+            self.on_operation(operation_name, outcome)
+
+
+def _outcome(errors: list[dict[str, Any]] | None) -> str:
+    if not errors:
+        return "ok"
+    if any(e.get("extensions", {}).get("code") == "INTERNAL_SERVER_ERROR" for e in errors):
+        return "server_error"
+    return "client_error"
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "query" not in request.query_params
+
+
+def _token_from_headers(request: Request) -> str | None:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    session_token = request.headers.get("session-token")
+    if session_token and session_token.strip():
+        return session_token.strip()
+    return None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpError(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def new_request_id(header: str | None) -> str:
+    if header and len(header) <= 64 and all(c.isalnum() or c in "-_." for c in header):
+        return header
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""Background upkeep of the database that no request waits for."""
