@@ -1,4 +1,4 @@
-"""The `usagegraph` command (API.md section 7)."""
+"""The `usagegraph` command (docs/api.md section 7)."""
 
 from __future__ import annotations
 

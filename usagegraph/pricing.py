@@ -1,5 +1,5 @@
 """The model price table: USD per million input, output, cache-read and cache-write tokens, by model-name
-prefix (API.md 5.5).
+prefix (docs/api.md 5.5).
 
 Model names carry dates and revisions ("claude-opus-4-1-20250805"), so a table entry is a prefix and the
 longest matching prefix wins; that lets a specific release ("claude-opus-4-5") override its family

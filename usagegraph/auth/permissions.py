@@ -1,4 +1,4 @@
-"""Strawberry permission classes for API.md section 3. Each runs once per guarded field and raises the
+"""Strawberry permission classes for docs/api.md section 3. Each runs once per guarded field and raises the
 error the client should see: NOT_FOUND when the object is not visible at all, FORBIDDEN when it is."""
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ class CanReadActivity(BasePermission):
 
 
 class CanViewInsights(BasePermission):
-    """view_insights (API.md section 3): insights:read in the template's organization (or site-wide), or a
-    per-template grant. Asking for a template without it is FORBIDDEN; a template or organization the
+    """view_insights (docs/api.md section 3): insights:read in the template's organization (or site-wide),
+    or a per-template grant. Asking for a template without it is FORBIDDEN; a template or organization the
     caller cannot see at all is NOT_FOUND. With templateIds omitted the selection is every template of
     the organization the caller may view insights of (FORBIDDEN when there is none).
 

@@ -1,5 +1,5 @@
 """Deterministic demo data: a believable deployment (organizations, people, templates, workspaces,
-projects) and months of usage, shaped as `IngestBatch` inputs (API.md 4) so that it travels through the
+projects) and months of usage, shaped as `IngestBatch` inputs (docs/api.md 4) so that it travels through the
 ordinary ingest path and meets the same validation as the data of real clients.
 
 Everything is drawn from one `random.Random(seed)`, ids included, so a seed and a fixed `now` give the

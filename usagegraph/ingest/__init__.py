@@ -1,2 +1,2 @@
 """Ingestion: per-record validation, de-duplication against stored rows, and set-based writes of one
-batch in one transaction (API.md 5.7)."""
+batch in one transaction (docs/api.md 5.7)."""

@@ -139,7 +139,7 @@ def _workspace_parameters(r: Any) -> frozenset[tuple[str, str]] | None:
 
 async def workspaces(conn: AsyncConnection, records: list[Any], scope: Scope, out: Outcome) -> None:
     """With template insights disabled, parameter values are neither stored nor changed, and each
-    workspace that carried some is reported as kind ``workspaceParameters`` (API.md 5.4)."""
+    workspace that carried some is reported as kind ``workspaceParameters`` (docs/api.md 5.4)."""
     kind = "workspaces"
 
     def parse(r: Any) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, str, Any]:

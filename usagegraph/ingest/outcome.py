@@ -105,7 +105,7 @@ class Scope:
       organization the caller cannot write to is FORBIDDEN whether or not it exists (the answer tells
       nothing about other tenants). A record that reaches another organization through a referenced
       workspace or template is FORBIDDEN when the caller is a member of that organization and NOT_FOUND
-      otherwise, as for every other field (API.md 3): the caller cannot tell it from an unknown id.
+      otherwise, as for every other field (docs/api.md 3): the caller cannot tell it from an unknown id.
     - Users are shared between organizations: any collector may create a user and re-send it unchanged;
       changing an existing user needs site-wide rights or a membership of that user in an organization
       the caller writes to; setting site roles needs site-wide rights.

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app instance (API.md section 6). The registry belongs to the app, never to
+"""Prometheus metrics of one app instance (docs/api.md section 6). The registry belongs to the app, never to
 the module, so that tests and several apps in one process do not share counters.
 
 Values that already live elsewhere (the connection pool's state, the workspace utilization snapshot)

@@ -1,4 +1,4 @@
-"""Activity report and DAU/WAU/MAU (API.md 5.1-5.3): argument checks, then the rollup queries."""
+"""Activity report and DAU/WAU/MAU (docs/api.md 5.1-5.3): argument checks, then the rollup queries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Compute utilization (API.md 5.6): per node and per workspace statistics of an organization, and the
+"""Compute utilization (docs/api.md 5.6): per node and per workspace statistics of an organization, and the
 bucketed series of one workspace. The permission class on the field has already checked
 `monitoring:read`; this module validates the range, runs the queries and shapes the result."""
 

@@ -1,4 +1,4 @@
-"""The ingest mutation (API.md 5.7): one transaction per call, so analytics see every accepted record as
+"""The ingest mutation (docs/api.md 5.7): one transaction per call, so analytics see every accepted record as
 soon as the call returns and a failure stores nothing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Template Insights (API.md 5.4): validate the range, pick the interval, run the SQL of the sections the
+"""Template Insights (docs/api.md 5.4): validate the range, pick the interval, run the SQL of the sections the
 query selects (each on a connection of its own, concurrently) and shape the answer.
 
 The permission class has already authorized the selection of templates; Query.templateInsights reads

@@ -1,4 +1,4 @@
-"""AI coding sessions analytics (API.md 5.5): the filter and the caller's scope become one SessionSpec.
+"""AI coding sessions analytics (docs/api.md 5.5): the filter and the caller's scope become one SessionSpec.
 Unselected sections cost nothing: summary, byAgent, costBreakdown(by: USER) and users share one statement
 (started by whichever of them runs first), the users' own timeseries another, and the timeseries and the
 other cost breakdowns run their own."""

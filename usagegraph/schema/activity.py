@@ -1,4 +1,4 @@
-"""Activity report and DAU/WAU/MAU types (API.md 5.1-5.3)."""
+"""Activity report and DAU/WAU/MAU types (docs/api.md 5.1-5.3)."""
 
 from __future__ import annotations
 

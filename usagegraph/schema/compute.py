@@ -1,4 +1,4 @@
-"""Compute utilization types (API.md 5.6)."""
+"""Compute utilization types (docs/api.md 5.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ingestion and administration inputs and results (API.md 4, 5.7)."""
+"""Ingestion and administration inputs and results (docs/api.md 4, 5.7)."""
 
 from __future__ import annotations
 

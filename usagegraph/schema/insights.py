@@ -1,4 +1,4 @@
-"""Template Insights types (API.md 5.4)."""
+"""Template Insights types (docs/api.md 5.4)."""
 
 from __future__ import annotations
 

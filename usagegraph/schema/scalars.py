@@ -1,4 +1,4 @@
-"""Wire forms of the custom scalars (API.md section 2)."""
+"""Wire forms of the custom scalars (docs/api.md section 2)."""
 
 from __future__ import annotations
 

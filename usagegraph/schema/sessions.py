@@ -1,4 +1,4 @@
-"""AI coding sessions analytics types (API.md 5.5)."""
+"""AI coding sessions analytics types (docs/api.md 5.5)."""
 
 from __future__ import annotations
 

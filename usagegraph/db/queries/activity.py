@@ -1,4 +1,4 @@
-"""SQL of the activity report (API.md 5.1-5.2).
+"""SQL of the activity report (docs/api.md 5.1-5.2).
 
 Buckets are computed once, in the requested zone, as `usagegraph_date_add(start, k * interval, zone)` (one step
 from start, so month ends clamp), and handed to the report query as arrays.

@@ -1,5 +1,5 @@
 """Compute utilization over resource samples (per workspace, against its limits) and node samples (per
-node, against its capacity), API.md 5.6.
+node, against its capacity), docs/api.md 5.6.
 
 Buckets are `start + k*interval` computed in one step with `usagegraph_date_add(ts, interval, zone)`, so calendar
 units follow the requested zone (DST included) while hours and minutes stay absolute, exactly as

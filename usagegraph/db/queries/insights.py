@@ -1,4 +1,4 @@
-"""Template Insights SQL (API.md 5.4).
+"""Template Insights SQL (docs/api.md 5.4).
 
 Durations and active users come from the minute rollup (activity_minutes): one bigint per user, UTC
 hour, workspace, category and app, bit k = minute k. A range or bucket that starts or ends inside an
@@ -522,7 +522,7 @@ _DAY_APP_SESSIONS = _sql(
 """Sessions per (app, category) in one statement: those starting in the range's clean whole UTC days from
 insights_app_session_days, those starting in the rest of the range (the parts, marked days included) and
 those started before the range and still open at its start from the sessions (a session overlaps [start,
-end) iff it starts before end and either starts at or after start or ends after it, API.md 5.1). The
+end) iff it starts before end and either starts at or after start or ends after it, docs/api.md 5.1). The
 selected templates' longest session bounds how far before start an open one can begin. The bound is
 MATERIALIZED: inlined, a planner that believes a template has one session (rows written since the last
 ANALYZE) re-ran it for every session in range, quadratic in the template's sessions (3.4 s for 3,400)."""

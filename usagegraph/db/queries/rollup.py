@@ -1,7 +1,7 @@
 """Maintenance of the rollups kept from activity sessions, in the transaction that writes them.
 
 A session's active minutes run from floor_minute(started_at) through
-floor_minute(max(ended_at - 1 microsecond, started_at)) (API.md 5.1). activity_minutes holds them as one
+floor_minute(max(ended_at - 1 microsecond, started_at)) (docs/api.md 5.1). activity_minutes holds them as one
 row per UTC hour with a bigint mask, bit k = minute k, merged with bit_or so that re-sending or extending
 a session is idempotent. A LOGIN sets the bit of its instant.
 

@@ -1,4 +1,4 @@
-"""AI coding sessions analytics in SQL (API.md 5.5).
+"""AI coding sessions analytics in SQL (docs/api.md 5.5).
 
 Every statement reads the sessions selected by one `SessionSpec`: the filter and the caller's scope become
 WHERE predicates built only from the fragments below (values are always bound parameters), so each

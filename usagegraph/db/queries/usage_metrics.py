@@ -1,4 +1,4 @@
-"""SQL of DAU / WAU / MAU (API.md 5.3).
+"""SQL of DAU / WAU / MAU (docs/api.md 5.3).
 
 An organization reads activity_hour_users: one bit string of users per UTC hour and category ('*' for
 ANY). An hour whose first and last minute fall on the same local day belongs to that day; the quarters of

@@ -43,7 +43,7 @@ from usagegraph.db.queries import day_vectors
 
 _ONES = "CAST(repeat('1', 1440) AS bit(1440))"
 
-# A session's last active minute starts here (API.md 5.1; a LOGIN is its instant).
+# A session's last active minute starts here (docs/api.md 5.1; a LOGIN is its instant).
 LAST_AT = (
     "CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at "
     "ELSE greatest(ended_at - interval '1 microsecond', started_at) END"
