@@ -70,9 +70,11 @@ _TRUNCATE_FUNCTION = """
             RETURN NULL;
         END $$
     """
+# The downgrade restores the function exactly as 0009 wrote it (its comment included).
 _PREVIOUS_TRUNCATE_FUNCTION = """
         CREATE OR REPLACE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            -- DELETE, not TRUNCATE: the rollup may be truncated by the same statement
             IF TG_TABLE_NAME = 'ai_sessions' THEN
                 DELETE FROM ai_session_hours;
             ELSE
