@@ -6,6 +6,8 @@ Revises: ${down_revision | comma,n}
 
 from alembic import op
 
+# History: write every statement out in full here; import nothing from usagegraph (its queries change).
+
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = None

@@ -18,9 +18,6 @@ Revises: 0008
 # ruff: noqa: S608  (DDL composed only from this module's constants)
 from alembic import op
 
-from usagegraph.db.delta_rollups import apply_function as _apply
-from usagegraph.db.delta_rollups import triggers as _triggers
-
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -36,6 +33,79 @@ _USAGE_ROWS = """
            {sign} * cost_micros AS cost_micros, {sign} * (input_tokens + output_tokens) AS tokens
     FROM {table}
 """
+
+# Frozen: the SQL below is the text this migration executed at its revision, written out in full so
+# that later changes to the package's queries cannot change what the migration does.
+_SESSION_HOURS_APPLY = """
+        CREATE FUNCTION ai_session_hours_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO ai_session_hours (organization_id, hour, sessions, cost_micros, tokens) SELECT organization_id, hour, sum(sessions), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, 1 AS sessions,
+           1 * cost_micros AS cost_micros, 1 * (input_tokens + output_tokens) AS tokens
+    FROM new_rows
+) AS d GROUP BY organization_id, hour;
+            ELSIF TG_OP = 'UPDATE' THEN
+                INSERT INTO ai_session_hours (organization_id, hour, sessions, cost_micros, tokens) SELECT organization_id, hour, sum(sessions), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, 1 AS sessions,
+           1 * cost_micros AS cost_micros, 1 * (input_tokens + output_tokens) AS tokens
+    FROM new_rows
+ UNION ALL 
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, -1 AS sessions,
+           -1 * cost_micros AS cost_micros, -1 * (input_tokens + output_tokens) AS tokens
+    FROM old_rows
+) AS d GROUP BY organization_id, hour
+                HAVING sum(sessions) <> 0 OR sum(cost_micros) <> 0 OR sum(tokens) <> 0;
+            ELSE
+                INSERT INTO ai_session_hours (organization_id, hour, sessions, cost_micros, tokens) SELECT organization_id, hour, sum(sessions), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, -1 AS sessions,
+           -1 * cost_micros AS cost_micros, -1 * (input_tokens + output_tokens) AS tokens
+    FROM old_rows
+) AS d GROUP BY organization_id, hour;
+            END IF;
+            RETURN NULL;
+        END $$
+    """  # noqa: W291, W293
+_USAGE_HOURS_APPLY = """
+        CREATE FUNCTION ai_usage_hours_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO ai_usage_hours (organization_id, hour, model, lines, cost_micros, tokens) SELECT organization_id, hour, model, sum(lines), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, model, 1 AS lines,
+           1 * cost_micros AS cost_micros, 1 * (input_tokens + output_tokens) AS tokens
+    FROM new_rows
+) AS d GROUP BY organization_id, hour, model;
+            ELSIF TG_OP = 'UPDATE' THEN
+                INSERT INTO ai_usage_hours (organization_id, hour, model, lines, cost_micros, tokens) SELECT organization_id, hour, model, sum(lines), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, model, 1 AS lines,
+           1 * cost_micros AS cost_micros, 1 * (input_tokens + output_tokens) AS tokens
+    FROM new_rows
+ UNION ALL 
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, model, -1 AS lines,
+           -1 * cost_micros AS cost_micros, -1 * (input_tokens + output_tokens) AS tokens
+    FROM old_rows
+) AS d GROUP BY organization_id, hour, model
+                HAVING sum(lines) <> 0 OR sum(cost_micros) <> 0 OR sum(tokens) <> 0;
+            ELSE
+                INSERT INTO ai_usage_hours (organization_id, hour, model, lines, cost_micros, tokens) SELECT organization_id, hour, model, sum(lines), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, date_trunc('hour', started_at, 'UTC') AS hour, model, -1 AS lines,
+           -1 * cost_micros AS cost_micros, -1 * (input_tokens + output_tokens) AS tokens
+    FROM old_rows
+) AS d GROUP BY organization_id, hour, model;
+            END IF;
+            RETURN NULL;
+        END $$
+    """  # noqa: W291, W293
+_SESSION_HOURS_TRIGGERS = [
+    """CREATE TRIGGER ai_session_hours_apply_insert AFTER INSERT ON ai_sessions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_session_hours_apply()""",
+    """CREATE TRIGGER ai_session_hours_apply_update AFTER UPDATE ON ai_sessions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_session_hours_apply()""",
+    """CREATE TRIGGER ai_session_hours_apply_delete AFTER DELETE ON ai_sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_session_hours_apply()""",
+]
+_USAGE_HOURS_TRIGGERS = [
+    """CREATE TRIGGER ai_usage_hours_apply_insert AFTER INSERT ON ai_session_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_usage_hours_apply()""",
+    """CREATE TRIGGER ai_usage_hours_apply_update AFTER UPDATE ON ai_session_usage REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_usage_hours_apply()""",
+    """CREATE TRIGGER ai_usage_hours_apply_delete AFTER DELETE ON ai_session_usage REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_usage_hours_apply()""",
+]
 
 
 def upgrade() -> None:
@@ -70,27 +140,11 @@ def upgrade() -> None:
         "CREATE INDEX ai_usage_hours_key ON ai_usage_hours (organization_id, hour) "
         "INCLUDE (model, lines, cost_micros, tokens)"
     )
-    op.execute(
-        _apply(
-            "ai_session_hours_apply",
-            "ai_session_hours",
-            _SESSION_ROWS,
-            "organization_id, hour",
-            "sum(sessions), sum(cost_micros), sum(tokens)",
-        )
-    )
-    op.execute(
-        _apply(
-            "ai_usage_hours_apply",
-            "ai_usage_hours",
-            _USAGE_ROWS,
-            "organization_id, hour, model",
-            "sum(lines), sum(cost_micros), sum(tokens)",
-        )
-    )
-    for statement in _triggers("ai_sessions", "ai_session_hours_apply"):
+    op.execute(_SESSION_HOURS_APPLY)
+    op.execute(_USAGE_HOURS_APPLY)
+    for statement in _SESSION_HOURS_TRIGGERS:
         op.execute(statement)
-    for statement in _triggers("ai_session_usage", "ai_usage_hours_apply"):
+    for statement in _USAGE_HOURS_TRIGGERS:
         op.execute(statement)
     op.execute(
         """

@@ -13,12 +13,32 @@ Revises: 0011
 
 from alembic import op
 
-from usagegraph.db.queries.day_vectors import BACKFILL
-
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
+
+# Frozen: the SQL below is the text this migration executed at its revision, written out in full so
+# that later changes to the package's queries cannot change what the migration does.
+_BACKFILL = """
+INSERT INTO activity_day_vectors (organization_id, day, minutes, starts, carried)
+WITH capacity AS (
+    SELECT organization_id, max(idx) + 1 AS n FROM activity_user_bits GROUP BY organization_id
+), days AS (
+    SELECT DISTINCT organization_id, day FROM activity_user_days
+)
+SELECT d.organization_id, d.day,
+       string_agg(int4send(coalesce(u.total, 0)::int), '' ORDER BY g.i),
+       string_agg(int4send(coalesce(cardinality(u.starts), 0)), '' ORDER BY g.i),
+       string_agg(int4send(coalesce(u.carried, 0)), '' ORDER BY g.i)
+FROM days d
+JOIN capacity c ON c.organization_id = d.organization_id
+CROSS JOIN LATERAL generate_series(0, c.n - 1) AS g(i)
+LEFT JOIN activity_user_bits b ON b.organization_id = d.organization_id AND b.idx = g.i
+LEFT JOIN activity_user_days u ON u.organization_id = d.organization_id AND u.day = d.day AND u.user_id = b.user_id
+GROUP BY d.organization_id, d.day
+ORDER BY d.organization_id, d.day
+"""
 
 
 def upgrade() -> None:
@@ -61,7 +81,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute(BACKFILL)
+    op.execute(_BACKFILL)
 
 
 def downgrade() -> None:

@@ -12,12 +12,26 @@ Revises: 0015
 
 from alembic import op
 
-from usagegraph.db.queries.rollup import HOURS_BACKFILL
-
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
+
+# Frozen: the SQL below is the text this migration executed at its revision, written out in full so
+# that later changes to the package's queries cannot change what the migration does.
+_HOURS_BACKFILL = """
+INSERT INTO activity_hour_users (organization_id, category, hour, users)
+SELECT q.organization_id, q.category, date_bin('1 hour', q.quarter, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+       bit_or(substring(q.users || c.zeros FROM 1 FOR c.n))
+FROM activity_quarter_users q
+JOIN (
+    SELECT organization_id, n, CAST(repeat('0', n) AS bit varying) AS zeros
+    FROM (SELECT organization_id, 1024 * ((max(idx) + 1024) / 1024) AS n FROM activity_user_bits
+          GROUP BY organization_id) c
+) c ON c.organization_id = q.organization_id
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
 
 
 def upgrade() -> None:
@@ -32,7 +46,7 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute(HOURS_BACKFILL)
+    op.execute(_HOURS_BACKFILL)
 
 
 def downgrade() -> None:

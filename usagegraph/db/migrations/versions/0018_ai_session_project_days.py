@@ -12,26 +12,94 @@ Revision ID: 0018
 Revises: 0017
 """
 
-# ruff: noqa: S608  (DDL composed only from this module's constants)
 from alembic import op
-
-from usagegraph.db.delta_rollups import ai_truncate_function, install, uninstall
 
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
 
-_ROWS = """
+# Frozen: the SQL below is the text this migration executed at its revision, written out in full so
+# that later changes to the package's queries cannot change what the migration does.
+_INSTALL = [
+    """
+        CREATE FUNCTION ai_session_project_days_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO ai_session_project_days (organization_id, day, project_key, no_project, sessions, cost_micros, tokens) SELECT organization_id, day, project_key, no_project, sum(sessions), sum(cost_micros), sum(tokens) FROM (
     SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date) AS day,
            coalesce(project_id, '00000000-0000-0000-0000-000000000000') AS project_key,
-           project_id IS NULL AS no_project, {sign} AS sessions, {sign} * cost_micros AS cost_micros,
-           {sign} * (input_tokens + output_tokens) AS tokens
-    FROM {table}
-"""
-_KEYS = "organization_id, day, project_key, no_project"
-_SUMS = "sum(sessions), sum(cost_micros), sum(tokens)"
-_BEFORE = ["ai_session_hours", "ai_session_user_days", "ai_session_user_weeks"]
+           project_id IS NULL AS no_project, 1 AS sessions, 1 * cost_micros AS cost_micros,
+           1 * (input_tokens + output_tokens) AS tokens
+    FROM new_rows
+) AS d GROUP BY organization_id, day, project_key, no_project;
+            ELSIF TG_OP = 'UPDATE' THEN
+                INSERT INTO ai_session_project_days (organization_id, day, project_key, no_project, sessions, cost_micros, tokens) SELECT organization_id, day, project_key, no_project, sum(sessions), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date) AS day,
+           coalesce(project_id, '00000000-0000-0000-0000-000000000000') AS project_key,
+           project_id IS NULL AS no_project, 1 AS sessions, 1 * cost_micros AS cost_micros,
+           1 * (input_tokens + output_tokens) AS tokens
+    FROM new_rows
+ UNION ALL 
+    SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date) AS day,
+           coalesce(project_id, '00000000-0000-0000-0000-000000000000') AS project_key,
+           project_id IS NULL AS no_project, -1 AS sessions, -1 * cost_micros AS cost_micros,
+           -1 * (input_tokens + output_tokens) AS tokens
+    FROM old_rows
+) AS d GROUP BY organization_id, day, project_key, no_project
+                HAVING sum(sessions) <> 0 OR sum(cost_micros) <> 0 OR sum(tokens) <> 0;
+            ELSE
+                INSERT INTO ai_session_project_days (organization_id, day, project_key, no_project, sessions, cost_micros, tokens) SELECT organization_id, day, project_key, no_project, sum(sessions), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date) AS day,
+           coalesce(project_id, '00000000-0000-0000-0000-000000000000') AS project_key,
+           project_id IS NULL AS no_project, -1 AS sessions, -1 * cost_micros AS cost_micros,
+           -1 * (input_tokens + output_tokens) AS tokens
+    FROM old_rows
+) AS d GROUP BY organization_id, day, project_key, no_project;
+            END IF;
+            RETURN NULL;
+        END $$
+    """,  # noqa: W291, W293
+    """CREATE TRIGGER ai_session_project_days_apply_insert AFTER INSERT ON ai_sessions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_session_project_days_apply()""",
+    """CREATE TRIGGER ai_session_project_days_apply_update AFTER UPDATE ON ai_sessions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_session_project_days_apply()""",
+    """CREATE TRIGGER ai_session_project_days_apply_delete AFTER DELETE ON ai_sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ai_session_project_days_apply()""",
+    """INSERT INTO ai_session_project_days (organization_id, day, project_key, no_project, sessions, cost_micros, tokens) SELECT organization_id, day, project_key, no_project, sum(sessions), sum(cost_micros), sum(tokens) FROM (
+    SELECT organization_id, CAST(started_at AT TIME ZONE 'UTC' AS date) AS day,
+           coalesce(project_id, '00000000-0000-0000-0000-000000000000') AS project_key,
+           project_id IS NULL AS no_project, 1 AS sessions, 1 * cost_micros AS cost_micros,
+           1 * (input_tokens + output_tokens) AS tokens
+    FROM ai_sessions
+) AS d GROUP BY organization_id, day, project_key, no_project ORDER BY organization_id, day, project_key, no_project""",
+]
+_TRUNCATE_FUNCTION = """
+        CREATE OR REPLACE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_TABLE_NAME = 'ai_sessions' THEN
+                DELETE FROM ai_session_hours; DELETE FROM ai_session_user_days; DELETE FROM ai_session_user_weeks; DELETE FROM ai_session_project_days;
+            ELSE
+                DELETE FROM ai_usage_hours;
+            END IF;
+            RETURN NULL;
+        END $$
+    """
+_PREVIOUS_TRUNCATE_FUNCTION = """
+        CREATE OR REPLACE FUNCTION ai_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_TABLE_NAME = 'ai_sessions' THEN
+                DELETE FROM ai_session_hours; DELETE FROM ai_session_user_days; DELETE FROM ai_session_user_weeks;
+            ELSE
+                DELETE FROM ai_usage_hours;
+            END IF;
+            RETURN NULL;
+        END $$
+    """
+_UNINSTALL = [
+    """DROP TRIGGER ai_session_project_days_apply_insert ON ai_sessions""",
+    """DROP TRIGGER ai_session_project_days_apply_update ON ai_sessions""",
+    """DROP TRIGGER ai_session_project_days_apply_delete ON ai_sessions""",
+    """DROP FUNCTION ai_session_project_days_apply()""",
+    """DROP TABLE ai_session_project_days""",
+]
 
 
 def upgrade() -> None:
@@ -52,12 +120,12 @@ def upgrade() -> None:
         "CREATE INDEX ai_session_project_days_key ON ai_session_project_days (organization_id, day) "
         "INCLUDE (project_key, no_project, sessions, cost_micros, tokens)"
     )
-    for statement in install("ai_session_project_days", "ai_sessions", _ROWS, _KEYS, _SUMS):
+    for statement in _INSTALL:
         op.execute(statement)
-    op.execute(ai_truncate_function([*_BEFORE, "ai_session_project_days"]))
+    op.execute(_TRUNCATE_FUNCTION)
 
 
 def downgrade() -> None:
-    op.execute(ai_truncate_function(_BEFORE))
-    for statement in uninstall("ai_session_project_days", "ai_sessions"):
+    op.execute(_PREVIOUS_TRUNCATE_FUNCTION)
+    for statement in _UNINSTALL:
         op.execute(statement)
