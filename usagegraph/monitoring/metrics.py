@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,7 +22,15 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph import __version__
-from usagegraph.http.admission import Admission
+
+
+class Admitting(Protocol):
+    """What the admission gauges read (usagegraph.http.admission.Admission)."""
+
+    @property
+    def active(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
 
 
 class Metrics:
@@ -76,7 +84,7 @@ class Metrics:
         )
         self.log_handler = LogEventCounter(self)
 
-    def watch_admission(self, admission: Admission) -> None:
+    def watch_admission(self, admission: Admitting) -> None:
         """Gauges of the requests running and waiting in this process."""
         running = Gauge(
             "usagegraph_admission_running",
