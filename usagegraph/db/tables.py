@@ -60,18 +60,20 @@ SQLModel.metadata.naming_convention = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
 }
 
-MapperArgs = ClassVar[dict[str, Any]]
 
-
-def _col(type_: TypeEngine[Any] | type[TypeEngine[Any]], *args: Any, pk: bool = False, null: bool = False) -> Any:
-    """A column: NOT NULL unless `null`; `args` are ForeignKey, Computed or a server default."""
-    server_default = next((a for a in args if isinstance(a, str)), None)
-    rest = [a for a in args if not isinstance(a, str)]
+def _col(
+    type_: TypeEngine[Any] | type[TypeEngine[Any]],
+    *args: Any,
+    pk: bool = False,
+    null: bool = False,
+    server_default: str | None = None,
+) -> Any:
+    """A column, NOT NULL unless `null`; `args` are a ForeignKey or a Computed, `server_default` is SQL."""
     return Field(
         default=None if null else ...,
         sa_column=Column(
             type_,
-            *rest,
+            *args,
             primary_key=pk,
             nullable=null,
             server_default=text(server_default) if server_default is not None else None,
@@ -125,7 +127,7 @@ class User(SQLModel, table=True):
     name: str = _text()
     email: str | None = _text(null=True)
     created_at: datetime = _ts()
-    site_roles: list[str] = _col(ARRAY(Text), "'{}'")
+    site_roles: list[str] = _col(ARRAY(Text), server_default="'{}'")
 
 
 class Membership(SQLModel, table=True):
@@ -133,7 +135,7 @@ class Membership(SQLModel, table=True):
     __table_args__ = (Index("memberships_user", "user_id"),)
     organization_id: uuid.UUID = _uuid(ForeignKey("organizations.id"), pk=True)
     user_id: uuid.UUID = _uuid(ForeignKey("users.id"), pk=True)
-    roles: list[str] = _col(ARRAY(Text), "'{}'")
+    roles: list[str] = _col(ARRAY(Text), server_default="'{}'")
 
 
 class ApiToken(SQLModel, table=True):
@@ -161,7 +163,9 @@ class Template(SQLModel, table=True):
 class TemplateParameter(SQLModel, table=True):
     __tablename__ = "template_parameters"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "template_id"], ["templates.organization_id", "templates.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "template_id"], ["templates.organization_id", "templates.id"]
+        ),
     )
     organization_id: uuid.UUID = _uuid(pk=True)
     template_id: uuid.UUID = _uuid(pk=True)
@@ -170,13 +174,15 @@ class TemplateParameter(SQLModel, table=True):
     display_name: str = _text()
     type: str = _text()
     default_value: str | None = _text(null=True)
-    options: list[dict[str, str]] = _col(JSONB, "'[]'")
+    options: list[dict[str, str]] = _col(JSONB, server_default="'[]'")
 
 
 class Workspace(SQLModel, table=True):
     __tablename__ = "workspaces"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "template_id"], ["templates.organization_id", "templates.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "template_id"], ["templates.organization_id", "templates.id"]
+        ),
         Index("workspaces_id", "id"),
         Index("workspaces_template", "organization_id", "template_id", "created_at", "id"),
         Index("workspaces_owner", "owner_id"),
@@ -193,7 +199,9 @@ class Workspace(SQLModel, table=True):
 class WorkspaceParameter(SQLModel, table=True):
     __tablename__ = "workspace_parameters"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "workspace_id"], ["workspaces.organization_id", "workspaces.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "workspace_id"], ["workspaces.organization_id", "workspaces.id"]
+        ),
     )
     organization_id: uuid.UUID = _uuid(pk=True)
     workspace_id: uuid.UUID = _uuid(pk=True)
@@ -212,7 +220,9 @@ class Project(SQLModel, table=True):
 class InsightsGrant(SQLModel, table=True):
     __tablename__ = "insights_grants"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "template_id"], ["templates.organization_id", "templates.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "template_id"], ["templates.organization_id", "templates.id"]
+        ),
         Index("insights_grants_user", "user_id"),
     )
     organization_id: uuid.UUID = _uuid(pk=True)
@@ -291,7 +301,13 @@ class ActivityMinutes(SQLModel, table=True):
             "hour",
             postgresql_include=["user_id", "category", "app", "minutes"],
         ),
-        Index("activity_minutes_category", "organization_id", "category", "hour", postgresql_include=["user_id", "minutes"]),
+        Index(
+            "activity_minutes_category",
+            "organization_id",
+            "category",
+            "hour",
+            postgresql_include=["user_id", "minutes"],
+        ),
     )
     organization_id: uuid.UUID = _uuid(pk=True)
     hour: datetime = _ts(pk=True)
@@ -482,7 +498,9 @@ class AiSession(SQLModel, table=True):
 class AiSessionUsage(SQLModel, table=True):
     __tablename__ = "ai_session_usage"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "session_id"], ["ai_sessions.organization_id", "ai_sessions.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "session_id"], ["ai_sessions.organization_id", "ai_sessions.id"]
+        ),
         Index(
             "ai_session_usage_time_facts",
             "organization_id",
@@ -500,7 +518,9 @@ class AiSessionUsage(SQLModel, table=True):
     cost: Decimal = _money()
     priced: bool = _col(Boolean)
     # NOT NULL; a trigger copies it from the session row on every insert, so writers leave it out.
-    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
     cost_micros: int | None = _col(BigInteger, Computed(_COST_MICROS, persisted=True), null=True)
 
 
@@ -510,10 +530,13 @@ class AiSessionHours(SQLModel, table=True):
     __tablename__ = "ai_session_hours"
     __table_args__ = (
         Index(
-            "ai_session_hours_key", "organization_id", "hour", postgresql_include=["sessions", "cost_micros", "tokens"]
+            "ai_session_hours_key",
+            "organization_id",
+            "hour",
+            postgresql_include=["sessions", "cost_micros", "tokens"],
         ),
     )
-    __mapper_args__: MapperArgs = {"primary_key": ["organization_id", "hour"]}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"primary_key": ["organization_id", "hour"]}
     organization_id: uuid.UUID = _uuid()
     hour: datetime = _ts()
     sessions: int = _bigint()
@@ -533,7 +556,7 @@ class AiUsageHours(SQLModel, table=True):
             postgresql_include=["model", "lines", "cost_micros", "tokens"],
         ),
     )
-    __mapper_args__: MapperArgs = {"primary_key": ["organization_id", "hour", "model"]}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"primary_key": ["organization_id", "hour", "model"]}
     organization_id: uuid.UUID = _uuid()
     hour: datetime = _ts()
     model: str = _text()
@@ -554,7 +577,7 @@ class AiSessionUserDays(SQLModel, table=True):
             postgresql_include=["user_id", "sessions", "cost_micros", "tokens"],
         ),
     )
-    __mapper_args__: MapperArgs = {"primary_key": ["organization_id", "day", "user_id"]}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"primary_key": ["organization_id", "day", "user_id"]}
     organization_id: uuid.UUID = _uuid()
     day: date = _date()
     user_id: uuid.UUID = _uuid()
@@ -594,7 +617,9 @@ class AiSessionUserWeeks(SQLModel, table=True):
             ],
         ),
     )
-    __mapper_args__: MapperArgs = {"primary_key": ["organization_id", "week", "user_id", "agent"]}
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "primary_key": ["organization_id", "week", "user_id", "agent"]
+    }
     organization_id: uuid.UUID = _uuid()
     week: date = _date()
     user_id: uuid.UUID = _uuid()
@@ -629,7 +654,9 @@ class AiSessionProjectDays(SQLModel, table=True):
             postgresql_include=["project_key", "no_project", "sessions", "cost_micros", "tokens"],
         ),
     )
-    __mapper_args__: MapperArgs = {"primary_key": ["organization_id", "day", "project_key", "no_project"]}
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "primary_key": ["organization_id", "day", "project_key", "no_project"]
+    }
     organization_id: uuid.UUID = _uuid()
     day: date = _date()
     project_key: uuid.UUID = _uuid()
@@ -683,6 +710,6 @@ class InsightsDirtyDay(SQLModel, table=True):
 
     __tablename__ = "insights_dirty_days"
     __table_args__ = (Index("insights_dirty_days_key", "organization_id", "day"),)
-    __mapper_args__: MapperArgs = {"primary_key": ["organization_id", "day"]}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"primary_key": ["organization_id", "day"]}
     organization_id: uuid.UUID = _uuid()
     day: date = _date()
