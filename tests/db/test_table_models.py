@@ -2,12 +2,13 @@
 
 Two checks against a fresh database migrated to head (the session's test database):
 - Alembic's autogenerate comparison finds no difference (tables, columns, types, nullability, server
-  defaults, primary keys, unique constraints, foreign keys, index names and key columns), and raises none
+  defaults, unique constraints, foreign keys, index names, key columns and expressions), and raises none
   of its warnings (a generated column whose expression differs only warns).
-- What Alembic does not compare (an index's INCLUDE columns and WHERE predicate) is checked by building
-  a second database from the models with create_all and comparing both catalogs: every column's type,
-  nullability, default and generation expression, every constraint and every index definition as
-  PostgreSQL prints them."""
+- What Alembic does not compare (an index's INCLUDE columns and WHERE predicate, primary keys) is checked
+  by building a second database from the models with create_all and comparing both catalogs: every
+  table column's type, nullability, default and generation expression, every constraint and every index
+  definition as PostgreSQL prints them. Views and materialized views are not tables and are not compared;
+  functions, triggers and storage settings, which the models do not describe, are not either."""
 
 from __future__ import annotations
 
@@ -75,10 +76,15 @@ CATALOG = {
         FROM pg_constraint k
         JOIN pg_class c ON c.oid = k.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public'
+        WHERE n.nspname = 'public' AND c.relkind = 'r'
     """,
     "index": """
-        SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public'
+        SELECT i.relname, pg_get_indexdef(i.oid)
+        FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_class c ON c.oid = x.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r'
     """,
 }
 

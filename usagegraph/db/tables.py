@@ -5,22 +5,26 @@ columns, INCLUDE columns, expressions, partial predicate) the database has at th
 The migrations in db/migrations are the source of truth for the DDL; these models describe their
 result, and tests/db/test_table_models.py checks that they agree: it migrates a fresh database to head
 and asserts that Alembic's autogenerate comparison finds no difference, and that a database built from
-these models has the same indexes, constraints and generated columns as the migrated one.
+these models with create_all has the same columns, constraints and indexes, as PostgreSQL prints them,
+as the migrated one.
 
 What the models do not describe: the migrations also create trigger functions and triggers (the
 ai_session_usage.started_at copy, the AI rollups kept by deltas, see usagegraph.db.delta_rollups), SQL
 functions (usagegraph_date_add and its helpers, usagegraph_patch_int4) and per-column storage settings
-(activity_day_vectors' vectors are STORAGE EXTERNAL). Those are not tables; the migrations alone define
-them. There are no views or materialized views.
+(activity_day_vectors' vectors are STORAGE EXTERNAL); the migrations alone define them. There are no views
+or materialized views at head. Should one be added, it is not a table and gets no model here: Alembic's
+comparison and the catalog comparison of the test both look at tables only.
 
-Six rollups have no primary key in the database (ai_session_hours, ai_usage_hours, ai_session_user_days,
-ai_session_user_weeks, ai_session_project_days, insights_dirty_days): writers append rows, and a key may
-have several until they are folded into one. The ORM needs an identity to map a class, so their models
-name their key columns as the mapper's primary key (`__mapper_args__`), which creates no constraint; read
-them with SQL aggregates, not as ORM objects.
+Six tables have no primary key in the database: the AI rollups kept by deltas (ai_session_hours,
+ai_usage_hours, ai_session_user_days, ai_session_user_weeks, ai_session_project_days), where a key has
+several rows until the server folds them into one, and insights_dirty_days, where a day may be marked
+more than once. The ORM needs an identity to map a class, so their models name their key columns as the
+mapper's primary key (`__mapper_args__`), which creates no constraint; read them with SQL aggregates, not
+as ORM objects.
 
-Every table that grows with usage carries organization_id first in its primary key so that it can
-become the distribution column of a distributed PostgreSQL without a rewrite."""
+Every table that grows with usage carries organization_id first in its primary key (or, without one, in
+its key index) so that it can become the distribution column of a distributed PostgreSQL without a
+rewrite."""
 
 from __future__ import annotations
 
