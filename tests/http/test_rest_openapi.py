@@ -53,7 +53,9 @@ async def test_docs_page_loads_its_assets_from_this_server(client: httpx.AsyncCl
     assert (await client.get("/api/docs/secret.txt")).status_code == 404
 
 
-async def test_rest_requests_are_counted_by_route_template(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_rest_requests_are_counted_by_route_template(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
     org = await factory.organization("acme")
     owner = await factory.user("root", site_roles=["owner"])
     token = await factory.token(owner)
@@ -131,7 +133,11 @@ async def test_schemathesis_finds_no_server_error(
         )
         case.validate_response(
             response,
-            checks=[checks.not_a_server_error, checks.status_code_conformance, checks.response_schema_conformance],
+            checks=[
+                checks.not_a_server_error,
+                checks.status_code_conformance,
+                checks.response_schema_conformance,
+            ],
         )
     assert served >= 11 * 2
     print(statuses)

@@ -99,7 +99,13 @@ async def test_activity_and_workspace_usage_equal_graphql(
     await store(factory, org, user_ids, workspaces, events)
     start = BASE + timedelta(minutes=start_minutes)
     end = start + timedelta(minutes=span_minutes)
-    params = {"start": iso(start), "end": iso(end), "category": category, "interval": interval, "timezone": zone}
+    params = {
+        "start": iso(start),
+        "end": iso(end),
+        "category": category,
+        "interval": interval,
+        "timezone": zone,
+    }
     if scoped:
         params["org"] = str(org)
     headers = {"Authorization": f"Bearer {token}"}
@@ -116,7 +122,9 @@ async def test_activity_and_workspace_usage_equal_graphql(
     period = (datetime.now(UTC).date() - BASE.date()).days + 1
     query = [("period_length", str(period)), *(("metrics", m) for m in metrics)]
     workspace = workspaces[0]
-    usage = await client.get(f"/api/v2/org/{org}/workspace/{workspace}/metrics/usage", params=query, headers=headers)
+    usage = await client.get(
+        f"/api/v2/org/{org}/workspace/{workspace}/metrics/usage", params=query, headers=headers
+    )
     assert usage.status_code == 200, usage.text
     graphql = await gql(
         "query($ws: ID!, $p: Int!) { workspace(id: $ws) { usageMetrics(periodLength: $p) { date dau wau mau } } }",
@@ -273,7 +281,9 @@ async def test_sessions_analytics_equal_graphql(
     assert await get("timeseries", ("granularity", granularity)) == {
         **frame,
         "granularity": granularity,
-        "timeseries": [{**p, "start": rfc3339(p["start"]), "end": rfc3339(p["end"])} for p in a["timeseries"]],
+        "timeseries": [
+            {**p, "start": rfc3339(p["start"]), "end": rfc3339(p["end"])} for p in a["timeseries"]
+        ],
     }
     assert await get("by-agent") == {
         **frame,

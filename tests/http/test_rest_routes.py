@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,8 +30,18 @@ async def test_activity_call_as_written(client: httpx.AsyncClient, factory: Fact
     day = datetime(2024, 8, 5, tzinfo=UTC)
     # 20 hours of IDE on day one (two overlapping sessions: the minutes count once), 46 minutes on day two
     await factory.activity(org, dev, "IDE", day, day + timedelta(hours=20), workspace_id=ws, app="vscode")
-    await factory.activity(org, dev, "IDE", day + timedelta(hours=1), day + timedelta(hours=2), workspace_id=ws, app="jetbrains")
-    await factory.activity(org, dev, "IDE", day + timedelta(days=1), day + timedelta(days=1, minutes=46), workspace_id=ws, app="vscode")
+    await factory.activity(
+        org, dev, "IDE", day + timedelta(hours=1), day + timedelta(hours=2), workspace_id=ws, app="jetbrains"
+    )
+    await factory.activity(
+        org,
+        dev,
+        "IDE",
+        day + timedelta(days=1),
+        day + timedelta(days=1, minutes=46),
+        workspace_id=ws,
+        app="vscode",
+    )
     await factory.activity(org, dev, "LOGIN", day + timedelta(hours=3), workspace_id=ws)
     await factory.activity(org, dev, "LOGIN", day + timedelta(days=1, hours=3), workspace_id=ws)
     token = await factory.token(owner)
@@ -64,7 +73,12 @@ async def test_activity_call_as_written(client: httpx.AsyncClient, factory: Fact
 
     logins = await client.get(
         "/api/private/metrics/activity",
-        params={"start": "2024-08-05T00:00:00Z", "end": "2024-08-07T00:00:00Z", "category": "login", "interval": "1 day"},
+        params={
+            "start": "2024-08-05T00:00:00Z",
+            "end": "2024-08-07T00:00:00Z",
+            "category": "login",
+            "interval": "1 day",
+        },
         headers=auth(token),
     )
     assert logins.status_code == 200, logins.text
@@ -90,7 +104,8 @@ async def test_activity_errors(client: httpx.AsyncClient, factory: Factory) -> N
     assert [d["loc"] for d in bad.json()["detail"]] == [["query", "category"], ["query", "interval"]]
     assert bad.json()["request_id"] == bad.headers["x-request-id"]
     backwards = await client.get(
-        "/api/private/metrics/activity?start=2024-08-07T00:00:00Z&end=2024-08-05T00:00:00Z", headers=auth(root)
+        "/api/private/metrics/activity?start=2024-08-07T00:00:00Z&end=2024-08-05T00:00:00Z",
+        headers=auth(root),
     )
     assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["query", "end"]
     unknown = await client.get(url + f"&org={uuid.uuid4()}", headers=auth(root))
@@ -141,13 +156,17 @@ async def test_workspace_usage_metrics(client: httpx.AsyncClient, gql: GraphQL, 
     assert denied.status_code == 403
     wrong_org = await client.get(f"/api/v2/org/{other}/workspace/{ws}/metrics/usage", headers=auth(token))
     assert wrong_org.status_code == 404
-    unknown = await client.get(f"/api/v2/org/{org}/workspace/{uuid.uuid4()}/metrics/usage", headers=auth(token))
+    unknown = await client.get(
+        f"/api/v2/org/{org}/workspace/{uuid.uuid4()}/metrics/usage", headers=auth(token)
+    )
     assert unknown.status_code == 404
     not_uuid = await client.get(f"/api/v2/org/{org}/workspace/zzz/metrics/usage", headers=auth(token))
     assert not_uuid.status_code == 422 and not_uuid.json()["detail"][0]["loc"] == ["path", "workspace_id"]
 
 
-async def test_template_insights_as_written(client: httpx.AsyncClient, gql: GraphQL, factory: Factory, engine: AsyncEngine) -> None:
+async def test_template_insights_as_written(
+    client: httpx.AsyncClient, gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
     world = await iw.build(factory)
     token = world.tokens["auditor"]
     ids = f"{world.tpl_a},{world.tpl_b}"
@@ -157,7 +176,9 @@ async def test_template_insights_as_written(client: httpx.AsyncClient, gql: Grap
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    graphql = await gql(iw.INSIGHTS, iw.variables(world, [world.tpl_a, world.tpl_b], interval="WEEK"), token=token)
+    graphql = await gql(
+        iw.INSIGHTS, iw.variables(world, [world.tpl_a, world.tpl_b], interval="WEEK"), token=token
+    )
     expected = graphql["data"]["templateInsights"]
     report = body["report"]
     assert report["start_time"] == iw.START and report["end_time"] == iw.END
@@ -169,7 +190,9 @@ async def test_template_insights_as_written(client: httpx.AsyncClient, gql: Grap
     region = next(p for p in report["parameters_usage"] if p["name"] == "region")
     assert set(region["template_ids"]) == {str(world.tpl_a), str(world.tpl_b)}
     assert region["values"] == next(p["values"] for p in expected["parameters"] if p["name"] == "region")
-    assert {o["value"] for o in region["options"]} >= {v["value"] for v in region["values"] if v["count"] == 0}
+    assert {o["value"] for o in region["options"]} >= {
+        v["value"] for v in region["values"] if v["count"] == 0
+    }
     assert [(r["start_time"], r["active_users"], r["interval"]) for r in body["interval_reports"]] == [
         (r["start"], r["activeUsers"], "week") for r in expected["activeUsersSeries"]
     ]
@@ -181,7 +204,8 @@ async def test_template_insights_as_written(client: httpx.AsyncClient, gql: Grap
     assert only.status_code == 200 and set(only.json()) == {"interval_reports"}
 
     users = await client.get(
-        f"/api/v2/insights/user-activity?start_time={iw.START}&end_time={iw.END}&template_ids={ids}", headers=auth(token)
+        f"/api/v2/insights/user-activity?start_time={iw.START}&end_time={iw.END}&template_ids={ids}",
+        headers=auth(token),
     )
     assert users.status_code == 200, users.text
     # as worked out in tests/api/test_insights.py: alice 50 minutes, bob 40
@@ -193,14 +217,17 @@ async def test_template_insights_as_written(client: httpx.AsyncClient, gql: Grap
     assert got[0]["user_id"] == str(world.users["alice"])
     assert got[0]["avatar_url"].startswith("https://www.gravatar.com/avatar/")
     latency = await client.get(
-        f"/api/v2/insights/user-latency?start_time={iw.START}&end_time={iw.END}&template_ids={ids}", headers=auth(token)
+        f"/api/v2/insights/user-latency?start_time={iw.START}&end_time={iw.END}&template_ids={ids}",
+        headers=auth(token),
     )
     assert latency.status_code == 200, latency.text
     assert [(u["username"], u["latency_ms"]) for u in latency.json()["report"]["users"]] == [
-        (u["user"]["username"], {"p50": u["p50"]["ms"], "p95": u["p95"]["ms"]}) for u in expected["userLatency"]
+        (u["user"]["username"], {"p50": u["p50"]["ms"], "p95": u["p95"]["ms"]})
+        for u in expected["userLatency"]
     ]
     forbidden = await client.get(
-        f"/api/v2/insights/templates?start_time={iw.START}&end_time={iw.END}", headers=auth(world.tokens["alice"])
+        f"/api/v2/insights/templates?start_time={iw.START}&end_time={iw.END}",
+        headers=auth(world.tokens["alice"]),
     )
     assert forbidden.status_code == 403
     invisible = await client.get(
@@ -222,7 +249,9 @@ async def test_daus(client: httpx.AsyncClient, factory: Factory) -> None:
     ws = await factory.workspace(org, tpl, dev)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     yesterday = (now - timedelta(days=1)).replace(hour=12, minute=0)
-    await factory.activity(org, dev, "IDE", yesterday, yesterday + timedelta(minutes=5), workspace_id=ws, app="vscode")
+    await factory.activity(
+        org, dev, "IDE", yesterday, yesterday + timedelta(minutes=5), workspace_id=ws, app="vscode"
+    )
     token = await factory.token(owner)
     for url in ("/api/v2/insights/daus?tz_offset=0", f"/api/v2/templates/{tpl}/daus?tz_offset=0"):
         response = await client.get(url, headers=auth(token))
@@ -238,10 +267,14 @@ async def test_daus(client: httpx.AsyncClient, factory: Factory) -> None:
     local_noon = (yesterday + timedelta(hours=14)).date().isoformat()
     assert {e["date"]: e["amount"] for e in east["entries"]}.get(local_noon) == 1
     assert (await client.get("/api/v2/insights/daus?tz_offset=15", headers=auth(token))).status_code == 422
-    assert (await client.get(f"/api/v2/templates/{uuid.uuid4()}/daus", headers=auth(token))).status_code == 404
+    assert (
+        await client.get(f"/api/v2/templates/{uuid.uuid4()}/daus", headers=auth(token))
+    ).status_code == 404
 
 
-async def test_sessions_analytics(client: httpx.AsyncClient, gql: GraphQL, factory: Factory, engine: AsyncEngine) -> None:
+async def test_sessions_analytics(
+    client: httpx.AsyncClient, gql: GraphQL, factory: Factory, engine: AsyncEngine
+) -> None:
     world = await sw.build_world(factory, engine)
     base = f"/api/v1/{world.org}/sessions/analytics"
     window = {"start": sw.START, "end": sw.END}
@@ -261,11 +294,15 @@ async def test_sessions_analytics(client: httpx.AsyncClient, gql: GraphQL, facto
     assert s["average_session_duration_seconds"] == expected["summary"]["averageDurationSeconds"]
     own = (await client.get(f"{base}/summary", params=window, headers=auth(world.alice_token))).json()
     assert own["scope"] == "self" and own["total_sessions"] == 2
-    other = await client.get(f"{base}/summary", params={**window, "user": str(world.bob)}, headers=auth(world.alice_token))
+    other = await client.get(
+        f"{base}/summary", params={**window, "user": str(world.bob)}, headers=auth(world.alice_token)
+    )
     assert other.status_code == 403
     outsider = await client.get(f"{base}/summary", params=window, headers=auth(world.outsider_token))
     assert outsider.status_code == 404
-    series = await client.get(f"{base}/timeseries", params={**window, "granularity": "day"}, headers=auth(world.manager_token))
+    series = await client.get(
+        f"{base}/timeseries", params={**window, "granularity": "day"}, headers=auth(world.manager_token)
+    )
     assert [p["sessions"] for p in series.json()["timeseries"]] == [1, 2, 2]
     agents = (await client.get(f"{base}/by-agent", params=window, headers=auth(world.manager_token))).json()
     assert sum(a["sessions"] for a in agents["agents"]) == 5
@@ -276,5 +313,7 @@ async def test_sessions_analytics(client: httpx.AsyncClient, gql: GraphQL, facto
     )
     assert projects.status_code == 200, projects.text
     assert {row["label"] for row in projects.json()["breakdown"]} == {"web", "api"}
-    bad = await client.get(f"{base}/cost-breakdown", params={"by": "colour"}, headers=auth(world.manager_token))
+    bad = await client.get(
+        f"{base}/cost-breakdown", params={"by": "colour"}, headers=auth(world.manager_token)
+    )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "by"]

@@ -329,7 +329,12 @@ class GraphQLEndpoint:
             context.release()
 
     async def run_document(
-        self, principal: Principal, request_id: str, source: str, variables: dict[str, Any], operation_name: str
+        self,
+        principal: Principal,
+        request_id: str,
+        source: str,
+        variables: dict[str, Any],
+        operation_name: str,
     ) -> DocumentResult:
         """Run a server-side (persisted) document for an authenticated caller through the steps a /graphql
         request takes after authentication: the parse/validate cache, the cost budget, execution, error
@@ -346,7 +351,11 @@ class GraphQLEndpoint:
                 self._count(operation_name, "client_error")
                 error = {
                     "message": f"query cost {cost} exceeds the budget of {self.settings.max_cost}",
-                    "extensions": {"code": "QUERY_TOO_COMPLEX", "cost": cost, "budget": self.settings.max_cost},
+                    "extensions": {
+                        "code": "QUERY_TOO_COMPLEX",
+                        "cost": cost,
+                        "budget": self.settings.max_cost,
+                    },
                 }
                 return DocumentResult(None, [error])
         result = await self._execute(document, principal, request_id, variables, operation_name)

@@ -81,7 +81,9 @@ def rest_routes(
             return Response(DOCS_INIT, media_type="text/javascript")
         if name not in ASSETS or static is None or not (static / name).is_file():
             return json_response(error_body(request.state.request_id, "not found", "NOT_FOUND"), 404)
-        return FileResponse(static / name, media_type=ASSETS[name], headers={"Cache-Control": "max-age=86400"})
+        return FileResponse(
+            static / name, media_type=ASSETS[name], headers={"Cache-Control": "max-age=86400"}
+        )
 
     return [
         *(Route(route.path, runner.view(route), methods=["GET"]) for route in ROUTES),

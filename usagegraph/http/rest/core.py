@@ -74,8 +74,10 @@ class Call:
         if code in ("BAD_USER_INPUT", "QUERY_TOO_COMPLEX"):
             argument = extensions.get("argument")
             name = self.arguments.get(str(argument), str(argument)) if argument else None
-            return invalid("query", name, message) if name else InvalidParams(
-                [{"loc": ["query"], "msg": message, "type": "value_error"}]
+            return (
+                invalid("query", name, message)
+                if name
+                else InvalidParams([{"loc": ["query"], "msg": message, "type": "value_error"}])
             )
         if code in STATUS:
             return RestError(STATUS[code], message, code)
@@ -142,14 +144,20 @@ class Runner:
                 self.metrics.admission_rejected.inc()
                 log.warning("request not admitted in time: server overloaded", request_id=request_id)
                 return json_response(
-                    error_body(request_id, "Service unavailable: the server is overloaded, retry later", "INTERNAL_SERVER_ERROR"),
+                    error_body(
+                        request_id,
+                        "Service unavailable: the server is overloaded, retry later",
+                        "INTERNAL_SERVER_ERROR",
+                    ),
                     503,
                     {"Retry-After": "1"},
                 )
             except Exception:
                 log.exception("request failed outside execution", request_id=request_id)
                 return json_response(
-                    error_body(request_id, "Service unavailable", "INTERNAL_SERVER_ERROR"), 503, {"Retry-After": "1"}
+                    error_body(request_id, "Service unavailable", "INTERNAL_SERVER_ERROR"),
+                    503,
+                    {"Retry-After": "1"},
                 )
 
         serve.__name__ = route.operation_id
@@ -164,10 +172,14 @@ class Runner:
             call = Call(endpoint, principal, request_id, values, route.arguments)
             payload = await route.handler(call)
         except HttpError as error:
-            return json_response(error_body(request_id, error.message, error.code), error.status, error.headers)
+            return json_response(
+                error_body(request_id, error.message, error.code), error.status, error.headers
+            )
         except InvalidParams as error:
             body = {"detail": error.details, "code": "BAD_USER_INPUT", "request_id": request_id}
             return json_response(body, 422)
         except RestError as error:
-            return json_response(error_body(request_id, error.message, error.code), error.status, error.headers)
+            return json_response(
+                error_body(request_id, error.message, error.code), error.status, error.headers
+            )
         return json_response(payload)

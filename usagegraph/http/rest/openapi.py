@@ -36,7 +36,9 @@ def document(routes: Sequence[RestRoute]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
             }
             if status in (429, 503):
-                response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+                response["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
+                }
             responses[str(status)] = response
         paths[route.path] = {
             "get": {
@@ -68,7 +70,11 @@ def document(routes: Sequence[RestRoute]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerToken": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"},
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`Authorization: Bearer <token>`",
+                },
                 "sessionToken": {"type": "apiKey", "in": "header", "name": "Session-Token"},
             },
             "schemas": {"Error": schemas.ERROR, "ValidationError": schemas.VALIDATION_ERROR},

@@ -117,7 +117,8 @@ def as_datetime(raw: str) -> str:
         value = parse_datetime(raw)
     except (ValueError, OverflowError):
         raise _Invalid(
-            "Input should be an RFC 3339 date-time with an offset, e.g. 2024-08-01T00:00:00Z", "datetime_parsing"
+            "Input should be an RFC 3339 date-time with an offset, e.g. 2024-08-01T00:00:00Z",
+            "datetime_parsing",
         ) from None
     if not datetime(1970, 1, 1, tzinfo=UTC) <= value <= datetime(9999, 1, 1, tzinfo=UTC):
         raise _Invalid("Input should be a date-time between 1970 and 9999", "datetime_parsing")
@@ -176,7 +177,9 @@ UUID_SCHEMA: dict[str, Any] = {"type": "string", "format": "uuid"}
 DATETIME_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time"}
 
 
-def uuid_param(name: str, location: str, description: str, *, required: bool = False, many: bool = False) -> Param:
+def uuid_param(
+    name: str, location: str, description: str, *, required: bool = False, many: bool = False
+) -> Param:
     return Param(name, location, UUID_SCHEMA, description, as_uuid, required=required, many=many)
 
 
@@ -188,7 +191,13 @@ def enum_param(
     name: str, options: Sequence[str], description: str, *, default: str | None = None, many: bool = False
 ) -> Param:
     return Param(
-        name, "query", {"type": "string", "enum": list(options)}, description, choice(options), default=default, many=many
+        name,
+        "query",
+        {"type": "string", "enum": list(options)},
+        description,
+        choice(options),
+        default=default,
+        many=many,
     )
 
 

@@ -103,7 +103,10 @@ INTERVAL = Param(
     default="1 day",
 )
 TIMEZONE = text_param(
-    "timezone", "IANA time zone of the calendar arithmetic (days, weeks, months).", default="UTC", max_length=64
+    "timezone",
+    "IANA time zone of the calendar arithmetic (days, weeks, months).",
+    default="UTC",
+    max_length=64,
 )
 
 ACTIVITY = RestRoute(
@@ -135,7 +138,11 @@ async def workspace_usage(call: Call) -> list[dict[str, Any]]:
     wanted = set(v["metrics"] or METRICS)
     data = await call.run(
         d.WORKSPACE_USAGE,
-        {"workspace": v["workspace_id"], "periodLength": v["period_length"], **{m: m in wanted for m in METRICS}},
+        {
+            "workspace": v["workspace_id"],
+            "periodLength": v["period_length"],
+            **{m: m in wanted for m in METRICS},
+        },
         "RestWorkspaceUsage",
     )
     scope = data.get("scope")
@@ -143,7 +150,9 @@ async def workspace_usage(call: Call) -> list[dict[str, Any]]:
         raise not_found("workspace")
     if data.get("metrics") is None:
         raise call.error(call.errors[0]) if call.errors else not_found("workspace")
-    return [{"date": row["date"], **{m: row.get(m) for m in METRICS}} for row in data["metrics"]["usageMetrics"]]
+    return [
+        {"date": row["date"], **{m: row.get(m) for m in METRICS}} for row in data["metrics"]["usageMetrics"]
+    ]
 
 
 WORKSPACE_USAGE = RestRoute(
@@ -158,7 +167,9 @@ WORKSPACE_USAGE = RestRoute(
         uuid_param("org_id", "path", "Organization of the workspace.", required=True),
         uuid_param("workspace_id", "path", "Workspace.", required=True),
         int_param("period_length", 1, 3660, "Days before today to cover.", default=365),
-        enum_param("metrics", METRICS, "Metrics to compute (repeated or comma-separated); none = all.", many=True),
+        enum_param(
+            "metrics", METRICS, "Metrics to compute (repeated or comma-separated); none = all.", many=True
+        ),
     ),
     response=s.USAGE_METRICS,
     handler=workspace_usage,
@@ -241,7 +252,9 @@ async def template_insights(call: Call) -> dict[str, Any]:
                 }
                 for app in insights["appUsage"]
             ],
-            "parameters_usage": [_parameter(parameter, insights["templates"]) for parameter in insights["parameters"]],
+            "parameters_usage": [
+                _parameter(parameter, insights["templates"]) for parameter in insights["parameters"]
+            ],
         }
     if "interval_reports" in sections:
         interval = insights["interval"].lower()
@@ -259,7 +272,9 @@ async def template_insights(call: Call) -> dict[str, Any]:
 
 
 def _parameter(parameter: dict[str, Any], templates: list[dict[str, Any]]) -> dict[str, Any]:
-    defining = [t for t in templates if any(p["name"] == parameter["name"] for p in t.get("parameters") or ())]
+    defining = [
+        t for t in templates if any(p["name"] == parameter["name"] for p in t.get("parameters") or ())
+    ]
     options: dict[str, dict[str, Any]] = {}
     for template in defining:
         for defined in template["parameters"]:
@@ -371,7 +386,9 @@ async def template_daus(call: Call) -> dict[str, Any]:
     offset = call.values["tz_offset"]
     start, end, zone = _dau_range(offset)
     data = await call.run(
-        d.TEMPLATE_DAUS, {"template": call.values["id"], "start": start, "end": end, "timezone": zone}, "RestTemplateDaus"
+        d.TEMPLATE_DAUS,
+        {"template": call.values["id"], "start": start, "end": end, "timezone": zone},
+        "RestTemplateDaus",
     )
     if data.get("template") is None:
         raise not_found("template")
@@ -414,9 +431,15 @@ TEMPLATE_INSIGHTS = RestRoute(
     description="Needs `insights:read` in the organization or an insights grant on each template.",
     tag="template insights",
     params=_insights_params(
-        enum_param("interval", ("day", "week"), "Interval of `interval_reports`; omitted = `day` for templates younger "
-                   "than five weeks, else `week`."),
-        enum_param("sections", SECTIONS, "Sections to compute (comma-separated or repeated); none = both.", many=True),
+        enum_param(
+            "interval",
+            ("day", "week"),
+            "Interval of `interval_reports`; omitted = `day` for templates younger "
+            "than five weeks, else `week`.",
+        ),
+        enum_param(
+            "sections", SECTIONS, "Sections to compute (comma-separated or repeated); none = both.", many=True
+        ),
     ),
     response=s.TEMPLATE_INSIGHTS,
     handler=template_insights,
@@ -499,7 +522,11 @@ async def _analytics(call: Call, source: str, name: str, **extra: Any) -> dict[s
 
 
 def _frame(analytics: dict[str, Any]) -> dict[str, Any]:
-    return {"scope": analytics["scope"].lower(), "start": _utc(analytics["start"]), "end": _utc(analytics["end"])}
+    return {
+        "scope": analytics["scope"].lower(),
+        "start": _utc(analytics["start"]),
+        "end": _utc(analytics["end"]),
+    }
 
 
 async def sessions_summary(call: Call) -> dict[str, Any]:
@@ -593,7 +620,9 @@ def _sessions_params(*extra: Param) -> tuple[Param, ...]:
         uuid_param("project", "query", "Project ids (repeatable).", many=True),
         text_param("repository", "Repositories (repeatable).", many=True),
         text_param("agent", "Agents (repeatable).", many=True),
-        uuid_param("user", "query", "User ids (repeatable); without team rights only the caller's own id.", many=True),
+        uuid_param(
+            "user", "query", "User ids (repeatable); without team rights only the caller's own id.", many=True
+        ),
         *extra,
     )
 
@@ -605,8 +634,9 @@ SESSIONS_DESCRIPTION = (
 )
 
 
-def _sessions_route(path: str, operation_id: str, summary: str, response: dict[str, Any], handler: Any,
-                    *extra: Param) -> RestRoute:
+def _sessions_route(
+    path: str, operation_id: str, summary: str, response: dict[str, Any], handler: Any, *extra: Param
+) -> RestRoute:
     return RestRoute(
         path=f"/api/v1/{{org_id}}/sessions/analytics/{path}",
         operation_id=operation_id,
@@ -622,7 +652,11 @@ def _sessions_route(path: str, operation_id: str, summary: str, response: dict[s
 
 
 SESSIONS_SUMMARY = _sessions_route(
-    "summary", "getSessionsSummary", "Key figures of the AI coding sessions", s.SESSIONS_SUMMARY, sessions_summary
+    "summary",
+    "getSessionsSummary",
+    "Key figures of the AI coding sessions",
+    s.SESSIONS_SUMMARY,
+    sessions_summary,
 )
 SESSIONS_TIMESERIES = _sessions_route(
     "timeseries",
@@ -634,7 +668,11 @@ SESSIONS_TIMESERIES = _sessions_route(
     TIMEZONE,
 )
 SESSIONS_BY_AGENT = _sessions_route(
-    "by-agent", "getSessionsByAgent", "Sessions, users, cost and tokens per agent", s.SESSIONS_BY_AGENT, sessions_by_agent
+    "by-agent",
+    "getSessionsByAgent",
+    "Sessions, users, cost and tokens per agent",
+    s.SESSIONS_BY_AGENT,
+    sessions_by_agent,
 )
 SESSIONS_COST_BREAKDOWN = _sessions_route(
     "cost-breakdown",

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def obj(required: bool = True, **properties: dict[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(properties)
-    return schema
+def obj(**properties: dict[str, Any]) -> dict[str, Any]:
+    """An object whose properties are all required."""
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same object with every property optional."""
+    return {key: value for key, value in schema.items() if key != "required"}
 
 
 def array(items: dict[str, Any]) -> dict[str, Any]:
@@ -57,45 +60,46 @@ ACTIVITY = obj(
 USAGE_METRICS = array(obj(date=DATE, dau=nullable(COUNT), wau=nullable(COUNT), mau=nullable(COUNT)))
 
 _IDS = array(UUID)
-TEMPLATE_INSIGHTS = obj(
-    False,
-    report=obj(
-        start_time=TIME,
-        end_time=TIME,
-        template_ids=_IDS,
-        active_users=COUNT,
-        apps_usage=array(
-            obj(
-                template_ids=_IDS,
-                type={"type": "string", "enum": ["builtin", "app"]},
-                display_name=STRING,
-                slug=STRING,
-                icon=STRING,
-                seconds=COUNT,
-                times_used=COUNT,
-            )
-        ),
-        parameters_usage=array(
-            obj(
-                template_ids=_IDS,
-                display_name=STRING,
-                name=STRING,
-                type=STRING,
-                description=STRING,
-                options=array(obj(name=STRING, description=STRING, value=STRING, icon=STRING)),
-                values=array(obj(value=STRING, count=COUNT)),
-            )
-        ),
-    ),
-    interval_reports=array(
-        obj(
+TEMPLATE_INSIGHTS = optional(
+    obj(
+        report=obj(
             start_time=TIME,
             end_time=TIME,
             template_ids=_IDS,
-            interval={"type": "string", "enum": ["day", "week"]},
             active_users=COUNT,
-        )
-    ),
+            apps_usage=array(
+                obj(
+                    template_ids=_IDS,
+                    type={"type": "string", "enum": ["builtin", "app"]},
+                    display_name=STRING,
+                    slug=STRING,
+                    icon=STRING,
+                    seconds=COUNT,
+                    times_used=COUNT,
+                )
+            ),
+            parameters_usage=array(
+                obj(
+                    template_ids=_IDS,
+                    display_name=STRING,
+                    name=STRING,
+                    type=STRING,
+                    description=STRING,
+                    options=array(obj(name=STRING, description=STRING, value=STRING, icon=STRING)),
+                    values=array(obj(value=STRING, count=COUNT)),
+                )
+            ),
+        ),
+        interval_reports=array(
+            obj(
+                start_time=TIME,
+                end_time=TIME,
+                template_ids=_IDS,
+                interval={"type": "string", "enum": ["day", "week"]},
+                active_users=COUNT,
+            )
+        ),
+    )
 )
 
 
