@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 from graphql import (
+    DocumentNode,
+    ExecutionResult,
     GraphQLError,
     GraphQLSchema,
     OperationType,
@@ -126,6 +129,15 @@ def _dumps(payload: Any) -> bytes:
     return orjson.dumps(payload)
 
 
+@dataclass(frozen=True)
+class DocumentResult:
+    """The data of a document run by `GraphQLEndpoint.run_document` and its errors in the wire form (with
+    `extensions.code`, and `extensions.argument` where a resolver names one)."""
+
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]]
+
+
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -156,7 +168,7 @@ class GraphQLEndpoint:
                     406, "Accept application/graphql-response+json or application/json", "BAD_USER_INPUT"
                 )
             params = await self._params(request)
-            principal = await self._authenticate(request)
+            principal = await self.authenticate(request)
             return await self._run(request, params, principal, media, request_id)
         except HttpError as error:
             body = {
@@ -214,7 +226,9 @@ class GraphQLEndpoint:
             raise HttpError(400, "extensions must be a JSON object", "BAD_USER_INPUT")
         return params
 
-    async def _authenticate(self, request: Request) -> Principal:
+    async def authenticate(self, request: Request) -> Principal:
+        """The caller of a request by its token, counted against the token's rate limit (HttpError 401 or
+        429 otherwise)."""
         token = _token_from_headers(request)
         if token is None:
             raise HttpError(
@@ -268,27 +282,7 @@ class GraphQLEndpoint:
                 return Response(
                     _dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media
                 )
-        context = Context(
-            settings=self.settings,
-            db=self.db,
-            principal=principal,
-            request_id=request_id,
-            loaders=Loaders(self.db, builders),
-            metrics=self.metrics,
-        )
-        try:
-            result = await await_maybe(
-                execute(
-                    self.schema,
-                    document,
-                    context_value=context,
-                    variable_values=params.get("variables"),
-                    operation_name=operation_name,
-                    executor_class=self.executor_class,
-                )
-            )
-        finally:
-            context.release()
+        result = await self._execute(document, principal, request_id, params.get("variables"), operation_name)
         status = 200
         payload: dict[str, Any] = {}
         if result.errors:
@@ -303,6 +297,71 @@ class GraphQLEndpoint:
             payload["data"] = result.data
             self._count(operation_name, _outcome(payload.get("errors")))
         return Response(_dumps(payload), status_code=status, media_type=media)
+
+    async def _execute(
+        self,
+        document: DocumentNode,
+        principal: Principal,
+        request_id: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        context = Context(
+            settings=self.settings,
+            db=self.db,
+            principal=principal,
+            request_id=request_id,
+            loaders=Loaders(self.db, builders),
+            metrics=self.metrics,
+        )
+        try:
+            return await await_maybe(
+                execute(
+                    self.schema,
+                    document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    executor_class=self.executor_class,
+                )
+            )
+        finally:
+            context.release()
+
+    async def run_document(
+        self,
+        principal: Principal,
+        request_id: str,
+        source: str,
+        variables: dict[str, Any],
+        operation_name: str,
+    ) -> DocumentResult:
+        """Run a server-side (persisted) document for an authenticated caller through the steps a /graphql
+        request takes after authentication: the parse/validate cache, the cost budget, execution, error
+        masking and the operation counter. Refusals come back as errors (QUERY_TOO_COMPLEX for the budget),
+        formatted as /graphql formats them."""
+        document, errors = self.documents.get(source)
+        if errors or document is None:
+            self._count(operation_name, "client_error")
+            return DocumentResult(None, [format_error(e, request_id) for e in errors])
+        operation = get_operation_ast(document, operation_name)
+        if operation is not None:
+            cost = estimate_cost(self.schema, document, operation, variables)
+            if cost > self.settings.max_cost:
+                self._count(operation_name, "client_error")
+                error = {
+                    "message": f"query cost {cost} exceeds the budget of {self.settings.max_cost}",
+                    "extensions": {
+                        "code": "QUERY_TOO_COMPLEX",
+                        "cost": cost,
+                        "budget": self.settings.max_cost,
+                    },
+                }
+                return DocumentResult(None, [error])
+        result = await self._execute(document, principal, request_id, variables, operation_name)
+        formatted = [format_error(e, request_id) for e in result.errors or ()]
+        self._count(operation_name, _outcome(formatted) if formatted else "ok")
+        return DocumentResult(result.data, formatted)
 
     def _count(self, operation_name: str | None, outcome: str) -> None:
         if self.on_operation is not None:
