@@ -26,6 +26,7 @@ from usagegraph.context import Database
 from usagegraph.db import migrate
 from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.graphql_http import GraphQLEndpoint, new_request_id
+from usagegraph.http import ui
 from usagegraph.insights_metrics import start_insights_collector
 from usagegraph.logging import AccessLogMiddleware, configure_logging, is_configured
 from usagegraph.maintenance import insights_refresher, rollup_compactor
@@ -223,6 +224,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *ui.routes(),
     ]
 
     def crowded() -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -19,7 +18,7 @@ from graphql import (
 )
 from graphql.execution.executor import Executor
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from strawberry.utils.await_maybe import await_maybe
 
 from usagegraph.auth.principal import Principal
@@ -29,6 +28,7 @@ from usagegraph.cost import estimate_cost
 from usagegraph.db.queries.auth import token_owner
 from usagegraph.documents import DocumentCache
 from usagegraph.errors import UsageGraphError
+from usagegraph.http import ui
 from usagegraph.loaders import Loaders
 from usagegraph.logging import get_logger
 from usagegraph.metrics import Metrics
@@ -39,7 +39,6 @@ log = get_logger("usagegraph.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-GRAPHIQL_HTML = (Path(__file__).parent / "static" / "graphiql.html").read_text(encoding="utf-8")
 
 
 class HttpError(Exception):
@@ -146,7 +145,7 @@ class GraphQLEndpoint:
     async def __call__(self, request: Request) -> Response:
         request_id = request.state.request_id
         if request.method == "GET" and _wants_html(request) and self.settings.graphiql:
-            return HTMLResponse(GRAPHIQL_HTML)
+            return ui.page("graphiql.html")
         media = _accepts(request)
         try:
             if media is None:

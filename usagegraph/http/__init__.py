@@ -1,0 +1,1 @@
+"""HTTP surfaces of the server beside the GraphQL endpoint."""
