@@ -4,6 +4,7 @@ import "@graphiql/plugin-explorer/dist/style.css";
 import { createGraphiQLFetcher } from "@graphiql/toolkit";
 import { GraphiQL } from "graphiql";
 import "graphiql/graphiql.css";
+import "./graphiql-page.css";
 import { createElement, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { TOKEN_KEY } from "./lib/token-key";

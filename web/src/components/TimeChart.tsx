@@ -18,6 +18,8 @@ interface TimeChartProps {
   label: string;
   /** Bucket starts, RFC 3339. */
   x: string[];
+  /** End of the last bucket (RFC 3339): the x axis spans [first start, this]. */
+  xEnd?: string;
   series: ChartSeries[];
   zone: string;
   height?: number;
@@ -38,7 +40,11 @@ export function TimeChart(props: TimeChartProps) {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), props.zone),
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
+      scales: {
+        x: {
+          time: true,
+          range: (_u, min, max) => (props.xEnd && xs.length ? [xs[0], Math.max(Date.parse(props.xEnd) / 1000, max)] : [min, max]),
+        }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       axes: [
         { stroke: "#555", grid: { stroke: "#eee" } },
         { stroke: "#555", grid: { stroke: "#eee" }, label: props.yLabel, size: 50 },
@@ -68,6 +74,6 @@ export function TimeChart(props: TimeChartProps) {
       chart.destroy();
       delete el.dataset.drawn;
     };
-  }, [props.x, props.series, props.zone]);
+  }, [props.x, props.xEnd, props.series, props.zone]);
   return <div class="chart" ref={host} role="img" aria-label={props.label} data-chart={props.id} />;
 }

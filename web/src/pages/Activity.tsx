@@ -157,7 +157,7 @@ function ActiveUsersChart({ buckets, zone }: { buckets: Bucket[]; zone: string }
   ];
   return (
     <>
-      <TimeChart id="active-users" label="Active users per bucket" x={x} series={series} zone={zone} />
+      <TimeChart id="active-users" label="Active users per bucket" x={x} xEnd={buckets[buckets.length - 1]?.end} series={series} zone={zone} />
       <details>
         <summary>Data table</summary>
         <Table id="active-users" label="Active users per bucket" columns={columns} rows={buckets} rowKey={(b) => b.start} sort={null} pageSize={1000} filename="active-users.csv" />

@@ -211,7 +211,7 @@ function ActiveUsersBody({ data, zone }: { data: Series; zone: string }) {
         users active in the range, per {data.interval === "DAY" ? "day" : "week"} below
         {points.length > 0 && !points[points.length - 1].complete && " (the last bucket is cut short by the range: drawn dashed)"}.
       </p>
-      <TimeChart id="insights-active-users" label="Active users per bucket" x={x} series={series} zone={zone} />
+      <TimeChart id="insights-active-users" label="Active users per bucket" x={x} xEnd={points[points.length - 1]?.end} series={series} zone={zone} />
       <details>
         <summary>Data table</summary>
         <Table id="insights-active-users" label="Active users per bucket" columns={columns} rows={points} rowKey={(p) => p.start} sort={null} pageSize={1000} filename="template-active-users.csv" />
