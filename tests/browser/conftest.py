@@ -97,7 +97,11 @@ async def watch(context: Any, base_url: str) -> Watched:
     page.on("console", on_console)
     page.on("pageerror", lambda error: watched.console_errors.append(str(error)))
     page.on("request", on_request)
-    page.on("requestfailed", lambda r: watched.failed.append(f"{r.failure} {r.url}"))
+    # A request the page cancels itself (a filter changed while its panel was loading) is not a failure.
+    page.on(
+        "requestfailed",
+        lambda r: None if r.failure == "net::ERR_ABORTED" else watched.failed.append(f"{r.failure} {r.url}"),
+    )
     page.on("response", on_response)
     return watched
 
@@ -152,3 +156,59 @@ async def screenshot(page: Any, name: str) -> None:
     if os.environ.get("USAGEGRAPH_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def hmm(seconds: float) -> str:
+    """The dashboard's h:mm."""
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+async def open_page(watched: Watched, path: str, token: str | None) -> None:
+    url = path + (f"#token={token}" if token else "")
+    await watched.page.goto(url)
+
+
+async def ready(page: Any, *panels: str, timeout: float = 20_000) -> None:
+    """Wait until every panel has drawn its data (or its empty, error or forbidden state)."""
+    for panel in panels:
+        await page.wait_for_selector(
+            f'[data-panel="{panel}"]:not([data-state="loading"]):not([data-state="idle"])', timeout=timeout
+        )
+
+
+async def panel_state(page: Any, panel: str) -> str:
+    state: str = await page.get_attribute(f'[data-panel="{panel}"]', "data-state")
+    return state
+
+
+async def rows(page: Any, table: str) -> list[dict[str, dict[str, Any]]]:
+    """The rows a table shows (the current page): per column its text, data-value and latency band."""
+    result: list[dict[str, dict[str, Any]]] = await page.evaluate(
+        """(id) => [...document.querySelectorAll(`[data-table="${id}"] tbody tr[data-row]`)].map(tr =>
+            Object.fromEntries([...tr.querySelectorAll('td[data-col]')].map(td => [td.dataset.col, {
+              text: td.textContent.trim(),
+              value: td.dataset.value,
+              band: td.querySelector('[data-band]')?.dataset.band ?? null,
+              color: td.querySelector('[data-band]') ? getComputedStyle(td.querySelector('[data-band]')).color : null,
+            }])))""",
+        table,
+    )
+    return result
+
+
+async def row_count(page: Any, table: str) -> int:
+    count = await page.get_attribute(f'[data-table="{table}"] [data-role="row-count"]', "data-count")
+    return int(count)
+
+
+async def download_csv(page: Any, table: str) -> list[list[str]]:
+    import csv
+    import io
+
+    async with page.expect_download() as info:
+        await page.click(f'[data-table="{table}"] [data-action="csv"]')
+    download = await info.value
+    path = await download.path()
+    text = Path(path).read_text(encoding="utf-8")
+    return list(csv.reader(io.StringIO(text)))
