@@ -12,7 +12,7 @@ NODE_CHECK := node -e 'process.exit(Number(process.versions.node.split(".")[0]) 
 	&& command -v npm >/dev/null \
 	|| { echo "building the dashboard (web/) needs Node.js 20 or newer with npm: install them (Debian: apt-get install nodejs npm) and run make again" >&2; exit 1; }
 
-.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http load fault clean
+.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http bench-ui load fault clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "usagegraph needs Python 3.11")'
@@ -77,6 +77,10 @@ bench-compiled: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http_bench
+
+## The dashboard in Chromium: time to all panels drawn and bytes shipped, per page.
+bench-ui: $(STAMP) $(UI_STAMP)
+	$(BIN)/python -m bench.ui_bench
 
 ## Mixed dashboard + ingest load against `usagegraph serve --workers 2` (60 s, 32 clients).
 load: $(STAMP)
