@@ -42,7 +42,9 @@ async def main() -> None:
         try:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-                print(f"dashboard benchmark, {datetime.now(UTC):%Y-%m-%d}, demo data {DEMO_DAYS} days, {RUNS} runs a page")
+                print(
+                    f"dashboard benchmark, {datetime.now(UTC):%Y-%m-%d}, demo data {DEMO_DAYS} days, {RUNS} runs a page"
+                )
                 for name, (path, count) in PAGES.items():
                     times: list[float] = []
                     shipped = 0
@@ -79,8 +81,6 @@ async def main() -> None:
                 await browser.close()
         finally:
             server.__exit__()
-
-
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ origin (each test asserts there were none)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -131,7 +132,9 @@ class Api:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
 
-    async def __call__(self, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, token: str, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=60) as client:
             response = await client.post(
                 "/graphql",
@@ -172,11 +175,11 @@ async def open_page(watched: Watched, path: str, token: str | None) -> None:
     await watched.page.goto(url)
 
 
-async def ready(page: Any, *panels: str, timeout: float = 20_000) -> None:
+async def ready(page: Any, *panels: str, wait_ms: float = 20_000) -> None:
     """Wait until every panel has drawn its data (or its empty, error or forbidden state)."""
     for panel in panels:
         await page.wait_for_selector(
-            f'[data-panel="{panel}"]:not([data-state="loading"]):not([data-state="idle"])', timeout=timeout
+            f'[data-panel="{panel}"]:not([data-state="loading"]):not([data-state="idle"])', timeout=wait_ms
         )
 
 
@@ -213,5 +216,5 @@ async def download_csv(page: Any, table: str) -> list[list[str]]:
         await page.click(f'[data-table="{table}"] [data-action="csv"]')
     download = await info.value
     path = await download.path()
-    text = Path(path).read_text(encoding="utf-8")
+    text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
     return list(csv.reader(io.StringIO(text)))

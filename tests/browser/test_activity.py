@@ -39,12 +39,19 @@ PANELS = ("active-users", "users", "usage-metrics")
 def _range() -> tuple[str, str, str, str]:
     today = datetime.now(UTC).date()
     first = today - timedelta(days=13)
-    return first.isoformat(), today.isoformat(), f"{first}T00:00:00Z", f"{today + timedelta(days=1)}T00:00:00Z"
+    return (
+        first.isoformat(),
+        today.isoformat(),
+        f"{first}T00:00:00Z",
+        f"{today + timedelta(days=1)}T00:00:00Z",
+    )
 
 
 async def _activity(api: Api, token: str, org: str, category: str) -> dict[str, Any]:
     first, last, start, end = _range()
-    body = await api(token, ACTIVITY, {"start": start, "end": end, "interval": "1 day", "category": category, "org": org})
+    body = await api(
+        token, ACTIVITY, {"start": start, "end": end, "interval": "1 day", "category": category, "org": org}
+    )
     assert "errors" not in body, body
     report: dict[str, Any] = body["data"]["activity"]
     return report
@@ -67,7 +74,9 @@ async def _assert_chart(page: Any, report: dict[str, Any]) -> None:
 async def test_activity_page_shows_the_api_numbers(page: Watched, world: World, api: Api) -> None:
     org = (await _orgs(api, world.admin_token))[0]["id"]
     first, last, _, _ = _range()
-    await open_page(page, f"/ui/activity?org={org}&range=custom&from={first}&to={last}&tz=UTC", world.admin_token)
+    await open_page(
+        page, f"/ui/activity?org={org}&range=custom&from={first}&to={last}&tz=UTC", world.admin_token
+    )
     await ready(page.page, *PANELS)
     assert "token=" not in page.page.url
     report = await _activity(api, world.admin_token, org, "ANY")
@@ -95,7 +104,12 @@ async def test_activity_page_shows_the_api_numbers(page: Watched, world: World, 
         top,
     )
     expected_buckets = [
-        [str(int(a["durationSeconds"])) if a["durationSeconds"] == int(a["durationSeconds"]) else str(a["durationSeconds"]), str(a["count"])]
+        [
+            str(int(a["durationSeconds"]))
+            if a["durationSeconds"] == int(a["durationSeconds"])
+            else str(a["durationSeconds"]),
+            str(a["count"]),
+        ]
         for b in report["buckets"]
         for a in b["userActivity"]
         if a["user"]["id"] == top
@@ -103,7 +117,13 @@ async def test_activity_page_shows_the_api_numbers(page: Watched, world: World, 
     assert per_bucket == expected_buckets
 
     # DAU/WAU/MAU of the organization: the defaults (90 days, calendar, forward fill), gaps as blanks
-    metrics = (await api(world.admin_token, ORG_METRICS, {"id": org, "period": 90, "window": "CALENDAR", "category": "LOGIN"}))["data"]
+    metrics = (
+        await api(
+            world.admin_token,
+            ORG_METRICS,
+            {"id": org, "period": 90, "window": "CALENDAR", "category": "LOGIN"},
+        )
+    )["data"]
     await _assert_metrics(page.page, metrics["organization"]["usageMetrics"])
 
     # CSV of the users table: a header and every row, in the order shown
@@ -130,7 +150,9 @@ async def _assert_metrics(page: Any, expected: list[dict[str, Any]]) -> None:
 async def test_filters_live_in_the_url_and_back_restores_them(page: Watched, world: World, api: Api) -> None:
     org = (await _orgs(api, world.admin_token))[0]["id"]
     first, last, _, _ = _range()
-    await open_page(page, f"/ui/activity?org={org}&range=custom&from={first}&to={last}&tz=UTC", world.admin_token)
+    await open_page(
+        page, f"/ui/activity?org={org}&range=custom&from={first}&to={last}&tz=UTC", world.admin_token
+    )
     await ready(page.page, *PANELS)
     anything = await _activity(api, world.admin_token, org, "ANY")
     await _assert_chart(page.page, anything)
@@ -153,7 +175,9 @@ async def test_filters_live_in_the_url_and_back_restores_them(page: Watched, wor
     await page.page.select_option('select[name="dcat"]', "ANY")
     await page.page.wait_for_url("**dcat=ANY**")
     await ready(page.page, "usage-metrics")
-    body = await api(world.admin_token, WS_METRICS, {"id": workspace, "period": 90, "window": "ROLLING", "category": "ANY"})
+    body = await api(
+        world.admin_token, WS_METRICS, {"id": workspace, "period": 90, "window": "ROLLING", "category": "ANY"}
+    )
     await _assert_metrics(page.page, body["data"]["workspace"]["usageMetrics"])
 
     for _ in range(3):
@@ -179,9 +203,16 @@ async def test_member_sees_what_the_token_may_see(page: Watched, world: World, a
     )
     assert options == [["", "Whole deployment"], *([o["id"], o["name"]] for o in visible)]
     # activity needs activity:read, DAU/WAU/MAU workspace_metrics:read: the panels say so
-    denied = await api(world.member_token, "{ activity(start: \"2024-01-01T00:00:00Z\", end: \"2024-01-02T00:00:00Z\", interval: \"1 day\") { start } }")
+    denied = await api(
+        world.member_token,
+        '{ activity(start: "2024-01-01T00:00:00Z", end: "2024-01-02T00:00:00Z", interval: "1 day") { start } }',
+    )
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    for panel, permission in (("active-users", "activity:read"), ("users", "activity:read"), ("usage-metrics", "workspace_metrics:read")):
+    for panel, permission in (
+        ("active-users", "activity:read"),
+        ("users", "activity:read"),
+        ("usage-metrics", "workspace_metrics:read"),
+    ):
         text = await page.page.text_content(f'[data-panel="{panel}"] [data-state="forbidden"]')
         assert text is not None and permission in text
     assert await axe_violations(page.page) == []

@@ -29,7 +29,13 @@ INSIGHTS = """query ($org: ID!, $start: DateTime!, $end: DateTime!, $templateIds
     parameters { name values { value count } }
   }
 }"""
-PANELS = ("insights-active-users", "insights-latency", "insights-apps", "insights-user-activity", "insights-parameters")
+PANELS = (
+    "insights-active-users",
+    "insights-latency",
+    "insights-apps",
+    "insights-user-activity",
+    "insights-parameters",
+)
 COLOURS = {"GREEN": "rgb(26, 127, 55)", "YELLOW": "rgb(154, 103, 0)", "RED": "rgb(207, 34, 46)"}
 BUILTIN = {"vscode", "jetbrains", "ssh", "web-terminal", "code-server", "jupyter", "rstudio"}
 
@@ -37,15 +43,28 @@ BUILTIN = {"vscode", "jetbrains", "ssh", "web-terminal", "code-server", "jupyter
 def _range(days: int = 10) -> tuple[str, str, str, str]:
     today = datetime.now(UTC).date()
     first = today - timedelta(days=days - 1)
-    return first.isoformat(), today.isoformat(), f"{first}T00:00:00Z", f"{today + timedelta(days=1)}T00:00:00Z"
+    return (
+        first.isoformat(),
+        today.isoformat(),
+        f"{first}T00:00:00Z",
+        f"{today + timedelta(days=1)}T00:00:00Z",
+    )
 
 
-async def _insights(api: Api, token: str, org: str, template: str | None, interval: str | None) -> dict[str, Any]:
+async def _insights(
+    api: Api, token: str, org: str, template: str | None, interval: str | None
+) -> dict[str, Any]:
     _, _, start, end = _range()
     body = await api(
         token,
         INSIGHTS,
-        {"org": org, "start": start, "end": end, "templateIds": [template] if template else None, "interval": interval},
+        {
+            "org": org,
+            "start": start,
+            "end": end,
+            "templateIds": [template] if template else None,
+            "interval": interval,
+        },
     )
     assert "errors" not in body, body
     insights: dict[str, Any] = body["data"]["templateInsights"]
@@ -57,7 +76,9 @@ def _ms(value: float) -> str:
 
 
 async def _assert_series(page: Any, expected: dict[str, Any]) -> None:
-    assert await page.get_attribute('[data-metric="active-users"]', "data-value") == str(expected["activeUsers"])
+    assert await page.get_attribute('[data-metric="active-users"]', "data-value") == str(
+        expected["activeUsers"]
+    )
     shown = await rows(page, "insights-active-users")
     assert [(r["start"]["value"], r["activeUsers"]["value"], r["complete"]["text"]) for r in shown] == [
         (p["start"], str(p["activeUsers"]), "complete" if p["complete"] else "partial")
@@ -132,7 +153,9 @@ async def test_insights_page_shows_the_api_numbers(page: Watched, world: World, 
 async def test_interval_and_template_in_the_url(page: Watched, world: World, api: Api) -> None:
     org = (await api(world.admin_token, "{ organizations { id } }"))["data"]["organizations"][0]["id"]
     first, last, _, _ = _range()
-    await open_page(page, f"/ui/insights?org={org}&range=custom&from={first}&to={last}&tz=UTC", world.admin_token)
+    await open_page(
+        page, f"/ui/insights?org={org}&range=custom&from={first}&to={last}&tz=UTC", world.admin_token
+    )
     await ready(page.page, *PANELS)
     default = await _insights(api, world.admin_token, org, None, None)
     await _assert_series(page.page, default)

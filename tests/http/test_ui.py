@@ -15,7 +15,8 @@ import pytest
 from usagegraph.http import ui
 
 pytestmark = pytest.mark.skipif(
-    not (ui.DIST / "index.html").is_file() and not os.environ.get("CI"), reason="the dashboard is not built: run `make ui`"
+    not (ui.DIST / "index.html").is_file() and not os.environ.get("CI"),
+    reason="the dashboard is not built: run `make ui`",
 )
 
 BUDGET = 200 * 1024

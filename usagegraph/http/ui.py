@@ -46,9 +46,7 @@ CONTENT_TYPES = {
     ".map": "application/json",
 }
 
-NOT_BUILT = (
-    "The dashboard is not built: run `make ui` (needs Node 20 or newer), or install a wheel, which carries it.\n"
-)
+NOT_BUILT = "The dashboard is not built: run `make ui` (needs Node 20 or newer), or install a wheel, which carries it.\n"
 
 
 def content_type(path: Path) -> str:
