@@ -1,8 +1,17 @@
 # syntax=docker/dockerfile:1
+# The dashboard: built with Node from web/ into usagegraph/http/ui_dist (the package carries it).
+FROM node:20-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM python:3.13-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY usagegraph ./usagegraph
+COPY --from=web /src/usagegraph/http/ui_dist ./usagegraph/http/ui_dist
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
     && /opt/venv/bin/pip install --no-cache-dir .
 

@@ -5,7 +5,16 @@ BIN := $(VENV)/bin
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)-$(PYVER)
 
-.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http load fault clean
+UI_DIST := usagegraph/http/ui_dist
+UI_STAMP := $(UI_DIST)/.built
+WEB_DEPS := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) web/index.html web/graphiql.html \
+	web/vite.config.ts web/tsconfig.json web/package.json
+NODE_CHECK := node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' 2>/dev/null \
+	&& command -v npm >/dev/null \
+	|| { echo "building the dashboard (web/) needs Node.js 20 or newer with npm: install them (Debian: apt-get install nodejs npm) and run make again" >&2; exit 1; }
+
+.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http bench-ui load fault clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYVER)" || { echo "usagegraph needs Python 3.11, 3.12 or 3.13 (with venv) on PATH or under pyenv"; exit 1; }
@@ -18,12 +27,25 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-## Run the server: embedded PostgreSQL, migrations, demo data on first start, GraphiQL.
-run: $(STAMP)
+$(WEB_DEPS): web/package-lock.json
+	@$(NODE_CHECK)
+	cd web && npm ci --no-audit --no-fund
+	touch $(WEB_DEPS)
+
+## Build the dashboard (web/, Vite) into the package when its sources or its lockfile changed.
+ui: $(UI_STAMP)
+
+$(UI_STAMP): $(WEB_DEPS) $(WEB_SOURCES)
+	@$(NODE_CHECK)
+	cd web && npm run --silent build
+	touch $(UI_STAMP)
+
+## Run the server: embedded PostgreSQL, migrations, demo data on first start, the dashboard and GraphiQL.
+run: $(STAMP) $(UI_STAMP)
 	$(BIN)/usagegraph serve --demo
 
 ## Run the whole test suite against a real PostgreSQL (embedded unless USAGEGRAPH_TEST_DATABASE_URL).
-test: $(STAMP)
+test: $(STAMP) $(UI_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -61,6 +83,10 @@ bench-compiled: $(STAMP)
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http_bench
 
+## The dashboard in Chromium: time to all panels drawn and bytes shipped, per page.
+bench-ui: $(STAMP) $(UI_STAMP)
+	$(BIN)/python -m bench.ui_bench
+
 ## Mixed dashboard + ingest load against `usagegraph serve --workers 2` (60 s, 32 clients).
 load: $(STAMP)
 	$(BIN)/python -m bench.load
@@ -70,4 +96,4 @@ fault: $(STAMP)
 	$(BIN)/python -m bench.fault
 
 clean:
-	rm -rf $(VENV) .usagegraph-test .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UI_DIST) web/node_modules .usagegraph-test .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ from usagegraph.db import migrate
 from usagegraph.db.database import Database
 from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.execution.compiled import CompiledExecutor
+from usagegraph.http import ui
 from usagegraph.http.admission import Admission, Overloaded
 from usagegraph.http.endpoint import GraphQLEndpoint
 from usagegraph.http.middleware import KeepAliveLimitMiddleware, RequestIdMiddleware
@@ -164,6 +165,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *rest_routes(lambda: holder["graphql"], admission, metrics),
+        *ui.routes(),
     ]
 
     def crowded() -> bool:

@@ -198,11 +198,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             err.print(f"demo data: {totals['accepted']} records accepted, {totals['rejected']} rejected")
         admin = asyncio.run(_token(settings, "admin", "serve --demo", "30d", False))
         member = asyncio.run(_token(settings, "member", "serve --demo", "30d", False))
-        base = f"http://{settings.host}:{settings.port}/graphql"
-        print(f"GraphiQL:      {base}", flush=True)
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"dashboard:     {base}/ui/", flush=True)
+        print(f"GraphiQL:      {base}/graphql", flush=True)
         print(f"admin token:   {admin}", flush=True)
         print(f"member token:  {member}", flush=True)
-        print(f"Open {base}#token={admin} to explore as admin.", flush=True)
+        print(f"Open {base}/ui/#token={admin} to sign in to the dashboard as admin.", flush=True)
     configure_logging(settings)
     with worker_board(settings.workers) if settings.workers > 1 else contextlib.nullcontext():
         uvicorn.run(

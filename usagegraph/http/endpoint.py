@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -22,7 +21,7 @@ from graphql import (
 )
 from graphql.execution.executor import Executor
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from strawberry.utils.await_maybe import await_maybe
 
 from usagegraph.auth.principal import Principal
@@ -34,6 +33,7 @@ from usagegraph.execution.context import Context
 from usagegraph.execution.cost import estimate_cost
 from usagegraph.execution.documents import DocumentCache
 from usagegraph.execution.loaders import Loaders
+from usagegraph.http import ui
 from usagegraph.http.ratelimit import RateLimiter, retry_after
 from usagegraph.monitoring.logging import get_logger
 from usagegraph.monitoring.metrics import Metrics
@@ -44,7 +44,6 @@ log = get_logger("usagegraph.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-GRAPHIQL_HTML = (Path(__file__).parents[1] / "static" / "graphiql.html").read_text(encoding="utf-8")
 
 
 class HttpError(Exception):
@@ -160,7 +159,7 @@ class GraphQLEndpoint:
     async def __call__(self, request: Request) -> Response:
         request_id = request.state.request_id
         if request.method == "GET" and _wants_html(request) and self.settings.graphiql:
-            return HTMLResponse(GRAPHIQL_HTML)
+            return ui.page("graphiql.html")
         media = _accepts(request)
         try:
             if media is None:
