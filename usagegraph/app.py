@@ -26,6 +26,7 @@ from usagegraph.execution.compiled import CompiledExecutor
 from usagegraph.http.admission import Admission, Overloaded
 from usagegraph.http.endpoint import GraphQLEndpoint
 from usagegraph.http.middleware import KeepAliveLimitMiddleware, RequestIdMiddleware
+from usagegraph.http.otlp import otlp_routes
 from usagegraph.http.workers import Board
 from usagegraph.monitoring.insights_gauges import start_insights_collector
 from usagegraph.monitoring.logging import AccessLogMiddleware, configure_logging, is_configured
@@ -162,6 +163,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *otlp_routes(settings),
     ]
 
     def crowded() -> bool:
