@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http load fault clean
+.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-otlp bench-http load fault clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "usagegraph needs Python 3.11")'
@@ -52,6 +52,10 @@ bench-sessions: $(STAMP)
 
 bench-compiled: $(STAMP)
 	$(BIN)/python -m bench.compiled_bench
+
+## OTLP /v1/logs in batches of 512 against the same events through the ingest mutation.
+bench-otlp: $(STAMP)
+	$(BIN)/python -m bench.otlp_bench
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http_bench
