@@ -33,9 +33,9 @@ _LOCK = text(
 
 _STORED = text(
     """
-    SELECT organization_id, id, user_id, agent, project_id, repository, started_at, ended_at
-    FROM ai_sessions
-    WHERE (organization_id, id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
+    SELECT a.organization_id, a.id, a.user_id, a.agent, a.project_id, a.repository, a.started_at, a.ended_at
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])) AS k(org, id)
+    JOIN ai_sessions a ON a.organization_id = k.org AND a.id = k.id
     """
 )
 
@@ -54,35 +54,36 @@ _INSERT = text(
 
 _SPANS = text(
     """
-    SELECT organization_id, session_id, min(occurred_at) AS first, max(occurred_at) AS last
-    FROM otlp_events
-    WHERE (organization_id, session_id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
-    GROUP BY organization_id, session_id
+    SELECT e.organization_id, e.session_id, min(e.occurred_at) AS first, max(e.occurred_at) AS last
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])) AS k(org, id)
+    JOIN otlp_events e ON e.organization_id = k.org AND e.session_id = k.id
+    GROUP BY e.organization_id, e.session_id
     """
 )
 
 _USAGE = text(
     """
-    SELECT organization_id, session_id, model,
-           sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-           sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
-           sum(cost) AS cost, count(*) FILTER (WHERE cost IS NULL) AS uncosted,
-           sum(input_tokens) FILTER (WHERE cost IS NULL) AS uncosted_input,
-           sum(output_tokens) FILTER (WHERE cost IS NULL) AS uncosted_output,
-           sum(cache_read_tokens) FILTER (WHERE cost IS NULL) AS uncosted_cache_read,
-           sum(cache_write_tokens) FILTER (WHERE cost IS NULL) AS uncosted_cache_write
-    FROM otlp_events
-    WHERE model IS NOT NULL
-      AND (organization_id, session_id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))
-    GROUP BY organization_id, session_id, model
-    ORDER BY organization_id, session_id, model
+    SELECT e.organization_id, e.session_id, e.model,
+           sum(e.input_tokens) AS input_tokens, sum(e.output_tokens) AS output_tokens,
+           sum(e.cache_read_tokens) AS cache_read_tokens, sum(e.cache_write_tokens) AS cache_write_tokens,
+           sum(e.cost) AS cost, count(*) FILTER (WHERE e.cost IS NULL) AS uncosted,
+           sum(e.input_tokens) FILTER (WHERE e.cost IS NULL) AS uncosted_input,
+           sum(e.output_tokens) FILTER (WHERE e.cost IS NULL) AS uncosted_output,
+           sum(e.cache_read_tokens) FILTER (WHERE e.cost IS NULL) AS uncosted_cache_read,
+           sum(e.cache_write_tokens) FILTER (WHERE e.cost IS NULL) AS uncosted_cache_write
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])) AS k(org, id)
+    JOIN otlp_events e ON e.organization_id = k.org AND e.session_id = k.id
+    WHERE e.model IS NOT NULL
+    GROUP BY e.organization_id, e.session_id, e.model
+    ORDER BY e.organization_id, e.session_id, e.model
     """
 )
 
 _FORGET = text(
     """
-    DELETE FROM otlp_events
-    WHERE (organization_id, event_id) IN (SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:events AS uuid[])))
+    DELETE FROM otlp_events e
+    USING unnest(CAST(:orgs AS uuid[]), CAST(:events AS uuid[])) AS k(org, id)
+    WHERE e.organization_id = k.org AND e.event_id = k.id
     """
 )
 

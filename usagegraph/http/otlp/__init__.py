@@ -94,15 +94,26 @@ class OtlpReceiver:
             else:
                 response = self._metrics(principal, body, media, metrics)
         except wire.WireError as error:
-            if metrics is not None:
-                metrics.otlp_requests_rejected.labels(signal=signal, reason=error.reason).inc()
-            return Response(
-                wire.status_body(error, media or wire.JSON),
-                status_code=error.status,
-                media_type=media or wire.JSON,
-                headers=error.headers,
+            return self._refuse(error, signal, media, metrics)
+        except Exception:
+            # The database down or the pool exhausted: 503 with Retry-After, which exporters retry.
+            log.exception("OTLP request failed", request_id=getattr(request.state, "request_id", None))
+            unavailable = wire.WireError(
+                503, "service unavailable, retry later", "unavailable", {"Retry-After": "1"}
             )
+            return self._refuse(unavailable, signal, media, metrics)
         return Response(wire.encode(response, media), status_code=200, media_type=media)
+
+    @staticmethod
+    def _refuse(error: wire.WireError, signal: str, media: str | None, metrics: Metrics | None) -> Response:
+        if metrics is not None:
+            metrics.otlp_requests_rejected.labels(signal=signal, reason=error.reason).inc()
+        return Response(
+            wire.status_body(error, media or wire.JSON),
+            status_code=error.status,
+            media_type=media or wire.JSON,
+            headers=error.headers,
+        )
 
     async def _authenticate(self, request: Request) -> Principal:
         authorization = request.headers.get("authorization", "")

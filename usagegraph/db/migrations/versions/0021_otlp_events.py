@@ -38,7 +38,10 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX otlp_events_session ON otlp_events (organization_id, session_id)")
+    # Agents name their user by email: the intake looks members up by lower(email).
+    op.execute("CREATE INDEX users_email_lower ON users (lower(email))")
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX users_email_lower")
     op.execute("DROP TABLE otlp_events")
