@@ -28,12 +28,14 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+import usagegraph.http.otlp as otlp_http
 from tests.factories import Factory
 from tests.ingest.otlp_client import Event, Person, claude_events, proto_logs
 from usagegraph.app import create_app
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
 from usagegraph.db.engine import create_engine
+from usagegraph.ingest import pipeline
 from usagegraph.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +140,34 @@ async def via_ingest(client: httpx.AsyncClient, token: str, bodies: list[bytes])
     return time.perf_counter() - began
 
 
+SPENT: dict[str, float] = defaultdict(float)
+
+
+def instrument() -> None:
+    """Time spent in the OTLP store step (the transaction) and, within it, in the ingest pipeline's AI
+    session path; the rest of a request is HTTP, decoding and mapping."""
+    store, run_pipeline = otlp_http.store, pipeline.run
+
+    async def timed_store(*args: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await store(*args)
+        finally:
+            SPENT["store"] += time.perf_counter() - began
+
+    async def timed_pipeline(*args: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await run_pipeline(*args)
+        finally:
+            SPENT["pipeline"] += time.perf_counter() - began
+
+    otlp_http.store = timed_store  # type: ignore[assignment]
+    pipeline.run = timed_pipeline  # type: ignore[assignment]
+
+
 async def run(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> None:
+    instrument()
     app = create_app(settings, engine=engine)
     results: dict[str, list[float]] = {"otlp": [], "ingest": []}
     async with LifespanManager(app) as manager:
@@ -149,6 +178,7 @@ async def run(engine: AsyncEngine, settings: Settings, args: argparse.Namespace)
                     org, token, people = await world(engine, attempt * 2 + (path == "ingest"))
                     events = _events(people, args.events, seed=attempt * 2 + (path == "ingest"))
                     batches = [events[i : i + args.batch] for i in range(0, len(events), args.batch)]
+                    SPENT.clear()
                     if path == "otlp":
                         resource = {"service.name": "claude-code", "service.version": "2.0.0"}
                         bodies = [proto_logs(b, resource).SerializeToString() for b in batches]
