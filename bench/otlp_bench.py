@@ -193,6 +193,11 @@ async def run(engine: AsyncEngine, settings: Settings, args: argparse.Namespace)
                     print(
                         f"run {attempt + 1} {path:>6}: {len(events):,} events in {len(batches)} batches, {seconds:.2f} s, {len(events) / seconds:,.0f} events/s"
                     )
+                    ms = {k: v / len(batches) * 1000 for k, v in SPENT.items()}
+                    print(
+                        f"    per batch {seconds / len(batches) * 1000:.0f} ms: store transaction "
+                        f"{ms.get('store', 0):.0f} ms, ingest AI session path {ms.get('pipeline', 0):.0f} ms"
+                    )
     print()
     print(f"{'path':<48} {'events/s (best)':>16} {'ms per batch':>13}")
     for path, label in (
