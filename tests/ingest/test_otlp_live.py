@@ -310,3 +310,66 @@ async def test_documented_answers(server: str, world: World) -> None:
         ('usagegraph_otlp_requests_rejected_total{reason="too_large",signal="logs"}', 2),
     ):
         assert after[name] - before.get(name, 0) == delta, name
+
+
+async def test_concurrent_batches_of_one_session_add_up(server: str, world: World) -> None:
+    """Four exporters' batches of the same sessions at once: the sessions' locks queue them, and each
+    recomputes its sessions from a ledger that holds the others' events."""
+    events = claude_events(world.people, sessions=2, seed=5, start=_start(), events_per_session=24)
+    headers = {"Authorization": f"Bearer {world.token}", "Content-Type": PROTOBUF}
+    bodies = [proto_logs(events[i::4], {"service.name": "claude-code"}).SerializeToString() for i in range(4)]
+    async with httpx.AsyncClient(base_url=server, headers=headers) as client:
+        responses = await asyncio.gather(*(client.post("/v1/logs", content=body) for body in bodies))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert all(r.content == b"" for r in responses)
+    _assert_matches(
+        await _analytics(server, world.owner_token, world.org, events), reference(events, "claude-code")
+    )
+
+
+async def test_metrics_are_checked_not_stored(server: str, world: World) -> None:
+    events = claude_events(world.people, sessions=2, seed=9, start=_start(), events_per_session=6)
+    headers = {"Authorization": f"Bearer {world.foreign_token}"}
+    named = {"service.name": "claude-code", "usagegraph.organization.id": str(world.org)}
+    before = await _counters(server)
+    exporter = OTLPMetricExporter(endpoint=f"{server}/v1/metrics", headers=headers)
+    await asyncio.to_thread(sdk_metrics, exporter, events, named)
+    after = await _counters(server)
+    key = 'usagegraph_otlp_rejected_total{reason="forbidden_organization",signal="metrics"}'
+    assert after[key] > before.get(key, 0)
+    # A JSON request answers in JSON, with the partial success of the data points.
+    body = {
+        "resourceMetrics": [
+            {
+                "resource": {
+                    "attributes": [
+                        {"key": "usagegraph.organization.id", "value": {"stringValue": str(world.org)}}
+                    ]
+                },
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": "claude_code.session.count",
+                                "sum": {
+                                    "dataPoints": [{"asInt": "1", "timeUnixNano": "1764590400000000000"}],
+                                    "aggregationTemporality": 1,
+                                    "isMonotonic": True,
+                                },
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    async with httpx.AsyncClient(base_url=server) as client:
+        response = await client.post("/v1/metrics", json=body, headers=headers)
+        accepted = await client.post(
+            "/v1/metrics", json=body, headers={"Authorization": f"Bearer {world.token}"}
+        )
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    partial = response.json()["partialSuccess"]
+    assert partial["rejectedDataPoints"] == "1" and "forbidden_organization" in partial["errorMessage"]
+    assert accepted.status_code == 200 and accepted.json() == {}
+    assert (await _analytics(server, world.owner_token, world.org, events))["summary"]["totalSessions"] == 0
