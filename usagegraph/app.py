@@ -27,6 +27,7 @@ from usagegraph.http import ui
 from usagegraph.http.admission import Admission, Overloaded
 from usagegraph.http.endpoint import GraphQLEndpoint
 from usagegraph.http.middleware import KeepAliveLimitMiddleware, RequestIdMiddleware
+from usagegraph.http.otlp import otlp_routes
 from usagegraph.http.rest import rest_routes
 from usagegraph.http.workers import Board
 from usagegraph.monitoring.insights_gauges import start_insights_collector
@@ -166,6 +167,7 @@ def create_app(
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *rest_routes(lambda: holder["graphql"], admission, metrics),
         *ui.routes(),
+        *otlp_routes(settings),
     ]
 
     def crowded() -> bool:

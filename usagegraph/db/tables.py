@@ -125,7 +125,8 @@ class Organization(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("username"),)
+    # lower(email): the OpenTelemetry intake finds members by email (migration 0021)
+    __table_args__ = (UniqueConstraint("username"), Index("users_email_lower", text("lower(email)")))
     id: uuid.UUID = _uuid(pk=True)
     username: str = _text()
     name: str = _text()
@@ -717,3 +718,23 @@ class InsightsDirtyDay(SQLModel, table=True):
     __mapper_args__: ClassVar[dict[str, Any]] = {"primary_key": ["organization_id", "day"]}
     organization_id: uuid.UUID = _uuid()
     day: date = _date()
+
+
+# The OpenTelemetry intake's event ledger (migration 0021, docs/otlp.md)
+
+
+class OtlpEvent(SQLModel, table=True):
+    __tablename__ = "otlp_events"
+    __table_args__ = (Index("otlp_events_session", "organization_id", "session_id"),)
+    organization_id: uuid.UUID = _uuid(ForeignKey("organizations.id"), pk=True)
+    event_id: uuid.UUID = _uuid(pk=True)
+    session_id: uuid.UUID = _uuid()
+    name: str = _text()
+    occurred_at: datetime = _ts()
+    model: str | None = _text(null=True)
+    input_tokens: int = _col(BigInteger, server_default="0")
+    output_tokens: int = _col(BigInteger, server_default="0")
+    cache_read_tokens: int = _col(BigInteger, server_default="0")
+    cache_write_tokens: int = _col(BigInteger, server_default="0")
+    cost: Decimal | None = _col(Numeric(20, 6), null=True)
+    received_at: datetime = _col(DateTime(timezone=True), server_default="now()")

@@ -61,6 +61,24 @@ class Metrics:
             ["kind", "result"],
             registry=self.registry,
         )
+        self.otlp_records = Counter(
+            "usagegraph_otlp_records",
+            "OTLP log records and metric data points by signal and outcome (accepted, duplicate, rejected).",
+            ["signal", "outcome"],
+            registry=self.registry,
+        )
+        self.otlp_rejected = Counter(
+            "usagegraph_otlp_rejected",
+            "OTLP records dropped one by one, by signal and reason (docs/otlp.md).",
+            ["signal", "reason"],
+            registry=self.registry,
+        )
+        self.otlp_requests_rejected = Counter(
+            "usagegraph_otlp_requests_rejected",
+            "OTLP requests refused as a whole, by signal and reason (docs/otlp.md).",
+            ["signal", "reason"],
+            registry=self.registry,
+        )
         self.log_events = Counter(
             "usagegraph_log_events",
             "Log events emitted by severity (debug, info, warning, error, critical).",
