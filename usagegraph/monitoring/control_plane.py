@@ -136,13 +136,17 @@ class ControlPlane:
         except httpx.TimeoutException:
             raise _unavailable("timeout", f"Prometheus did not answer within {self.timeout:g} s") from None
         except httpx.HTTPError as exc:
-            raise _unavailable("unreachable", f"Prometheus cannot be reached ({type(exc).__name__})") from None
+            raise _unavailable(
+                "unreachable", f"Prometheus cannot be reached ({type(exc).__name__})"
+            ) from None
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise _unavailable("bad_response", f"Prometheus answered HTTP {response.status_code} without JSON")
+            raise _unavailable(
+                "bad_response", f"Prometheus answered HTTP {response.status_code} without JSON"
+            )
         if body.get("status") != "success":
             detail = str(body.get("error") or f"HTTP {response.status_code}")[:200]
             raise _unavailable("error", f"Prometheus answered an error: {detail}")
@@ -168,7 +172,9 @@ def _series(result: Sequence[Any], label: str, order: Sequence[str] = ()) -> lis
     series = [
         Series(
             label=str(item.get("metric", {}).get(label, "")),
-            points=[Point(datetime.fromtimestamp(float(t), UTC), _number(v)) for t, v in item.get("values", [])],
+            points=[
+                Point(datetime.fromtimestamp(float(t), UTC), _number(v)) for t, v in item.get("values", [])
+            ],
         )
         for item in result
     ]

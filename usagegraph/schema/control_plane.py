@@ -67,4 +67,4 @@ class ControlPlane:
     async def charts(
         self, info: Info, start: datetime, end: datetime, step_seconds: int | None = None
     ) -> ControlPlaneCharts | None:
-        return await control_plane.charts(info, start, end, step_seconds)  # type: ignore[no-any-return]
+        return await control_plane.charts(info, start, end, step_seconds)

@@ -12,8 +12,8 @@ from usagegraph.auth.permissions import (
     Authenticated,
     CanAdminUsers,
     CanIngest,
-    CanReadControlPlane,
     CanReadActivity,
+    CanReadControlPlane,
     CanViewInsights,
 )
 from usagegraph.schema.entities import Organization, Template, User, Workspace
@@ -97,7 +97,6 @@ class Query:
         return await insights.query_template_insights(
             info, organization_id, template_ids, start, end, interval, timezone
         )
-
 
     @strawberry.field(
         permission_classes=[CanReadControlPlane],
