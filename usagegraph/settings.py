@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     """how often the server folds the AI session rollups' delta rows (0 = never)"""
     insights_refresh_seconds: float = 30.0
     """how often the server recomputes the Template Insights day rows of days ingest touched (0 = never)"""
+    # The Prometheus that scrapes this deployment, read by Query.controlPlane (docs/monitoring.md): unset, the
+    # control-plane charts are off. Only fixed queries built by the server are sent to it.
+    prometheus_url: str | None = None
+    prometheus_job: str | None = None
+    """the scrape job of this deployment (a `job` matcher on every query), for a Prometheus that scrapes several"""
+    prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
+    prometheus_rate_window_seconds: int = Field(default=120, ge=1)
+    """the shortest rate window of the charts (at least four scrape intervals); a longer step widens it"""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

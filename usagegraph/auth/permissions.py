@@ -79,6 +79,15 @@ class CanReadMonitoring(_OrgPermission):
     permission = roles.MONITORING_READ
 
 
+class CanReadControlPlane(BasePermission):
+    """The deployment's own metrics (every organization's traffic): monitoring:read from a site-wide role."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if not principal_of(info).has(roles.MONITORING_READ):
+            raise Forbidden("the control plane requires a site-wide role with monitoring:read")
+        return True
+
+
 class CanReadSessions(BasePermission):
     """Team or own sessions; the resolver turns which one into a SQL predicate."""
 

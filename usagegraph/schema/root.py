@@ -13,6 +13,7 @@ from usagegraph.auth.permissions import (
     CanAdminUsers,
     CanIngest,
     CanReadActivity,
+    CanReadControlPlane,
     CanViewInsights,
 )
 from usagegraph.schema.entities import Organization, Template, User, Workspace
@@ -23,9 +24,11 @@ from usagegraph.schema.scalars import Interval
 
 if TYPE_CHECKING:
     from usagegraph.schema.activity import ActivityReport
+    from usagegraph.schema.control_plane import ControlPlane
     from usagegraph.schema.insights import TemplateInsights
 
 ActivityReportRef = Annotated["ActivityReport", strawberry.lazy("usagegraph.schema.activity")]
+ControlPlaneRef = Annotated["ControlPlane", strawberry.lazy("usagegraph.schema.control_plane")]
 TemplateInsightsRef = Annotated["TemplateInsights", strawberry.lazy("usagegraph.schema.insights")]
 
 entities = resolvers("entities")
@@ -94,6 +97,15 @@ class Query:
         return await insights.query_template_insights(
             info, organization_id, template_ids, start, end, interval, timezone
         )
+
+    @strawberry.field(
+        permission_classes=[CanReadControlPlane],
+        description="The deployment's own metrics from Prometheus (USAGEGRAPH_PROMETHEUS_URL), for the compute page. Requires monitoring:read from a site-wide role.",
+    )
+    def control_plane(self) -> ControlPlaneRef | None:
+        from usagegraph.schema.control_plane import ControlPlane
+
+        return ControlPlane()
 
 
 @strawberry.type

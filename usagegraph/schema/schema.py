@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from usagegraph.schema import activity, compute, insights, sessions  # noqa: F401  (lazy types)
+from usagegraph.schema import activity, compute, control_plane, insights, sessions  # noqa: F401  (lazy types)
 from usagegraph.schema.root import Mutation, Query
 from usagegraph.schema.scalars import SCALAR_OVERRIDES
 
