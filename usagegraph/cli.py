@@ -164,7 +164,10 @@ async def _export(settings: Settings, path: Path, organization: str | None, sinc
     from usagegraph.local import local
     from usagegraph.schema.scalars import parse_date, parse_datetime
 
-    org_id = uuid.UUID(organization) if organization else None
+    try:
+        org_id = uuid.UUID(organization) if organization else None
+    except ValueError:
+        raise SystemExit(f"--organization: not an organization id: {organization!r}") from None
     start = None
     if since:
         try:
