@@ -33,6 +33,7 @@ from usagegraph.http.workers import Board
 from usagegraph.monitoring.insights_gauges import start_insights_collector
 from usagegraph.monitoring.logging import AccessLogMiddleware, configure_logging, is_configured
 from usagegraph.monitoring.metrics import Metrics, MetricsMiddleware, PoolCollector
+from usagegraph.monitoring.replica_gauges import ReplicaCollector
 from usagegraph.monitoring.workspace_gauges import WorkspaceUtilizationCollector
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
@@ -68,7 +69,11 @@ def create_app(
             if replica is None and settings.database_read_url:
                 replica = create_engine(settings, settings.database_read_url)
                 stack.push_async_callback(replica.dispose)
-            db = Database(engine=primary, read_engine=replica or primary)
+            db = Database(
+                engine=primary,
+                read_engine=replica or primary,
+                replica_retry_seconds=settings.database_read_retry_seconds,
+            )
             holder["db"] = db
             holder["graphql"] = GraphQLEndpoint(
                 schema._schema,
@@ -92,6 +97,10 @@ def create_app(
             pools = PoolCollector({"primary": primary, **({"read": replica} if replica is not None else {})})
             metrics.register(pools)
             stack.callback(metrics.unregister, pools)
+            if replica is not None:
+                replica_gauges = ReplicaCollector(db)
+                metrics.register(replica_gauges)
+                stack.callback(metrics.unregister, replica_gauges)
             workspace_gauges = WorkspaceUtilizationCollector(db)
             metrics.register(workspace_gauges)
             stack.callback(metrics.unregister, workspace_gauges)

@@ -157,6 +157,49 @@ async def _import(settings: Settings, path: Path, batch_size: int) -> dict[str, 
     return totals
 
 
+async def _export(settings: Settings, path: Path, organization: str | None, since: str | None) -> int:
+    import uuid
+
+    from usagegraph.ingest import export
+    from usagegraph.local import local
+    from usagegraph.schema.scalars import parse_date, parse_datetime
+
+    try:
+        org_id = uuid.UUID(organization) if organization else None
+    except ValueError:
+        raise SystemExit(f"--organization: not an organization id: {organization!r}") from None
+    start = None
+    if since:
+        try:
+            start = (
+                parse_datetime(since)
+                if len(since) > 10
+                else datetime.combine(parse_date(since), datetime.min.time(), UTC)
+            )
+        except ValueError as error:
+            raise SystemExit(f"--since: {error}") from None
+    written = 0
+    async with local(_bulk(settings)) as loc, loc.engine.connect() as conn:
+        await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        async with conn.begin():
+            total = None if org_id or start else (await export.estimate(conn)) or None
+            stream = sys.stdout.buffer if str(path) == "-" else path.open("wb")
+            with stream, _progress() as progress:
+                task = progress.add_task(f"export {path.name}", total=total)
+                chunk: list[bytes] = []
+                async for kind, record in export.records(conn, org_id, start):
+                    chunk.append(export.line(kind, record))
+                    if len(chunk) >= 1000:
+                        stream.write(b"".join(chunk))
+                        progress.advance(task, len(chunk))
+                        written += len(chunk)
+                        chunk.clear()
+                stream.write(b"".join(chunk))
+                written += len(chunk)
+                progress.update(task, completed=written, total=written)
+    return written
+
+
 async def _token(
     settings: Settings, username: str, label: str, expires_in: str | None, create_owner: bool
 ) -> str:
@@ -256,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("file", type=Path)
     importer.add_argument("--batch-size", type=int, default=5000)
+    exporter = commands.add_parser(
+        "export", help="every record as NDJSON in the format `import` reads (backup, move, split)"
+    )
+    exporter.add_argument("file", type=Path, help="output file, - for standard output")
+    exporter.add_argument("--organization", help="only this organization's records (an organization id)")
+    exporter.add_argument(
+        "--since", help="only facts from this time on (RFC 3339 or YYYY-MM-DD, UTC); entities in full"
+    )
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     return parser
 
@@ -279,6 +330,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "token":
         print(asyncio.run(_token(settings, args.username, args.name, args.expires_in, args.create_owner)))
+    elif args.command == "export":
+        written = asyncio.run(_export(settings, args.file, args.organization, args.since))
+        err.print(f"{written} records exported")
     elif args.command == "import":
         totals = asyncio.run(_import(settings, args.file, args.batch_size))
         err.print(

@@ -15,6 +15,8 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     database_read_url: str | None = None
+    database_read_retry_seconds: float = Field(default=5.0, gt=0)
+    """after the read replica failed, how long reads go to the primary before one tries it again"""
     data_dir: Path = Path("./.usagegraph")
     host: str = "127.0.0.1"
     port: int = 8000

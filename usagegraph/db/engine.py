@@ -18,7 +18,11 @@ from usagegraph.settings import Settings
 
 def resolve_database_url(settings: Settings) -> str:
     """The configured URL, or the embedded server's (started on demand)."""
-    url = settings.database_url or start_embedded(settings.data_dir)
+    return with_driver(settings.database_url or start_embedded(settings.data_dir))
+
+
+def with_driver(url: str) -> str:
+    """A plain `postgresql://` (or `postgres://`) URL given the asyncpg driver; others unchanged."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
@@ -55,6 +59,10 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Poo
     fresh one. A connection returned within the last second is handed out unchecked: under load that is
     nearly every checkout, and a connection broken since fails its statement, which invalidates the whole
     pool (see _invalidate_broken), so the next checkouts connect afresh."""
+    if dbapi_connection.driver_connection.is_closed():
+        # The server ended it while it sat in the pool (a restart, a standby stopping): known without a
+        # round trip, so it is replaced before a statement fails on it.
+        raise DisconnectionError("connection closed by the server")
     if time.monotonic() - record.info.get("returned_at", 0.0) < IDLE_PING_SECONDS:
         return
     try:
@@ -65,7 +73,7 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Poo
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     engine = create_async_engine(
-        url or resolve_database_url(settings),
+        with_driver(url) if url else resolve_database_url(settings),
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
         pool_timeout=10,

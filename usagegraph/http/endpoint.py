@@ -236,7 +236,7 @@ class GraphQLEndpoint:
                 "UNAUTHENTICATED",
                 {"WWW-Authenticate": "Bearer"},
             )
-        async with self.db.read() as conn:
+        async with self.db.read_primary() as conn:  # a revoked token is refused at once, replica or not
             owner = await token_owner(conn, token_digest(token))
         if owner is None:
             raise HttpError(

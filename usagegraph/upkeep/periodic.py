@@ -60,7 +60,7 @@ def rollup_compactor(db: Database, seconds: float) -> Periodic:
 async def refresh_insights_days(db: Database) -> int:
     """Recompute every day ingest has marked since (see usagegraph.db.queries.app_days), one transaction
     per organization and round of days; returns how many days were recomputed."""
-    async with db.read() as conn:
+    async with db.read_primary() as conn:
         organizations = await app_days.marked_organizations(conn)
     done = 0
     for organization_id in organizations:
