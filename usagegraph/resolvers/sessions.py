@@ -20,6 +20,7 @@ from strawberry.types import Info
 from usagegraph.auth import roles
 from usagegraph.db.database import Database
 from usagegraph.db.queries import sessions as q
+from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.db.queries.sessions import HISTOGRAM_BOUNDS, Buckets, SessionSpec
 from usagegraph.errors import BadUserInput, Forbidden
 from usagegraph.execution.compiled import Columns
@@ -43,7 +44,6 @@ from usagegraph.schema.sessions import (
 )
 
 DEFAULT_RANGE = timedelta(days=30)
-MAX_BUCKETS = 1000
 MAX_RANGE = timedelta(days=3660)
 _USER_SERIES = "sessions.user_timeseries"
 _FACTS = "sessions.facts"

@@ -38,9 +38,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import day_vectors, work_mem
-from usagegraph.db.queries.buckets import step_cap
-
-MAX_BUCKETS = 1000
+from usagegraph.db.queries.buckets import MAX_BUCKETS, step_cap
 
 
 async def bucket_starts(

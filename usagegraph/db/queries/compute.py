@@ -23,9 +23,7 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries.buckets import step_cap
-
-MAX_BUCKETS = 1000
+from usagegraph.db.queries.buckets import MAX_BUCKETS, step_cap
 
 
 @dataclass(frozen=True)
