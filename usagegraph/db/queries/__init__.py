@@ -31,4 +31,3 @@ async def work_mem(conn: AsyncConnection, size: str) -> AsyncIterator[None]:
         yield
     finally:
         await conn.execute(text("RESET work_mem"))
-
