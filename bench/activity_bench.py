@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bench.dataset import DATABASE, END, generate, make_engine
 from usagegraph.db.queries import activity as q
 from usagegraph.db.queries import usage_metrics as mq
+from usagegraph.db.queries.compose import splice
 
 RAW_METRICS = """
 WITH days AS (
@@ -41,7 +42,7 @@ WITH days AS (
            date_trunc('minute', CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at
                                      ELSE greatest(ended_at - interval '1 microsecond', started_at) END) AS last_minute
     FROM activity_sessions
-    WHERE organization_id = :org {scope}
+    WHERE organization_id = :org $SCOPE
       AND started_at < CAST(:last_day AS timestamp) AT TIME ZONE 'UTC' + interval '1 day'
       AND coalesce(ended_at, started_at)
           >= CAST(date_trunc('month', CAST(:first_day AS timestamp)) AS timestamp) AT TIME ZONE 'UTC'
@@ -156,7 +157,7 @@ async def main() -> None:
         scope = ("AND workspace_id = :ws " if workspace else "") + (
             "AND category = :category" if category else ""
         )
-        sql = RAW_METRICS.format(scope=scope)
+        sql = splice(RAW_METRICS, SCOPE=scope)
         params: dict[str, Any] = {"org": org, "first_day": first_day, "last_day": last_day}
         if workspace:
             params["ws"] = workspace

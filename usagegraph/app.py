@@ -25,7 +25,7 @@ from usagegraph.db.engine import create_engine, resolve_database_url
 from usagegraph.execution.compiled import CompiledExecutor
 from usagegraph.http import ui
 from usagegraph.http.admission import Admission, Overloaded
-from usagegraph.http.endpoint import GraphQLEndpoint
+from usagegraph.http.endpoint import JSON, GraphQLEndpoint, response_media_type
 from usagegraph.http.middleware import KeepAliveLimitMiddleware, RequestIdMiddleware
 from usagegraph.http.otlp import otlp_routes
 from usagegraph.http.rest import rest_routes
@@ -225,12 +225,7 @@ def _unavailable(request: Request) -> Response:
 
 def _error_response(request: Request, message: str) -> Response:
     request_id = request.state.request_id
-    accept = request.headers.get("accept", "")
-    media = (
-        "application/graphql-response+json"
-        if "application/graphql-response+json" in accept
-        else "application/json"
-    )
+    media = response_media_type(request) or JSON
     body = {
         "errors": [
             {

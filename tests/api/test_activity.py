@@ -1,4 +1,4 @@
-"""Query.activity through HTTP, with hand-computed expectations (API.md 5.1-5.2)."""
+"""Query.activity through HTTP, with hand-computed expectations (docs/api.md 5.1-5.2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Random sessions and logins: `activity` and `usageMetrics` (of the organization and of one workspace)
-agree with a plain-Python reading of the definitions in API.md 5.1-5.3, in whole-hour, half-hour and
+agree with a plain-Python reading of the definitions in docs/api.md 5.1-5.3, in whole-hour, half-hour and
 quarter-hour zones and across a DST change."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Event:
     end: datetime | None
 
     def minutes(self) -> list[datetime]:
-        """Active minutes (API.md 5.1); a LOGIN has none."""
+        """Active minutes (docs/api.md 5.1); a LOGIN has none."""
         if self.end is None:
             return []
         first = self.start.replace(second=0, microsecond=0)

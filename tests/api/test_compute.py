@@ -1,4 +1,4 @@
-"""Organization.compute and Workspace.utilization (API.md 5.6) through HTTP, with statistics computed
+"""Organization.compute and Workspace.utilization (docs/api.md 5.6) through HTTP, with statistics computed
 by hand: continuous p95 over n samples interpolates at position 0.95 * (n - 1)."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 from the exported SDL, sent through HTTP with an owner token against a small ingested world, and
 schemathesis (positive and negative modes, every query and mutation field) against a live uvicorn
 server. Whatever arrives, the server answers with a status below 500, never INTERNAL_SERVER_ERROR, and
-every error carries one of the codes of API.md section 1 (BAD_USER_INPUT also names its argument when
+every error carries one of the codes of docs/api.md section 1 (BAD_USER_INPUT also names its argument when
 it comes from a resolver's validation)."""
 
 from __future__ import annotations

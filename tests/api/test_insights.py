@@ -1,4 +1,4 @@
-"""Template Insights sections through HTTP with real tokens (API.md 5.4); expectations by hand from
+"""Template Insights sections through HTTP with real tokens (docs/api.md 5.4); expectations by hand from
 tests/insights_world.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who may view Template Insights (API.md section 3), the disabled mode and argument validation, through
+"""Who may view Template Insights (docs/api.md section 3), the disabled mode and argument validation, through
 HTTP with real tokens."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""API.md section 3 as a table: every role and alias of the catalog, held in an organization and held
+"""docs/api.md section 3 as a table: every role and alias of the catalog, held in an organization and held
 site-wide, against every guarded field. The expected answer of each cell is computed from
 `permissions_of`, so a change of the catalog changes the expectations and a guard that drifts from the
 catalog fails here."""

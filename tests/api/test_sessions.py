@@ -1,4 +1,4 @@
-"""AI coding sessions analytics through HTTP with real tokens (API.md 5.5): every section of
+"""AI coding sessions analytics through HTTP with real tokens (docs/api.md 5.5): every section of
 SessionAnalytics over the world described in tests/sessions_world.py, with hand-computed expectations."""
 
 from __future__ import annotations

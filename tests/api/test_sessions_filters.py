@@ -1,5 +1,5 @@
 """Session filters, the SELF/TEAM scope, permission errors, argument validation and time zones
-(API.md 5.5 and section 3), over the world of tests/sessions_world.py."""
+(docs/api.md 5.5 and section 3), over the world of tests/sessions_world.py."""
 
 from __future__ import annotations
 

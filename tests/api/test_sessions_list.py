@@ -1,4 +1,4 @@
-"""Organization.sessions (API.md 5.5): the session list with its usage lines, keyset pagination that
+"""Organization.sessions (docs/api.md 5.5): the session list with its usage lines, keyset pagination that
 neither skips nor repeats while sessions keep arriving, and one statement per relation whatever the size."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Cross-tenant isolation (API.md section 3): the strongest role of organization A, asking for anything
+"""Cross-tenant isolation (docs/api.md section 3): the strongest role of organization A, asking for anything
 of organization B by id, gets NOT_FOUND or FORBIDDEN, or null from a single-object field, and no byte
 of B's data. The same questions about A's own objects answer with data, so the denials are not an
 accident of the queries."""

@@ -1,4 +1,4 @@
-"""usageMetrics (DAU / WAU / MAU) through HTTP, with hand-computed expectations (API.md 5.3)."""
+"""usageMetrics (DAU / WAU / MAU) through HTTP, with hand-computed expectations (docs/api.md 5.3)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from tests.conftest import GraphQL
 from tests.factories import Factory
 from usagegraph.db.database import Database
 from usagegraph.db.queries import app_days
+from usagegraph.db.queries.compose import sql
 from usagegraph.db.queries.rollup import HOURS_BACKFILL, merge_sessions
 from usagegraph.upkeep.periodic import refresh_insights_days
 
@@ -135,7 +136,7 @@ async def test_concurrent_batches_share_rollup_rows(
                 text(f"SELECT * FROM {table} WHERE organization_id = :o ORDER BY {order}"), {"o": org}
             )  # noqa: S608
             again = await conn.execute(
-                text(f"SELECT * FROM ({rows.format(days=days)}) r ORDER BY {order}"), {"o": org}
+                sql(f"SELECT * FROM ($ROWS) r ORDER BY {order}", ROWS=rows, DAYS=days), {"o": org}
             )
             stored_and_fresh.append(([tuple(r._mapping.values()) for r in kept], [r._mapping for r in again]))
     for stored_rows, fresh_rows in stored_and_fresh:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from usagegraph.db.queries.compose import splice
 from usagegraph.db.queries.day_vectors import BACKFILL as VECTORS
 from usagegraph.db.queries.rollup import merge_rows, merge_sessions, stored_sessions
 from usagegraph.db.queries.user_days import DAY_ROWS
@@ -33,13 +34,12 @@ STORED = (
     "SELECT day, user_id, lo, minutes::text AS minutes, total, starts, ends, carried "
     "FROM activity_user_days WHERE organization_id = :org ORDER BY day, user_id"
 )
-FRESH = (
+FRESH = splice(
     "SELECT day, user_id, lo, minutes::text AS minutes, bit_count(minutes) AS total, starts, ends, carried FROM ("
-    + DAY_ROWS.format(
-        source="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions "
-        "WHERE organization_id = :org) a"
-    )
-    + ") r ORDER BY day, user_id"
+    "$DAY_ROWS) r ORDER BY day, user_id",
+    DAY_ROWS=DAY_ROWS,
+    SOURCE="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions "
+    "WHERE organization_id = :org) a",
 )
 
 STORED_WORKSPACE_DAYS = (

@@ -1,4 +1,4 @@
-"""GraphQL over HTTP as API.md section 1 describes it, seen from a client."""
+"""GraphQL over HTTP as docs/api.md section 1 describes it, seen from a client."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The demo data generator, without a database: its output has to be accepted record for record by the
-ingest path, so these tests hold it to the contract of API.md 4 and 5.7 (shapes, references, order)."""
+ingest path, so these tests hold it to the contract of docs/api.md 4 and 5.7 (shapes, references, order)."""
 
 from __future__ import annotations
 

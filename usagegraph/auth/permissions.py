@@ -3,7 +3,6 @@ error the client should see: NOT_FOUND when the object is not visible at all, FO
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -202,12 +201,10 @@ class CanViewInsights(BasePermission):
     async def grants(cls, info: Info) -> dict[uuid.UUID, uuid.UUID]:
         """template id -> organization id of the caller's grants, fetched once per request even when
         several guarded fields ask at the same time."""
-        state = info.context.state
-        pending: asyncio.Future[dict[uuid.UUID, uuid.UUID]] | None = state.get(cls._GRANTS)
-        if pending is None:
-            pending = asyncio.ensure_future(cls._fetch_grants(info))
-            state[cls._GRANTS] = pending
-        return await pending
+        grants: dict[uuid.UUID, uuid.UUID] = await info.context.once(
+            cls._GRANTS, lambda: cls._fetch_grants(info)
+        )
+        return grants
 
     @staticmethod
     async def _fetch_grants(info: Info) -> dict[uuid.UUID, uuid.UUID]:

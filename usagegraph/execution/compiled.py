@@ -26,6 +26,7 @@ from graphql import (
 )
 from graphql.execution.executor import Executor
 from graphql.pyutils import Undefined
+from strawberry.resolvers import is_default_resolver
 
 from usagegraph.schema.scalars import INLINE_SERIALIZERS
 
@@ -205,7 +206,7 @@ class _Compiler:
             if field_def is None or node.arguments or field_def.args:
                 raise _Uncompilable
             resolve = field_def.resolve
-            if resolve is None or not getattr(resolve, "_is_default", False):
+            if resolve is None or not is_default_resolver(resolve):
                 raise _Uncompilable
             definition = field_def.extensions.get("strawberry-definition")
             if definition is None:

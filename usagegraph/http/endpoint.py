@@ -28,7 +28,7 @@ from usagegraph.auth.principal import Principal
 from usagegraph.auth.tokens import token_digest
 from usagegraph.db.database import Database
 from usagegraph.db.queries.auth import token_owner
-from usagegraph.errors import UsageGraphError
+from usagegraph.errors import BadUserInput, PayloadTooLarge, RateLimited, Unauthenticated, UsageGraphError
 from usagegraph.execution.context import Context
 from usagegraph.execution.cost import estimate_cost
 from usagegraph.execution.documents import DocumentCache
@@ -46,17 +46,11 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = headers or {}
-
-
-def _accepts(request: Request) -> str | None:
-    """The media type to answer with, or None when the client accepts neither JSON form."""
+def response_media_type(request: Request) -> str | None:
+    """The media type to answer with (the Accept header's most preferred JSON form, the first of equally
+    preferred ones), or None when the client accepts neither JSON form. Every response of the GraphQL
+    route goes out in it, also the errors the application answers before the endpoint runs
+    (usagegraph.app)."""
     accept = request.headers.get("accept", "")
     if not accept.strip():
         return JSON
@@ -160,16 +154,14 @@ class GraphQLEndpoint:
         request_id = request.state.request_id
         if request.method == "GET" and _wants_html(request) and self.settings.graphiql:
             return ui.page("graphiql.html")
-        media = _accepts(request)
+        media = response_media_type(request)
         try:
             if media is None:
-                raise HttpError(
-                    406, "Accept application/graphql-response+json or application/json", "BAD_USER_INPUT"
-                )
+                raise BadUserInput("Accept application/graphql-response+json or application/json", status=406)
             params = await self._params(request)
             principal = await self.authenticate(request)
             return await self._run(request, params, principal, media, request_id)
-        except HttpError as error:
+        except UsageGraphError as error:
             body = {
                 "errors": [
                     {"message": error.message, "extensions": {"code": error.code, "requestId": request_id}}
@@ -191,62 +183,58 @@ class GraphQLEndpoint:
                 try:
                     params["variables"] = orjson.loads(raw_variables)
                 except orjson.JSONDecodeError:
-                    raise HttpError(400, "variables must be a JSON object", "BAD_USER_INPUT") from None
+                    raise BadUserInput("variables must be a JSON object") from None
             return self._check_params(params)
         if request.method != "POST":
-            raise HttpError(405, "GraphQL accepts GET and POST", "BAD_USER_INPUT", {"Allow": "GET, POST"})
+            raise BadUserInput("GraphQL accepts GET and POST", status=405, headers={"Allow": "GET, POST"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
-            raise HttpError(415, "POST bodies must be application/json", "BAD_USER_INPUT")
+            raise BadUserInput("POST bodies must be application/json", status=415)
         body = await _read_limited(request, self.settings.max_body_bytes)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise HttpError(400, "the body is not valid JSON", "BAD_USER_INPUT") from None
+            raise BadUserInput("the body is not valid JSON") from None
         if isinstance(payload, list):
-            raise HttpError(400, "batched operations are not enabled", "BAD_USER_INPUT")
+            raise BadUserInput("batched operations are not enabled")
         if not isinstance(payload, dict):
-            raise HttpError(400, "the body must be a JSON object", "BAD_USER_INPUT")
+            raise BadUserInput("the body must be a JSON object")
         return self._check_params(payload)
 
     @staticmethod
     def _check_params(params: dict[str, Any]) -> dict[str, Any]:
         query = params.get("query")
         if not isinstance(query, str) or not query.strip():
-            raise HttpError(400, "query must be a non-empty string", "BAD_USER_INPUT")
+            raise BadUserInput("query must be a non-empty string")
         variables = params.get("variables")
         if variables is not None and not isinstance(variables, dict):
-            raise HttpError(400, "variables must be a JSON object", "BAD_USER_INPUT")
+            raise BadUserInput("variables must be a JSON object")
         operation_name = params.get("operationName")
         if operation_name is not None and not isinstance(operation_name, str):
-            raise HttpError(400, "operationName must be a string", "BAD_USER_INPUT")
+            raise BadUserInput("operationName must be a string")
         extensions = params.get("extensions")
         if extensions is not None and not isinstance(extensions, dict):
-            raise HttpError(400, "extensions must be a JSON object", "BAD_USER_INPUT")
+            raise BadUserInput("extensions must be a JSON object")
         return params
 
     async def authenticate(self, request: Request) -> Principal:
-        """The caller of a request by its token, counted against the token's rate limit (HttpError 401 or
+        """The caller of a request by its token, counted against the token's rate limit (Unauthenticated 401 or
         429 otherwise)."""
         token = _token_from_headers(request)
         if token is None:
-            raise HttpError(
-                401,
+            raise Unauthenticated(
                 "authentication required: send Authorization: Bearer <token>",
-                "UNAUTHENTICATED",
-                {"WWW-Authenticate": "Bearer"},
+                headers={"WWW-Authenticate": "Bearer"},
             )
         async with self.db.read_primary() as conn:  # a revoked token is refused at once, replica or not
             owner = await token_owner(conn, token_digest(token))
         if owner is None:
-            raise HttpError(
-                401, "invalid, expired or revoked token", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
-            )
+            raise Unauthenticated("invalid, expired or revoked token", headers={"WWW-Authenticate": "Bearer"})
         request.state.user_id = str(owner.user_id)
         wait = self.limiter.acquire(owner.token_id)
         if wait > 0:
-            raise HttpError(
-                429, "rate limit exceeded for this token", "RATE_LIMITED", {"Retry-After": retry_after(wait)}
+            raise RateLimited(
+                "rate limit exceeded for this token", headers={"Retry-After": retry_after(wait)}
             )
         return Principal(owner.user_id, owner.username, owner.site_roles, owner.org_roles, owner.token_id)
 
@@ -264,7 +252,7 @@ class GraphQLEndpoint:
         if operation_name is None and operation is not None and operation.name is not None:
             operation_name = operation.name.value
         if operation is not None and operation.operation != OperationType.QUERY and request.method == "GET":
-            raise HttpError(405, "mutations are only accepted over POST", "BAD_USER_INPUT", {"Allow": "POST"})
+            raise BadUserInput("mutations are only accepted over POST", status=405, headers={"Allow": "POST"})
         if operation is not None:
             cost = estimate_cost(self.schema, document, operation, params.get("variables"))
             if cost > self.settings.max_cost:
@@ -395,13 +383,13 @@ def _token_from_headers(request: Request) -> str | None:
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HttpError(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+        raise PayloadTooLarge(f"request body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise HttpError(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+            raise PayloadTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

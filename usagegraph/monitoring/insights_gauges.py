@@ -8,8 +8,6 @@ rate. With insights disabled nothing is registered and nothing runs."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from prometheus_client.registry import Collector
 from usagegraph.db.database import Database
 from usagegraph.db.queries import insights as q
 from usagegraph.settings import Settings
+from usagegraph.upkeep.periodic import Periodic
 
 log = logging.getLogger("usagegraph.monitoring.insights_gauges")
 
@@ -44,7 +43,7 @@ class InsightsCollector(Collector):
     window: timedelta = timedelta(hours=1)
     refresh: float = 60.0
     snapshot: Snapshot = field(default_factory=Snapshot)
-    _task: asyncio.Task[None] | None = None
+    _refresher: Periodic | None = None
     _registry: CollectorRegistry | None = None
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
@@ -82,23 +81,10 @@ class InsightsCollector(Collector):
             active, apps = await q.trailing_template_usage(conn, end - self.window, end)
         self.snapshot = Snapshot(active, apps, end)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh)
-            await self._refresh_logged()
-
-    async def _refresh_logged(self) -> None:
-        try:
-            await self.refresh_now()
-        except Exception:  # noqa: BLE001  (a failed refresh keeps the last snapshot; the next one retries)
-            log.exception("insights metrics refresh failed")
-
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._refresher is not None:
+            await self._refresher.stop()
+            self._refresher = None
         if self._registry is not None:
             self._registry.unregister(self)
             self._registry = None
@@ -116,8 +102,10 @@ async def start_insights_collector(
     collector = InsightsCollector(db, window, refresh)
     if settings.disable_template_insights:
         return collector
-    await collector._refresh_logged()
+    refresher = Periodic("insights-metrics", refresh, collector.refresh_now, wait_first=True)
+    await refresher.run_once()
     registry.register(collector)
     collector._registry = registry
-    collector._task = asyncio.create_task(collector._loop(), name="insights-metrics")
+    collector._refresher = refresher
+    refresher.start()
     return collector

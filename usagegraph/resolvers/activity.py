@@ -12,6 +12,7 @@ from strawberry.types import Info
 from usagegraph.auth.permissions import as_uuid
 from usagegraph.db.queries import activity as q
 from usagegraph.db.queries import usage_metrics as mq
+from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.errors import BadUserInput, NotFound
 from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.selection import selected_names
@@ -76,10 +77,8 @@ async def activity(
     org = as_uuid(organization_id, "organizationId") if organization_id is not None else None
     async with info.context.db.read() as conn:
         starts = await q.bucket_starts(conn, start, end, interval.sql, timezone)
-        if len(starts) > q.MAX_BUCKETS:
-            raise BadUserInput(
-                f"at most {q.MAX_BUCKETS} buckets per query; use a longer interval", "interval"
-            )
+        if len(starts) > MAX_BUCKETS:
+            raise BadUserInput(f"at most {MAX_BUCKETS} buckets per query; use a longer interval", "interval")
         all_orgs = await q.organization_ids(conn)
         if org is not None and org not in all_orgs:
             raise NotFound("organization not found")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from usagegraph.db.queries import compute as q
+from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.errors import BadUserInput
 from usagegraph.execution.compiled import Columns
 from usagegraph.schema.compute import (
@@ -118,9 +119,9 @@ async def _validated_range(
         if "time zone" in str(error.orig):
             raise BadUserInput(f"unknown time zone {timezone!r}", argument="timezone") from None
         raise
-    if buckets > q.MAX_BUCKETS:
+    if buckets > MAX_BUCKETS:
         raise BadUserInput(
-            f"the range holds more than {q.MAX_BUCKETS} buckets of {interval}; use a longer interval",
+            f"the range holds more than {MAX_BUCKETS} buckets of {interval}; use a longer interval",
             argument="interval",
         )
     return q.Range(start=start, end=end, interval=interval.sql, timezone=timezone, buckets=buckets)

@@ -21,6 +21,7 @@ from strawberry.types import Info
 from usagegraph.auth.permissions import CanViewInsights
 from usagegraph.db.queries import insights as q
 from usagegraph.db.queries.app_days import ALL_TEMPLATES
+from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.errors import BadUserInput, InsightsDisabled
 from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.selection import selected_names
@@ -39,7 +40,6 @@ from usagegraph.schema.insights import (
 
 T = TypeVar("T")
 
-MAX_BUCKETS = 1000
 MAX_YEARS = 10
 YOUNG_TEMPLATE = timedelta(weeks=5)
 ROLLUP_SECTIONS = {

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
@@ -20,6 +20,7 @@ from strawberry.types import Info
 from usagegraph.auth import roles
 from usagegraph.db.database import Database
 from usagegraph.db.queries import sessions as q
+from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.db.queries.sessions import HISTOGRAM_BOUNDS, Buckets, SessionSpec
 from usagegraph.errors import BadUserInput, Forbidden
 from usagegraph.execution.compiled import Columns
@@ -43,11 +44,9 @@ from usagegraph.schema.sessions import (
 )
 
 DEFAULT_RANGE = timedelta(days=30)
-MAX_BUCKETS = 1000
 MAX_RANGE = timedelta(days=3660)
 _USER_SERIES = "sessions.user_timeseries"
 _FACTS = "sessions.facts"
-T = TypeVar("T")
 
 
 def _ids(values: list[Any] | None, name: str) -> tuple[uuid.UUID, ...] | None:
@@ -169,20 +168,10 @@ async def _load_facts(db: Database, spec: SessionSpec) -> q.Facts:
         return await q.facts(conn, spec)
 
 
-def _shared(info: Info, key: tuple[Any, ...], start: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
-    """One task per request and key: the first field that needs it starts it, the others await the
-    same. A task nobody ends up awaiting must not warn of an unretrieved error."""
-    task: asyncio.Future[T] | None = info.context.state.get(key)
-    if task is None:
-        task = asyncio.ensure_future(start())
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
-        info.context.state[key] = task
-    return task
-
-
 async def _facts(info: Info, spec: SessionSpec) -> q.Facts:
     """summary, byAgent, costBreakdown(by: USER) and users all come from one statement."""
-    return await _shared(info, (_FACTS, spec), lambda: _load_facts(info.context.db, spec))
+    facts: q.Facts = await info.context.once((_FACTS, spec), lambda: _load_facts(info.context.db, spec))
+    return facts
 
 
 async def summary(info: Info, spec: SessionSpec) -> SessionSummary:
@@ -383,4 +372,7 @@ async def user_timeseries(
 def _series_task(
     info: Info, spec: SessionSpec, buckets: Buckets
 ) -> asyncio.Future[dict[uuid.UUID, Columns[SessionPoint]]]:
-    return _shared(info, (_USER_SERIES, spec, buckets), lambda: _all_user_series(info, spec, buckets))
+    task: asyncio.Future[dict[uuid.UUID, Columns[SessionPoint]]] = info.context.once(
+        (_USER_SERIES, spec, buckets), lambda: _all_user_series(info, spec, buckets)
+    )
+    return task

@@ -15,24 +15,38 @@ log = logging.getLogger(__name__)
 
 
 class Periodic:
-    """Runs `action` now and then every `seconds` until stopped; a failure is logged and retried at the
-    next period, never raised into the server."""
+    """Runs `action` now (or, with `wait_first`, one period from now) and then every `seconds` until
+    stopped; a failure is logged and retried at the next period, never raised into the server. Every
+    background loop of the server is one of these (upkeep here, the Prometheus snapshots of
+    usagegraph.monitoring.insights_gauges)."""
 
-    def __init__(self, name: str, seconds: float, action: Callable[[], Awaitable[object]]) -> None:
+    def __init__(
+        self, name: str, seconds: float, action: Callable[[], Awaitable[object]], *, wait_first: bool = False
+    ) -> None:
         self.name = name
         self.seconds = seconds
         self.action = action
+        self.wait_first = wait_first
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    async def run_once(self) -> None:
+        """The action once, its failure logged."""
+        try:
+            await self.action()
+        except Exception:  # noqa: BLE001  (a background loop must never take the server down)
+            log.warning("%s failed", self.name, exc_info=True)
+
     async def _run(self) -> None:
+        if self.wait_first:
+            await self._pause()
         while not self._stop.is_set():
-            try:
-                await self.action()
-            except Exception:  # noqa: BLE001  (upkeep must never take the server down)
-                log.warning("%s failed", self.name, exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.seconds)
+            await self.run_once()
+            await self._pause()
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=self.seconds)
 
     def start(self) -> None:
         self._stop.clear()

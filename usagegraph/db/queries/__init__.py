@@ -1,4 +1,16 @@
-"""SQL of the server, a module per subject."""
+"""SQL of the server, a module per subject.
+
+Statements are written as module constants in SQL and put together in one way only, by
+usagegraph.db.queries.compose: a statement names a shared fragment as `$NAME` and `splice(statement,
+NAME=fragment)` puts the fragment's text there (a fragment may name others; names left open are filled by
+a later splice), while `sql(statement, ...)` does the same and returns the executable clause, refusing
+any name still open. What is spliced is always SQL text of the server's own: constants, column and table
+names, lists built from them. Values never are: they travel as bind parameters (`:name`), also where a
+statement is chosen at run time (a filter's predicates, a cursor's condition). A statement that depends on
+the request only through such choices is composed once, at import or through a small cache, not per call.
+
+Reads run outside transaction blocks (each statement has its own snapshot), so reads that must agree
+with each other are one statement (insights.day_sections); `work_mem` raises work_mem for a block."""
 
 from __future__ import annotations
 

@@ -38,9 +38,8 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import day_vectors, work_mem
-from usagegraph.db.queries.buckets import step_cap
-
-MAX_BUCKETS = 1000
+from usagegraph.db.queries.buckets import MAX_BUCKETS, step_cap
+from usagegraph.db.queries.compose import sql
 
 
 async def bucket_starts(
@@ -178,10 +177,11 @@ _AS_ARRAYS = """
 SELECT k, array_agg(user_id ORDER BY minutes DESC, user_id) AS user_ids,
        array_agg(sessions ORDER BY minutes DESC, user_id) AS sessions,
        array_agg(minutes ORDER BY minutes DESC, user_id) AS minutes
-FROM ({rows}) r
+FROM ($ROWS) r
 GROUP BY k
 ORDER BY k NULLS LAST
 """
+_REPORT_ARRAYS = sql(_AS_ARRAYS, ROWS=_REPORT)
 
 
 def _day_map(starts: Sequence[datetime], ends: Sequence[datetime]) -> dict[str, list[Any]]:
@@ -367,4 +367,4 @@ async def _category_report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequ
         "orgs": list(spec.organization_ids),
         "category": spec.category,
     }
-    return (await conn.execute(text(_AS_ARRAYS.format(rows=_REPORT)), params)).all()
+    return (await conn.execute(_REPORT_ARRAYS, params)).all()

@@ -23,7 +23,6 @@ marks it saw, so a mark committed after that statement's snapshot stays for the 
 grows (sessions are added or end later; a session's app, category and start never change), so a recompute
 never has to remove a row."""
 
-# ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
 
 import uuid
@@ -34,6 +33,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries.compose import splice, sql
 from usagegraph.db.queries.user_days import LAST_AT, lock_organizations
 
 ALL_TEMPLATES = uuid.UUID(int=0)
@@ -41,18 +41,19 @@ ALL_TEMPLATES = uuid.UUID(int=0)
 
 _DAY = "a.hour >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC' AND a.hour < CAST(d.day + 1 AS timestamp) AT TIME ZONE 'UTC'"
 
-# insights_template_days rows of the (organization_id, day) pairs of `{days}`: each user's minutes per
+# insights_template_days rows of the (organization_id, day) pairs of `$DAYS`: each user's minutes per
 # hour united across the template's workspaces, apps and categories, counted and summed per user.
-TEMPLATE_ROWS = f"""
+TEMPLATE_ROWS = splice(
+    """
 SELECT d.organization_id, u.template_id, d.day, array_agg(u.user_id ORDER BY u.user_id) AS user_ids,
        array_agg(u.minutes ORDER BY u.user_id) AS minutes
-FROM {{days}} d
+FROM $DAYS d
 CROSS JOIN LATERAL (
     SELECT h.template_id, h.user_id, CAST(sum(bit_count(CAST(h.bits AS bit(64)))) AS int) AS minutes
     FROM (
         SELECT a.template_id, a.user_id, a.hour, bit_or(a.minutes) AS bits
         FROM activity_minutes a
-        WHERE a.organization_id = d.organization_id AND {_DAY}
+        WHERE a.organization_id = d.organization_id AND $DAY
           AND a.category <> 'LOGIN' AND a.template_id IS NOT NULL
         GROUP BY a.template_id, a.user_id, a.hour
     ) h
@@ -60,22 +61,25 @@ CROSS JOIN LATERAL (
     HAVING sum(bit_count(CAST(h.bits AS bit(64)))) > 0
 ) u
 GROUP BY d.organization_id, u.template_id, d.day
-"""
+""",
+    DAY=_DAY,
+)
 
-# insights_app_days rows of the (organization_id, day) pairs of `{days}`: each user's minutes per hour and
+# insights_app_days rows of the (organization_id, day) pairs of `$DAYS`: each user's minutes per hour and
 # app united across workspaces and categories, per template and across templates, counted, summed per
 # user, then per app.
-APP_ROWS = f"""
+APP_ROWS = splice(
+    """
 SELECT d.organization_id, d.day, c.template_id, c.app, CAST(sum(c.minutes) AS bigint) AS minutes,
        bit_or(set_bit(z.zeros, b.idx, 1)) AS users
-FROM {{days}} d
+FROM $DAYS d
 CROSS JOIN LATERAL (
-    SELECT coalesce(h.template_id, CAST('{ALL_TEMPLATES}' AS uuid)) AS template_id, h.app, h.user_id,
+    SELECT coalesce(h.template_id, CAST('$ALL_TEMPLATES' AS uuid)) AS template_id, h.app, h.user_id,
            sum(bit_count(CAST(h.bits AS bit(64)))) AS minutes
     FROM (
         SELECT a.template_id, a.app, a.user_id, a.hour, bit_or(a.minutes) AS bits
         FROM activity_minutes a
-        WHERE a.organization_id = d.organization_id AND {_DAY}
+        WHERE a.organization_id = d.organization_id AND $DAY
           AND a.category <> 'LOGIN' AND a.app <> '' AND a.template_id IS NOT NULL
         GROUP BY GROUPING SETS ((a.template_id, a.app, a.user_id, a.hour), (a.app, a.user_id, a.hour))
     ) h
@@ -88,12 +92,15 @@ JOIN (
 ) z ON z.organization_id = d.organization_id
 WHERE c.minutes > 0
 GROUP BY d.organization_id, d.day, c.template_id, c.app
-"""
+""",
+    DAY=_DAY,
+    ALL_TEMPLATES=str(ALL_TEMPLATES),
+)
 
-# insights_app_session_days rows of the (organization_id, day) pairs of `{days}`, by the sessions' start.
+# insights_app_session_days rows of the (organization_id, day) pairs of `$DAYS`, by the sessions' start.
 SESSION_ROWS = """
 SELECT d.organization_id, d.day, s.template_id, s.app, s.category, count(*) AS sessions
-FROM {days} d
+FROM $DAYS d
 JOIN activity_sessions s
   ON s.organization_id = d.organization_id
  AND s.started_at >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC'
@@ -116,25 +123,46 @@ TEMPLATE_COLUMNS = "organization_id, template_id, day, user_ids, minutes"
 APP_COLUMNS = "organization_id, day, template_id, app, minutes, users"
 SESSION_COLUMNS = "organization_id, day, template_id, app, category, sessions"
 
+_ROW_PARTS = {
+    "TEMPLATE_ROWS": TEMPLATE_ROWS,
+    "APP_ROWS": APP_ROWS,
+    "SESSION_ROWS": SESSION_ROWS,
+    "TEMPLATE_COLUMNS": TEMPLATE_COLUMNS,
+    "APP_COLUMNS": APP_COLUMNS,
+    "SESSION_COLUMNS": SESSION_COLUMNS,
+}
+
 BACKFILLS = [
-    f"INSERT INTO insights_template_days ({TEMPLATE_COLUMNS}) {TEMPLATE_ROWS.format(days=_ALL_DAYS)} ORDER BY 1, 2, 3",
-    f"INSERT INTO insights_app_days ({APP_COLUMNS}) {APP_ROWS.format(days=_ALL_DAYS)} ORDER BY 1, 2, 3, 4",
-    f"INSERT INTO insights_app_session_days ({SESSION_COLUMNS}) {SESSION_ROWS.format(days=_ALL_DAYS)} "
-    "ORDER BY 1, 2, 3, 4, 5",
+    splice(
+        "INSERT INTO insights_template_days ($TEMPLATE_COLUMNS) $TEMPLATE_ROWS ORDER BY 1, 2, 3",
+        **_ROW_PARTS,
+        DAYS=_ALL_DAYS,
+    ),
+    splice(
+        "INSERT INTO insights_app_days ($APP_COLUMNS) $APP_ROWS ORDER BY 1, 2, 3, 4",
+        **_ROW_PARTS,
+        DAYS=_ALL_DAYS,
+    ),
+    splice(
+        "INSERT INTO insights_app_session_days ($SESSION_COLUMNS) $SESSION_ROWS ORDER BY 1, 2, 3, 4, 5",
+        **_ROW_PARTS,
+        DAYS=_ALL_DAYS,
+    ),
 ]
 """Every row of the three tables from the stored minutes and sessions."""
 
-_MARK = text(
-    f"""
+_MARK = sql(
+    """
     INSERT INTO insights_dirty_days (organization_id, day)
     SELECT DISTINCT b.organization_id, CAST(d AS date)
     FROM unnest(CAST(:orgs AS uuid[]), CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
                 CAST(:categories AS text[])) AS b(organization_id, started_at, ended_at, category)
     CROSS JOIN LATERAL generate_series(date_trunc('day', b.started_at AT TIME ZONE 'UTC'),
-                                       date_trunc('day', ({LAST_AT}) AT TIME ZONE 'UTC'),
+                                       date_trunc('day', ($LAST_AT) AT TIME ZONE 'UTC'),
                                        interval '1 day') AS d
     ORDER BY 1, 2
-    """
+    """,
+    LAST_AT=LAST_AT,
 )
 
 
@@ -155,27 +183,27 @@ async def mark(conn: AsyncConnection, sessions: Sequence[Sequence[Any]]) -> None
     )
 
 
-_REFRESH = text(
-    f"""
+_REFRESH = sql(
+    """
     WITH marked AS MATERIALIZED (
         SELECT DISTINCT organization_id, day FROM insights_dirty_days
         WHERE organization_id = :org ORDER BY day LIMIT :limit
     ), merged_templates AS (
-        INSERT INTO insights_template_days AS q ({TEMPLATE_COLUMNS})
-        {TEMPLATE_ROWS.format(days="marked")}
+        INSERT INTO insights_template_days AS q ($TEMPLATE_COLUMNS)
+        $TEMPLATE_ROWS
         ORDER BY 1, 2, 3
         ON CONFLICT (organization_id, template_id, day) DO UPDATE
         SET user_ids = excluded.user_ids, minutes = excluded.minutes
         WHERE (q.user_ids, q.minutes) IS DISTINCT FROM (excluded.user_ids, excluded.minutes)
     ), merged_sessions AS (
-        INSERT INTO insights_app_session_days AS q ({SESSION_COLUMNS})
-        {SESSION_ROWS.format(days="marked")}
+        INSERT INTO insights_app_session_days AS q ($SESSION_COLUMNS)
+        $SESSION_ROWS
         ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (organization_id, day, template_id, app, category) DO UPDATE SET sessions = excluded.sessions
         WHERE q.sessions <> excluded.sessions
     ), merged_apps AS (
-        INSERT INTO insights_app_days AS q ({APP_COLUMNS})
-        {APP_ROWS.format(days="marked")}
+        INSERT INTO insights_app_days AS q ($APP_COLUMNS)
+        $APP_ROWS
         ORDER BY 1, 2, 3, 4
         ON CONFLICT (organization_id, day, template_id, app) DO UPDATE
         SET minutes = excluded.minutes, users = excluded.users
@@ -185,7 +213,9 @@ _REFRESH = text(
         WHERE d.organization_id = m.organization_id AND d.day = m.day
     )
     SELECT count(*) AS days FROM marked
-    """
+    """,
+    **_ROW_PARTS,
+    DAYS="marked",
 )
 _MARKED = text("SELECT DISTINCT organization_id FROM insights_dirty_days")
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+MAX_BUCKETS = 1000
+"""The most buckets one series may have (activity, compute, Template Insights and session analytics alike)."""
+
 # The shortest a step of each unit can be in elapsed time: a calendar month is at least 28 days; a zone's
 # day may be shorter than 24 hours, but only by an offset change, which the margin below covers.
 _SHORTEST = {"minute": 60, "hour": 3600, "day": 86_400, "month": 28 * 86_400, "year": 365 * 86_400}

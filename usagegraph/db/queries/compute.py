@@ -11,7 +11,6 @@ Node samples describe shared infrastructure and carry no organization: an organi
 that hosted its workspaces in the range (the `node` of its resource samples), never the others. A node
 without node samples in the range has nothing to report and is left out."""
 
-# ruff: noqa: S608  (statements composed only from this module's constants)
 from __future__ import annotations
 
 import uuid
@@ -23,9 +22,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries.buckets import step_cap
-
-MAX_BUCKETS = 1000
+from usagegraph.db.queries.buckets import MAX_BUCKETS, step_cap
+from usagegraph.db.queries.compose import sql
 
 
 @dataclass(frozen=True)
@@ -148,9 +146,9 @@ _SERIES_BUCKETS = """
     )
 """
 
-_NODE_SERIES = text(
-    f"""
-    WITH {_SERIES_BUCKETS}, per_bucket AS (
+_NODE_SERIES = sql(
+    """
+    WITH $SERIES_BUCKETS, per_bucket AS (
         SELECT ns.node, width_bucket(ns.at, (SELECT starts FROM bounds)) - 1 AS k,
                CAST(avg(ns.cpu_used_cores / NULLIF(ns.cpu_capacity_cores, 0)) AS float8) AS cpu,
                CAST(avg(ns.memory_used_bytes / NULLIF(ns.memory_capacity_bytes, 0)) AS float8) AS memory
@@ -164,12 +162,13 @@ _NODE_SERIES = text(
     CROSS JOIN buckets b
     LEFT JOIN per_bucket v ON v.node = n.node AND v.k = b.k
     ORDER BY n.node, b.k
-    """
+    """,
+    SERIES_BUCKETS=_SERIES_BUCKETS,
 )
 
-_WORKSPACE_SERIES = text(
-    f"""
-    WITH {_SERIES_BUCKETS}, per_bucket AS (
+_WORKSPACE_SERIES = sql(
+    """
+    WITH $SERIES_BUCKETS, per_bucket AS (
         SELECT width_bucket(rs.at, (SELECT starts FROM bounds)) - 1 AS k,
                CAST(avg(rs.cpu_used_cores / NULLIF(rs.cpu_limit_cores, 0)) AS float8) AS cpu,
                CAST(avg(rs.memory_used_bytes / NULLIF(rs.memory_limit_bytes, 0)) AS float8) AS memory
@@ -182,7 +181,8 @@ _WORKSPACE_SERIES = text(
     FROM buckets b
     LEFT JOIN per_bucket v ON v.k = b.k
     ORDER BY b.k
-    """
+    """,
+    SERIES_BUCKETS=_SERIES_BUCKETS,
 )
 
 

@@ -11,7 +11,6 @@ They are the whole-day part of activity_user_days, kept in the same statement th
 vectors of the days that lie wholly inside each bucket with numpy: a year of a deployment is about a
 thousand rows instead of one row per active user and day."""
 
-# ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
 
 import uuid
@@ -24,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries.compose import splice
 
 # Every day of every organization, built at once: the numbering's full range per day, the user-day (if
 # any) of each number, packed in number order.
@@ -49,9 +50,10 @@ ORDER BY d.organization_id, d.day
 
 # The tail of a statement whose CTE `changed` holds the user-days just written (organization_id, day,
 # user_id, total, starts, carried): their elements are set in the day's vectors.
-_PATCH = "SELECT p.{column} FROM patches p WHERE p.organization_id = excluded.organization_id AND p.day = excluded.day"
+_PATCH = "SELECT p.$COLUMN FROM patches p WHERE p.organization_id = excluded.organization_id AND p.day = excluded.day"
 
-UPSERT = f"""
+UPSERT = splice(
+    """
 , patches AS (
     SELECT c.organization_id, c.day, array_agg(b.idx) AS idxs, array_agg(c.total::int) AS minutes,
            array_agg(coalesce(cardinality(c.starts), 0)) AS starts, array_agg(c.carried) AS carried
@@ -65,10 +67,12 @@ SELECT organization_id, day, usagegraph_patch_int4('', idxs, minutes), usagegrap
 FROM patches
 ORDER BY organization_id, day
 ON CONFLICT (organization_id, day) DO UPDATE SET
-    minutes = usagegraph_patch_int4(v.minutes, ({_PATCH.format(column="idxs")}), ({_PATCH.format(column="minutes")})),
-    starts = usagegraph_patch_int4(v.starts, ({_PATCH.format(column="idxs")}), ({_PATCH.format(column="starts")})),
-    carried = usagegraph_patch_int4(v.carried, ({_PATCH.format(column="idxs")}), ({_PATCH.format(column="carried")}))
-"""
+    minutes = usagegraph_patch_int4(v.minutes, ($IDXS), ($MINUTES)),
+    starts = usagegraph_patch_int4(v.starts, ($IDXS), ($STARTS)),
+    carried = usagegraph_patch_int4(v.carried, ($IDXS), ($CARRIED))
+""",
+    **{column.upper(): splice(_PATCH, COLUMN=column) for column in ("idxs", "minutes", "starts", "carried")},
+)
 
 
 @dataclass

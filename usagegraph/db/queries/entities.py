@@ -10,18 +10,22 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries.compose import splice
+from usagegraph.db.queries.compose import sql as compose_sql
+
 Visible = list[uuid.UUID] | None
 
-_VIS = "(CAST(:visible AS uuid[]) IS NULL OR {col} = ANY(CAST(:visible AS uuid[])))"
+_VISIBLE = "(CAST(:visible AS uuid[]) IS NULL OR $COLUMN = ANY(CAST(:visible AS uuid[])))"
+"""Rows whose $COLUMN is one of :visible, or every row when :visible is NULL."""
 
-
-def visible_clause(column: str) -> str:
-    return _VIS.format(col=column)
+_ORGANIZATIONS = compose_sql(
+    "SELECT id, name, created_at FROM organizations WHERE $VISIBLE ORDER BY name, id",
+    VISIBLE=splice(_VISIBLE, COLUMN="id"),
+)
 
 
 async def organizations(conn: AsyncConnection, visible: Visible) -> Sequence[Row[Any]]:
-    sql = f"SELECT id, name, created_at FROM organizations WHERE {visible_clause('id')} ORDER BY name, id"
-    return (await conn.execute(text(sql), {"visible": visible})).all()
+    return (await conn.execute(_ORGANIZATIONS, {"visible": visible})).all()
 
 
 async def organizations_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
@@ -57,20 +61,25 @@ async def user_visible(conn: AsyncConnection, user_id: uuid.UUID, visible: Visib
     return bool((await conn.execute(text(sql), {"id": user_id, "visible": visible})).first())
 
 
+_MEMBERS_PAGE = """
+        SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = :org $CURSOR
+        ORDER BY u.username, u.id LIMIT :limit
+    """
+_MEMBERS = {
+    False: compose_sql(_MEMBERS_PAGE, CURSOR=""),
+    True: compose_sql(_MEMBERS_PAGE, CURSOR="AND (u.username, u.id) > (:after_name, :after_id)"),
+}
+"""The first page of members (False) or the page after a cursor (True)."""
+
+
 async def members_page(
     conn: AsyncConnection, organization_id: uuid.UUID, first: int, after: tuple[str, uuid.UUID] | None
 ) -> tuple[Sequence[Row[Any]], int]:
     params: dict[str, Any] = {"org": organization_id, "limit": first + 1}
-    cursor = ""
     if after is not None:
-        cursor = "AND (u.username, u.id) > (:after_name, :after_id)"
         params.update(after_name=after[0], after_id=after[1])
-    sql = f"""
-        SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
-        WHERE m.organization_id = :org {cursor}
-        ORDER BY u.username, u.id LIMIT :limit
-    """
-    rows = (await conn.execute(text(sql), params)).all()
+    rows = (await conn.execute(_MEMBERS[after is not None], params)).all()
     total = (
         await conn.execute(
             text("SELECT count(*) FROM memberships WHERE organization_id = :org"), {"org": organization_id}
@@ -103,14 +112,21 @@ async def template_parameters(conn: AsyncConnection, template_ids: list[uuid.UUI
 _WORKSPACE_COLUMNS = "w.organization_id, w.id, w.template_id, w.owner_id, w.name, w.created_at, w.deleted_at"
 
 
+_WORKSPACES_BY_ID = compose_sql(
+    "SELECT $COLUMNS FROM workspaces w WHERE w.id = ANY(:ids)", COLUMNS=_WORKSPACE_COLUMNS
+)
+_WORKSPACES_BY_OWNER = compose_sql(
+    "SELECT $COLUMNS FROM workspaces w WHERE w.owner_id = ANY(:ids) ORDER BY w.name, w.id",
+    COLUMNS=_WORKSPACE_COLUMNS,
+)
+
+
 async def workspaces_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
-    sql = f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = ANY(:ids)"
-    return (await conn.execute(text(sql), {"ids": ids})).all()
+    return (await conn.execute(_WORKSPACES_BY_ID, {"ids": ids})).all()
 
 
 async def workspaces_by_owner(conn: AsyncConnection, owner_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:
-    sql = f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces w WHERE w.owner_id = ANY(:ids) ORDER BY w.name, w.id"
-    return (await conn.execute(text(sql), {"ids": owner_ids})).all()
+    return (await conn.execute(_WORKSPACES_BY_OWNER, {"ids": owner_ids})).all()
 
 
 async def workspace_pages(
@@ -125,8 +141,16 @@ async def workspace_pages(
         "after_names": [k[3][0] if k[3] else None for k in keys],
         "after_ids": [k[3][1] if k[3] else None for k in keys],
     }
-    pages = f"""
-        SELECT k.idx, {_WORKSPACE_COLUMNS}
+    page_rows = (await conn.execute(_WORKSPACE_PAGES, params)).all()
+    total_rows = (
+        await conn.execute(_WORKSPACE_TOTALS, {"orgs": params["orgs"], "templates": params["templates"]})
+    ).all()
+    return page_rows, total_rows
+
+
+_WORKSPACE_PAGES = compose_sql(
+    """
+        SELECT k.idx, $COLUMNS
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:templates AS uuid[]), CAST(:limits AS int[]),
                     CAST(:after_names AS text[]), CAST(:after_ids AS uuid[]))
              WITH ORDINALITY AS k(org, template, lim, after_name, after_id, idx)
@@ -137,17 +161,16 @@ async def workspace_pages(
             ORDER BY w.name, w.id LIMIT k.lim
         ) w
         ORDER BY k.idx, w.name, w.id
+    """,
+    COLUMNS=_WORKSPACE_COLUMNS,
+)
+_WORKSPACE_TOTALS = text(
     """
-    totals = """
         SELECT k.idx, (SELECT count(*) FROM workspaces w
                        WHERE w.organization_id = k.org AND (k.template IS NULL OR w.template_id = k.template)) AS total
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:templates AS uuid[])) WITH ORDINALITY AS k(org, template, idx)
     """
-    page_rows = (await conn.execute(text(pages), params)).all()
-    total_rows = (
-        await conn.execute(text(totals), {"orgs": params["orgs"], "templates": params["templates"]})
-    ).all()
-    return page_rows, total_rows
+)
 
 
 async def workspace_parameters(conn: AsyncConnection, workspace_ids: list[uuid.UUID]) -> Sequence[Row[Any]]:

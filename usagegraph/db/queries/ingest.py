@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries.compose import sql as compose_sql
+
 
 async def _rows(conn: AsyncConnection, sql: str, **params: Any) -> Sequence[Row[Any]]:
     return (await conn.execute(text(sql), params)).all()
@@ -185,9 +187,11 @@ async def _replace_children(
     if not keys:
         return
     await conn.execute(
-        text(
-            f"DELETE FROM {table} WHERE (organization_id, {parent}) IN "  # noqa: S608  (module constants)
-            "(SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))"
+        compose_sql(
+            "DELETE FROM $TABLE WHERE (organization_id, $PARENT) IN "
+            "(SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[])))",
+            TABLE=table,
+            PARENT=parent,
         ),
         {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]},
     )

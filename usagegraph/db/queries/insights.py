@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import app_days, day_vectors
 from usagegraph.db.queries.buckets import step_cap
+from usagegraph.db.queries.compose import sql
 
 
 @dataclass(frozen=True)
@@ -120,17 +120,9 @@ _FRAGMENTS = {
 }
 
 
-_NAME = re.compile(r"\$([A-Z_]+)")
-
-
 def _sql(statement: str) -> TextClause:
-    """A statement with the shared fragments above spliced in by name ($NAME; a fragment may use others). Only
-    these module constants are spliced; every value travels as a bind parameter."""
-    for _ in range(4):
-        statement = _NAME.sub(lambda match: _FRAGMENTS[match.group(1)], statement)
-    if _NAME.search(statement):
-        raise ValueError("fragments nest too deep")
-    return text(statement)
+    """A statement with the shared fragments above spliced in by name (usagegraph.db.queries.compose)."""
+    return sql(statement, **_FRAGMENTS)
 
 
 async def bucket_starts(

@@ -39,7 +39,6 @@ every session it wrote, and from its first rollup row on only writes rollup rows
 that the rows every ingest of the organization needs are held for as few round trips as possible and no
 two ingests each hold what the other waits for."""
 
-# ruff: noqa: S608  (SQL composed only from module constants)
 from __future__ import annotations
 
 import uuid
@@ -50,6 +49,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import app_days, user_days, workspace_days
+from usagegraph.db.queries.compose import sql
 
 NIL = uuid.UUID(int=0)
 
@@ -113,8 +113,8 @@ ORDER BY 1, 2, 3
 # The sessions of the batch that have a workspace, for activity_workspace_days.
 _WORKSPACE_SESSIONS = "(SELECT * FROM s WHERE workspace_id <> CAST(:nil AS uuid)) s"
 
-_MERGE = text(
-    f"""
+_MERGE = sql(
+    """
     WITH s AS (
         SELECT organization_id, user_id, coalesce(workspace_id, CAST(:nil AS uuid)) AS workspace_id,
                category, coalesce(app, '') AS app, template_id, started_at,
@@ -145,7 +145,7 @@ _MERGE = text(
         ON CONFLICT (organization_id, hour, user_id, workspace_id, category, app)
         DO UPDATE SET minutes = a.minutes | excluded.minutes
         WHERE a.minutes | excluded.minutes <> a.minutes
-    ), merged_days AS ({workspace_days.MERGE.format(source=_WORKSPACE_SESSIONS)}
+    ), merged_days AS ($MERGE_DAYS
     ), spans AS (
         SELECT organization_id,
                max(extract(epoch FROM date_trunc('minute', last_at) - date_trunc('minute', started_at))::integer
@@ -185,13 +185,16 @@ _MERGE = text(
         FROM quarters
         GROUP BY 1, 2, 3
         ORDER BY 1, 2, 3
-        ON CONFLICT (organization_id, category, hour) DO UPDATE {_OR_USERS}
+        ON CONFLICT (organization_id, category, hour) DO UPDATE $OR_USERS
     )
     INSERT INTO activity_quarter_users AS q (organization_id, category, quarter, users)
     SELECT * FROM quarters
     ORDER BY organization_id, category, quarter
-    ON CONFLICT (organization_id, category, quarter) DO UPDATE {_OR_USERS}
-    """
+    ON CONFLICT (organization_id, category, quarter) DO UPDATE $OR_USERS
+    """,
+    MERGE_DAYS=workspace_days.MERGE,
+    SOURCE=_WORKSPACE_SESSIONS,
+    OR_USERS=_OR_USERS,
 )
 
 

@@ -1,12 +1,13 @@
 """AI coding sessions analytics in SQL (docs/api.md 5.5).
 
 Every statement reads the sessions selected by one `SessionSpec`: the filter and the caller's scope become
-WHERE predicates built only from the fragments below (values are always bound parameters), so each
+WHERE predicates built only from the fragments below and spliced in as $WHERE (usagegraph.db.queries.compose;
+values are always bound parameters), so each
 section scans just the organization's sessions in range and nothing of another tenant or user is read."""
 
-# ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, text
+from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries.compose import splice, sql
 
 HISTOGRAM_BOUNDS: tuple[int, ...] = (60, 300, 900, 1800, 3600, 7200)
 
@@ -70,11 +73,16 @@ def _filter(spec: SessionSpec) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
+@functools.lru_cache(maxsize=256)
+def _statement(template: str, where: str) -> TextClause:
+    """A statement with the spec's predicate as its $WHERE (a few dozen combinations of the predicates)."""
+    return sql(template, WHERE=where)
+
+
 async def _rows(conn: AsyncConnection, template: str, spec: SessionSpec, **extra: Any) -> Sequence[Row[Any]]:
-    """Runs a statement whose `{where}` is the spec's predicate, composed from the constant fragments above."""
+    """Runs a statement whose `$WHERE` is the spec's predicate, composed from the constant fragments above."""
     where, params = _filter(spec)
-    sql = template.replace("{where}", where)
-    return (await conn.execute(text(sql), {**params, **extra})).all()
+    return (await conn.execute(_statement(template, where), {**params, **extra})).all()
 
 
 WEEK_SUMS = (
@@ -103,31 +111,31 @@ SESSION_FACTS = """s.user_id, s.agent, 1 AS sessions, s.cost_micros, s.input_tok
 )
 _FACT_SUMS = "user_id, agent, " + ", ".join(f"CAST(sum({name}) AS bigint) AS {name}" for name in WEEK_SUMS)
 
-_FACTS_RAW = f"""
+_FACTS_RAW = """
     WITH g AS MATERIALIZED (
-        SELECT {_FACT_SUMS}
-        FROM (SELECT {SESSION_FACTS} FROM ai_sessions s WHERE {{where}}) AS x
+        SELECT $FACT_SUMS
+        FROM (SELECT $SESSION_FACTS FROM ai_sessions s WHERE $WHERE) AS x
         GROUP BY user_id, agent
 """
-_FACTS_ROLLUP = f"""
+_FACTS_ROLLUP = """
     WITH b AS MATERIALIZED (
         SELECT CAST(date_trunc('week', CAST(:start AS timestamptz), 'UTC')
                     + CASE WHEN date_trunc('week', CAST(:start AS timestamptz), 'UTC') < CAST(:start AS timestamptz)
                            THEN interval '1 week' ELSE interval '0' END AS timestamptz) AS inner_start,
                date_trunc('week', CAST(:end AS timestamptz), 'UTC') AS inner_end
     ), g AS MATERIALIZED (
-        SELECT {_FACT_SUMS}
+        SELECT $FACT_SUMS
         FROM (
-            SELECT w.user_id, w.agent, {", ".join(f"w.{name}" for name in WEEK_SUMS)}
+            SELECT w.user_id, w.agent, $WEEK_COLUMNS
             FROM b JOIN ai_session_user_weeks w
               ON w.organization_id = :org AND w.week >= CAST(b.inner_start AT TIME ZONE 'UTC' AS date)
              AND w.week < CAST(b.inner_end AT TIME ZONE 'UTC' AS date)
           UNION ALL
-            SELECT {SESSION_FACTS}
-            FROM b JOIN ai_sessions s ON {{where}} AND s.started_at < least(b.inner_start, CAST(:end AS timestamptz))
+            SELECT $SESSION_FACTS
+            FROM b JOIN ai_sessions s ON $WHERE AND s.started_at < least(b.inner_start, CAST(:end AS timestamptz))
           UNION ALL
-            SELECT {SESSION_FACTS}
-            FROM b JOIN ai_sessions s ON {{where}} AND s.started_at >= greatest(b.inner_start, b.inner_end)
+            SELECT $SESSION_FACTS
+            FROM b JOIN ai_sessions s ON $WHERE AND s.started_at >= greatest(b.inner_start, b.inner_end)
         ) AS x
         GROUP BY user_id, agent
         HAVING sum(sessions) <> 0
@@ -159,8 +167,13 @@ _FACTS_LEVELS = """    ), levels AS (
     FROM levels l
     ORDER BY l.level, CASE WHEN l.level = 'agent' THEN l.sessions END DESC, l.agent, l.cost DESC, l.user_id
 """
-FACTS = _FACTS_RAW + _FACTS_LEVELS
-FACTS_ROLLUP = _FACTS_ROLLUP + _FACTS_LEVELS
+_FACT_PARTS = {
+    "FACT_SUMS": _FACT_SUMS,
+    "SESSION_FACTS": SESSION_FACTS,
+    "WEEK_COLUMNS": ", ".join(f"w.{name}" for name in WEEK_SUMS),
+}
+FACTS = splice(_FACTS_RAW + _FACTS_LEVELS, **_FACT_PARTS)
+FACTS_ROLLUP = splice(_FACTS_ROLLUP + _FACTS_LEVELS, **_FACT_PARTS)
 """The same without filters: the range's whole UTC weeks from ai_session_user_weeks, the sessions of its
 partial weeks at the edges."""
 
@@ -192,26 +205,26 @@ async def facts(conn: AsyncConnection, spec: SessionSpec) -> Facts:
 
 _INNER = """
     SELECT c.*,
-           date_trunc('{unit}', c.bucket_start, 'UTC')
-               + CASE WHEN date_trunc('{unit}', c.bucket_start, 'UTC') < c.bucket_start THEN interval '1 {unit}'
+           date_trunc('$UNIT', c.bucket_start, 'UTC')
+               + CASE WHEN date_trunc('$UNIT', c.bucket_start, 'UTC') < c.bucket_start THEN interval '1 $UNIT'
                       ELSE interval '0' END AS inner_start,
-           date_trunc('{unit}', c.bucket_end, 'UTC') AS inner_end
-    FROM {cuts} AS c
+           date_trunc('$UNIT', c.bucket_end, 'UTC') AS inner_end
+    FROM $CUTS AS c
 """
-_HOURS = _INNER.replace("{unit}", "hour")
+_HOURS = splice(_INNER, UNIT="hour")
 """Splits each [bucket_start, bucket_end) into the whole UTC hours inside it, [inner_start, inner_end),
 read from an hourly rollup, and the partial hours at its edges, [bucket_start, min(inner_start,
 bucket_end)) and [max(inner_start, inner_end), bucket_end), read raw: together exactly the bucket."""
 
-_HEAD = "{time} >= c.bucket_start AND {time} < least(c.inner_start, c.bucket_end)"
-_TAIL = "{time} >= greatest(c.inner_start, c.inner_end) AND {time} < c.bucket_end"
+_HEAD = "$TIME >= c.bucket_start AND $TIME < least(c.inner_start, c.bucket_end)"
+_TAIL = "$TIME >= greatest(c.inner_start, c.inner_end) AND $TIME < c.bucket_end"
 """The partial hours at the start and at the end of a bucket: two ranges of a time index, read apart
 (one range with an OR would scan the whole bucket)."""
 
 _RANGE = "(SELECT CAST(:start AS timestamptz) AS bucket_start, CAST(:end AS timestamptz) AS bucket_end)"
 """The whole range as one cut, for _INNER."""
 
-_SLICES_BY_MODEL = (
+_SLICES_BY_MODEL = splice(
     """
     WITH c AS MATERIALIZED ($HOURS)
     SELECT x.model AS key, x.model AS label, sum(x.cost_micros) * 0.000001 AS cost,
@@ -229,12 +242,10 @@ _SLICES_BY_MODEL = (
     ) AS x
     GROUP BY x.model
     HAVING sum(x.lines) <> 0
-""".replace(
-        "$HOURS",
-        _HOURS.replace("{cuts}", _RANGE),
-    )
-    .replace("$USAGE_HEAD", _HEAD.replace("{time}", "u.started_at"))
-    .replace("$USAGE_TAIL", _TAIL.replace("{time}", "u.started_at"))
+""",
+    HOURS=splice(_HOURS, CUTS=_RANGE),
+    USAGE_HEAD=splice(_HEAD, TIME="u.started_at"),
+    USAGE_TAIL=splice(_TAIL, TIME="u.started_at"),
 )
 """Without filters the lines in range are summed per model from the hourly rollup plus the lines of the
 partial hours at both ends."""
@@ -243,7 +254,7 @@ _SLICES_BY_MODEL_FILTERED = """
            sum(u.input_tokens + u.output_tokens) AS tokens
     FROM ai_session_usage u
     JOIN ai_sessions s ON s.organization_id = u.organization_id AND s.id = u.session_id
-    WHERE u.organization_id = :org AND u.started_at >= :start AND u.started_at < :end AND {where}
+    WHERE u.organization_id = :org AND u.started_at >= :start AND u.started_at < :end AND $WHERE
     GROUP BY u.model
 """
 _PROJECT_LABELS = """
@@ -251,18 +262,18 @@ _PROJECT_LABELS = """
            CASE WHEN g.project_id IS NULL THEN '(none)' ELSE coalesce(p.name, CAST(g.project_id AS text)) END
                AS label,
            g.cost, g.sessions, g.tokens
-    FROM ({grouped}) AS g
+    FROM ($GROUPED) AS g
     LEFT JOIN projects p ON p.organization_id = :org AND p.id = g.project_id
 """
-_SLICES_BY_PROJECT = _PROJECT_LABELS.replace(
-    "{grouped}",
-    """SELECT s.project_id, sum(s.cost_micros) * 0.000001 AS cost, count(*) AS sessions,
+_SLICES_BY_PROJECT = splice(
+    _PROJECT_LABELS,
+    GROUPED="""SELECT s.project_id, sum(s.cost_micros) * 0.000001 AS cost, count(*) AS sessions,
               sum(s.input_tokens + s.output_tokens) AS tokens
-       FROM ai_sessions s WHERE {where} GROUP BY s.project_id""",
+       FROM ai_sessions s WHERE $WHERE GROUP BY s.project_id""",
 )
-_SLICES_BY_PROJECT_ROLLUP = _PROJECT_LABELS.replace(
-    "{grouped}",
-    """
+_SLICES_BY_PROJECT_ROLLUP = splice(
+    _PROJECT_LABELS,
+    GROUPED="""
     WITH c AS MATERIALIZED ($DAYS)
     SELECT x.project_id, sum(x.cost_micros) * 0.000001 AS cost, CAST(sum(x.sessions) AS bigint) AS sessions,
            sum(x.tokens) AS tokens
@@ -275,15 +286,16 @@ _SLICES_BY_PROJECT_ROLLUP = _PROJECT_LABELS.replace(
          AND d.day < CAST(c.inner_end AT TIME ZONE 'UTC' AS date)
       UNION ALL
         SELECT s.project_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
-        FROM c JOIN ai_sessions s ON {where} AND $HEAD
+        FROM c JOIN ai_sessions s ON $WHERE AND $HEAD
       UNION ALL
         SELECT s.project_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
-        FROM c JOIN ai_sessions s ON {where} AND $TAIL
+        FROM c JOIN ai_sessions s ON $WHERE AND $TAIL
     ) AS x
     GROUP BY x.project_id
-    HAVING sum(x.sessions) <> 0""".replace("$DAYS", _INNER.replace("{unit}", "day").replace("{cuts}", _RANGE))
-    .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
-    .replace("$TAIL", _TAIL.replace("{time}", "s.started_at")),
+    HAVING sum(x.sessions) <> 0""",
+    DAYS=splice(_INNER, UNIT="day", CUTS=_RANGE),
+    HEAD=splice(_HEAD, TIME="s.started_at"),
+    TAIL=splice(_TAIL, TIME="s.started_at"),
 )
 """Without filters the sessions in range are summed per project from the per project and day rollup
 (migration 0018) plus the sessions of the partial days at both ends."""
@@ -296,7 +308,7 @@ SLICES = {
 """The slices of a dimension, by whether the spec is narrowed by a filter or scope."""
 
 _BREAKDOWN = """
-    WITH slices AS ({slices})
+    WITH slices AS ($SLICES)
     SELECT key, label, cost, sessions, tokens,
            CASE WHEN sum(cost) OVER () = 0 THEN 0
                 ELSE CAST(cost / sum(cost) OVER () AS float8) END AS share
@@ -305,13 +317,16 @@ _BREAKDOWN = """
 """
 
 
+_BREAKDOWNS = {key: splice(_BREAKDOWN, SLICES=slices) for key, slices in SLICES.items()}
+
+
 async def cost_breakdown(conn: AsyncConnection, spec: SessionSpec, dimension: str) -> Sequence[Row[Any]]:
     """`dimension` is MODEL or PROJECT (slices by user come from `facts`). Model slices come from the
     usage lines, so a session that used two models counts in both slices; the lines carry their
     session's start, so without other predicates they are summed from the hourly rollup and the lines
     of the partial hours at the ends of the range; project slices likewise from the daily rollup and the
     sessions of the partial days."""
-    return await _rows(conn, _BREAKDOWN.replace("{slices}", SLICES[dimension, spec.narrowed]), spec)
+    return await _rows(conn, _BREAKDOWNS[dimension, spec.narrowed], spec)
 
 
 _BUCKETS = """
@@ -330,9 +345,10 @@ _BUCKETS = """
     )"""
 """Local calendar buckets, each cut at the range: [bucket_start, bucket_end) in UTC instants."""
 
-_IN_BUCKET = "{where} AND s.started_at >= b.bucket_start AND s.started_at < b.bucket_end"
+_IN_BUCKET = "$WHERE AND s.started_at >= b.bucket_start AND s.started_at < b.bucket_end"
 
-TIMESERIES = """
+TIMESERIES = splice(
+    """
     WITH $BUCKETS
     SELECT b.bucket_start, b.bucket_end, a.sessions, a.cost, a.tokens
     FROM buckets b
@@ -342,9 +358,12 @@ TIMESERIES = """
         FROM ai_sessions s WHERE $IN_BUCKET
     ) AS a
     ORDER BY b.k
-""".replace("$BUCKETS", _BUCKETS).replace("$IN_BUCKET", _IN_BUCKET)
+""",
+    BUCKETS=_BUCKETS,
+    IN_BUCKET=_IN_BUCKET,
+)
 
-TIMESERIES_ROLLUP = (
+TIMESERIES_ROLLUP = splice(
     """
     WITH $BUCKETS, c AS MATERIALIZED ($HOURS)
     SELECT c.bucket_start, c.bucket_end, CAST(r.sessions + e.sessions AS bigint) AS sessions,
@@ -361,26 +380,30 @@ TIMESERIES_ROLLUP = (
                coalesce(sum(x.tokens), 0) AS tokens
         FROM (
             SELECT s.cost_micros, s.input_tokens + s.output_tokens AS tokens
-            FROM ai_sessions s WHERE {where} AND $HEAD
+            FROM ai_sessions s WHERE $WHERE AND $HEAD
           UNION ALL
             SELECT s.cost_micros, s.input_tokens + s.output_tokens AS tokens
-            FROM ai_sessions s WHERE {where} AND $TAIL
+            FROM ai_sessions s WHERE $WHERE AND $TAIL
         ) AS x
     ) AS e
     ORDER BY c.k
-""".replace("$BUCKETS", _BUCKETS)
-    .replace("$HOURS", _HOURS.replace("{cuts}", "buckets"))
-    .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
-    .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
+""",
+    BUCKETS=_BUCKETS,
+    HOURS=splice(_HOURS, CUTS="buckets"),
+    HEAD=splice(_HEAD, TIME="s.started_at"),
+    TAIL=splice(_TAIL, TIME="s.started_at"),
 )
 """The same points without filters: each bucket's whole UTC hours from the hourly rollup, its partial
 hours from the sessions."""
 
 
-BUCKETS = """
+BUCKETS = sql(
+    """
     WITH $BUCKETS
     SELECT b.k, b.bucket_start, b.bucket_end FROM buckets b ORDER BY b.k
-""".replace("$BUCKETS", _BUCKETS)
+""",
+    BUCKETS=_BUCKETS,
+)
 
 _AS_ARRAYS = """
     u AS (
@@ -395,7 +418,7 @@ _AS_ARRAYS = """
 """The entries x (k, user_id, sessions, cost_micros, tokens) as parallel arrays, users numbered in the
 statement: one row however many users and buckets."""
 
-USER_BUCKETS = (
+USER_BUCKETS = splice(
     """
     WITH $BUCKETS, x AS (
         SELECT b.k, a.user_id, a.sessions, a.cost_micros, a.tokens
@@ -407,18 +430,19 @@ USER_BUCKETS = (
             GROUP BY s.user_id
         ) AS a
     ), $AS_ARRAYS
-""".replace("$BUCKETS", _BUCKETS)
-    .replace("$IN_BUCKET", _IN_BUCKET)
-    .replace("$AS_ARRAYS", _AS_ARRAYS)
+""",
+    BUCKETS=_BUCKETS,
+    IN_BUCKET=_IN_BUCKET,
+    AS_ARRAYS=_AS_ARRAYS,
 )
 """Sessions, micro-dollars and tokens per user and bucket, one entry per non-empty cell."""
 
 
-_DAYS = _INNER.replace("{unit}", "day").replace("{cuts}", "buckets")
+_DAYS = splice(_INNER, UNIT="day", CUTS="buckets")
 """_HOURS by UTC day: each bucket's whole UTC days [inner_start, inner_end), and its partial days at the
 edges (_HEAD, _TAIL)."""
 
-USER_CELLS_ROLLUP = (
+USER_CELLS_ROLLUP = splice(
     """
     WITH $BUCKETS, c AS MATERIALIZED ($DAYS), x AS (
         SELECT c.k, d.user_id, d.sessions, d.cost_micros, d.tokens
@@ -428,16 +452,17 @@ USER_CELLS_ROLLUP = (
          AND d.day < CAST(c.inner_end AT TIME ZONE 'UTC' AS date)
       UNION ALL
         SELECT c.k, s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
-        FROM c JOIN ai_sessions s ON {where} AND $HEAD
+        FROM c JOIN ai_sessions s ON $WHERE AND $HEAD
       UNION ALL
         SELECT c.k, s.user_id, 1, s.cost_micros, s.input_tokens + s.output_tokens
-        FROM c JOIN ai_sessions s ON {where} AND $TAIL
+        FROM c JOIN ai_sessions s ON $WHERE AND $TAIL
     ), $AS_ARRAYS
-""".replace("$BUCKETS", _BUCKETS)
-    .replace("$DAYS", _DAYS)
-    .replace("$HEAD", _HEAD.replace("{time}", "s.started_at"))
-    .replace("$TAIL", _TAIL.replace("{time}", "s.started_at"))
-    .replace("$AS_ARRAYS", _AS_ARRAYS)
+""",
+    BUCKETS=_BUCKETS,
+    DAYS=_DAYS,
+    HEAD=splice(_HEAD, TIME="s.started_at"),
+    TAIL=splice(_TAIL, TIME="s.started_at"),
+    AS_ARRAYS=_AS_ARRAYS,
 )
 """USER_BUCKETS without filters, several entries per cell: each bucket's whole UTC days from the per user
 and day rollup (its delta rows as they are), its partial days from the sessions."""
@@ -481,7 +506,7 @@ async def user_timeseries(conn: AsyncConnection, spec: SessionSpec, buckets: Buc
     """The buckets and every user's cells (one statement each). Without filters, whole UTC days come from
     ai_session_user_days."""
     extra = {"unit": buckets.unit, "days": buckets.days, "tz": buckets.timezone}
-    bounds = (await conn.execute(text(BUCKETS), {"start": spec.start, "end": spec.end, **extra})).all()
+    bounds = (await conn.execute(BUCKETS, {"start": spec.start, "end": spec.end, **extra})).all()
     statement = USER_BUCKETS if spec.narrowed else USER_CELLS_ROLLUP
     return _grid(bounds, (await _rows(conn, statement, spec, **extra))[0])
 
@@ -492,12 +517,14 @@ PAGE = """
            s.input_tokens + s.output_tokens AS tokens
     FROM ai_sessions s
     LEFT JOIN projects p ON p.organization_id = s.organization_id AND p.id = s.project_id
-    WHERE {where} {after}
+    WHERE $WHERE $AFTER
     ORDER BY s.started_at DESC, s.id DESC
     LIMIT :limit
 """
 _AFTER = "AND (s.started_at, s.id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))"
-COUNT = "SELECT count(*) AS total FROM ai_sessions s WHERE {where}"
+_PAGE_FIRST = splice(PAGE, AFTER="")
+_PAGE_AFTER = splice(PAGE, AFTER=_AFTER)
+COUNT = "SELECT count(*) AS total FROM ai_sessions s WHERE $WHERE"
 MODELS = """
     SELECT session_id, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost
     FROM ai_session_usage
@@ -512,10 +539,8 @@ async def page(
     """Up to `limit` sessions after the keyset cursor, newest first: (startedAt, id) descending, so
     sessions ingested while a client pages never shift the pages it has not read yet."""
     if after is None:
-        return await _rows(conn, PAGE.replace("{after}", ""), spec, limit=limit)
-    return await _rows(
-        conn, PAGE.replace("{after}", _AFTER), spec, limit=limit, after_at=after[0], after_id=after[1]
-    )
+        return await _rows(conn, _PAGE_FIRST, spec, limit=limit)
+    return await _rows(conn, _PAGE_AFTER, spec, limit=limit, after_at=after[0], after_id=after[1])
 
 
 async def count(conn: AsyncConnection, spec: SessionSpec) -> int:
@@ -541,12 +566,12 @@ _ROLLUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 _COMPACT = """
     WITH crowded AS (
-        SELECT {keys} FROM {table} GROUP BY {keys} HAVING count(*) > 1 LIMIT :limit
+        SELECT $KEYS FROM $TABLE GROUP BY $KEYS HAVING count(*) > 1 LIMIT :limit
     ), gone AS (
-        DELETE FROM {table} t USING crowded c WHERE ({t_keys}) = ({c_keys}) RETURNING t.*
+        DELETE FROM $TABLE t USING crowded c WHERE ($T_KEYS) = ($C_KEYS) RETURNING t.*
     ), folded AS (
-        INSERT INTO {table} ({keys}, {sums})
-        SELECT {keys}, {sum_sums} FROM gone GROUP BY {keys} HAVING {nonzero}
+        INSERT INTO $TABLE ($KEYS, $SUMS)
+        SELECT $KEYS, $SUM_SUMS FROM gone GROUP BY $KEYS HAVING $NONZERO
     )
     SELECT count(*) AS groups FROM crowded
 """
@@ -559,14 +584,15 @@ async def compact_rollups(conn: AsyncConnection, limit: int = 10_000) -> int:
     not deleted, and two compactions never fold the same row twice (the second skips deleted rows)."""
     folded = 0
     for table, (keys, sums) in _ROLLUPS.items():
-        sql = _COMPACT.format(
-            table=table,
-            keys=", ".join(keys),
-            sums=", ".join(sums),
-            t_keys=", ".join(f"t.{k}" for k in keys),
-            c_keys=", ".join(f"c.{k}" for k in keys),
-            sum_sums=", ".join(f"sum({s})" for s in sums),
-            nonzero=" OR ".join(f"sum({s}) <> 0" for s in sums),
+        statement = sql(
+            _COMPACT,
+            TABLE=table,
+            KEYS=", ".join(keys),
+            SUMS=", ".join(sums),
+            T_KEYS=", ".join(f"t.{k}" for k in keys),
+            C_KEYS=", ".join(f"c.{k}" for k in keys),
+            SUM_SUMS=", ".join(f"sum({s})" for s in sums),
+            NONZERO=" OR ".join(f"sum({s}) <> 0" for s in sums),
         )
-        folded += (await conn.execute(text(sql), {"limit": limit})).scalar_one()
+        folded += (await conn.execute(statement, {"limit": limit})).scalar_one()
     return folded

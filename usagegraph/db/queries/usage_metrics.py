@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import work_mem
+from usagegraph.db.queries.compose import splice, sql
 
 Ints = npt.NDArray[np.int64]
 
@@ -74,24 +75,28 @@ _ALL_DAYS = """
 
 
 # Whether an hour's first and last minute fall on the same local day.
-_SAME_DAY = "CAST(q.hour AT TIME ZONE :zone AS date) {op} CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"
-_WHOLE_HOUR = "AND " + _SAME_DAY.format(op="=")
+_SAME_DAY = "CAST(q.hour AT TIME ZONE :zone AS date) $OP CAST((q.hour + interval '59 minutes') AT TIME ZONE :zone AS date)"
+_WHOLE_HOUR = splice("AND $SAME_DAY", SAME_DAY=_SAME_DAY, OP="=")
 # The quarters of the hours that a local midnight cuts (only in zones whose offset is not whole hours).
-_CUT_HOURS = """
+_CUT_HOURS = splice(
+    """
           UNION ALL
             SELECT CAST(x.quarter AT TIME ZONE :zone AS date), x.users
             FROM activity_hour_users q
             JOIN activity_quarter_users x ON x.organization_id = q.organization_id AND x.category = q.category
                                          AND x.quarter >= q.hour AND x.quarter < q.hour + interval '1 hour'
-            WHERE q.organization_id = :org {category} AND q.hour >= :lo AND q.hour < :hi
-              AND """ + _SAME_DAY.format(op="<>")  # noqa: S608  (constant fragments)
+            WHERE q.organization_id = :org $CATEGORY AND q.hour >= :lo AND q.hour < :hi
+              AND $SAME_DAY""",
+    SAME_DAY=_SAME_DAY,
+    OP="<>",
+)
 
 
 def _bitmap_series(spec: MetricsSpec, whole_hours: bool) -> str:
     """whole_hours: the zone's offset is a whole number of hours all over the range, so that no hour
     is cut by a local midnight."""
     category = "AND q.category = :category" if spec.category is not None else "AND q.category = '*'"
-    sql = f"""
+    statement = """
     , capacity AS (
         SELECT 1024 * ((coalesce(max(idx), 0) + 1024) / 1024) AS n FROM activity_user_bits
         WHERE organization_id = :org
@@ -103,17 +108,15 @@ def _bitmap_series(spec: MetricsSpec, whole_hours: bool) -> str:
         FROM (
             SELECT CAST(q.hour AT TIME ZONE :zone AS date) AS day, q.users
             FROM activity_hour_users q
-            WHERE q.organization_id = :org {category} AND q.hour >= :lo AND q.hour < :hi {{whole_hour}}
-          {{cut_hours}}
+            WHERE q.organization_id = :org $CATEGORY AND q.hour >= :lo AND q.hour < :hi $WHOLE_HOUR
+          $CUT_HOURS
         ) AS x
         CROSS JOIN padding p
         GROUP BY day
     ), days AS (
         SELECT d.day, u.users FROM all_days d LEFT JOIN day_users u ON u.day = d.day
-    )"""  # noqa: S608  (constant fragments; values are bound parameters)
-    sql = sql.replace("{whole_hour}", "" if whole_hours else _WHOLE_HOUR).replace(
-        "{cut_hours}", "" if whole_hours else _CUT_HOURS.replace("{category}", category)
     )
+    , series AS (SELECT $COLUMNS FROM days)"""
     columns = ["day", "coalesce(bit_count(users), 0)::int AS dau"]
     for name, wanted, days, unit in (("wau", spec.wau, 7, "week"), ("mau", spec.mau, 30, "month")):
         if not wanted:
@@ -123,28 +126,39 @@ def _bitmap_series(spec: MetricsSpec, whole_hours: bool) -> str:
         else:
             frame = f"PARTITION BY date_trunc('{unit}', CAST(day AS timestamp)) ORDER BY day"
         columns.append(f"coalesce(bit_count(bit_or(users) OVER ({frame})), 0)::int AS {name}")
-    series = f"\n    , series AS (SELECT {', '.join(columns)} FROM days)"  # noqa: S608
-    return sql + series
+    return splice(
+        statement,
+        CATEGORY=category,
+        WHOLE_HOUR="" if whole_hours else _WHOLE_HOUR,
+        CUT_HOURS="" if whole_hours else _CUT_HOURS,
+        COLUMNS=", ".join(columns),
+    )
 
 
 def build_sql(spec: MetricsSpec, whole_hours: bool) -> str:
     """The statement of an organization's series."""
-    sql = _ALL_DAYS + _bitmap_series(spec, whole_hours)
     names = ["day", "dau"] + [name for name, wanted in (("wau", spec.wau), ("mau", spec.mau)) if wanted]
-    rows = f"SELECT {', '.join(names)} FROM series WHERE day >= :first_day"  # noqa: S608
+    parts = {
+        "ALL_DAYS": _ALL_DAYS,
+        "SERIES": _bitmap_series(spec, whole_hours),
+        "ROWS": splice("SELECT $NAMES FROM series WHERE day >= :first_day", NAMES=", ".join(names)),
+    }
     if not spec.forward_fill:
-        return sql + f"\n{rows}\nORDER BY day"
+        return splice("$ALL_DAYS$SERIES\n$ROWS\nORDER BY day", **parts)
     carried = [
         f"CASE WHEN r.dau > 0 THEN r.{name} WHEN r.grp = 0 THEN NULL "
         f"ELSE first_value(r.{name}) OVER (PARTITION BY r.grp ORDER BY r.day) END AS {name}"
         for name in names[2:]
     ]
-    fill = f"""
-    , requested AS ({rows})
-    SELECT r.day, nullif(r.dau, 0) AS dau{"".join(", " + c for c in carried)}
+    return splice(
+        """$ALL_DAYS$SERIES
+    , requested AS ($ROWS)
+    SELECT r.day, nullif(r.dau, 0) AS dau$CARRIED
     FROM (SELECT q.*, count(*) FILTER (WHERE q.dau > 0) OVER (ORDER BY q.day) AS grp FROM requested q) r
-    ORDER BY r.day"""  # noqa: S608
-    return sql + fill
+    ORDER BY r.day""",
+        **parts,
+        CARRIED="".join(", " + c for c in carried),
+    )
 
 
 # A workspace's rows of activity_workspace_days in [lo_day, hi_day): user, UTC day number (days since
@@ -165,7 +179,7 @@ _HOUR_PAIRS = """
 WITH cells AS (
     SELECT m.user_id, m.hour, bit_or(m.minutes) AS minutes
     FROM unnest(CAST(:t0s AS timestamptz[]), CAST(:t1s AS timestamptz[])) AS h(t0, t1)
-    JOIN activity_minutes m ON m.organization_id = :org AND m.workspace_id = :workspace {category}
+    JOIN activity_minutes m ON m.organization_id = :org AND m.workspace_id = :workspace $CATEGORY
                            AND m.hour >= h.t0 AND m.hour < h.t1
     GROUP BY m.user_id, m.hour
 ), local AS (
@@ -184,9 +198,14 @@ WITH cells AS (
     UNION ALL
     SELECT user_id, d1 FROM split WHERE minutes & ~before_midnight <> 0
 )
-SELECT coalesce(array_agg(user_id), '{{}}') AS users, coalesce(array_agg(day - DATE '1970-01-01'), '{{}}') AS days
+SELECT coalesce(array_agg(user_id), '{}') AS users, coalesce(array_agg(day - DATE '1970-01-01'), '{}') AS days
 FROM (SELECT DISTINCT user_id, day FROM pairs) p
 """
+_HOUR_PAIRS_BY_CATEGORY = {
+    True: sql(_HOUR_PAIRS, CATEGORY="AND m.category = :category"),
+    False: sql(_HOUR_PAIRS, CATEGORY=""),
+}
+"""_HOUR_PAIRS for one category (True) or for every category."""
 
 # The zone's offset (seconds east of UTC) at the first and at the last minute of every UTC day of a year,
 # from the server's time zone database.
@@ -256,8 +275,8 @@ async def _workspace_pairs(
     else:
         spans = ([datetime.combine(lo_day, time(), UTC)], [datetime.combine(hi_day, time(), UTC)])
     if spans[0]:
-        sql = _HOUR_PAIRS.format(category="AND m.category = :category" if spec.category is not None else "")
-        found = (await conn.execute(text(sql), {**params, "t0s": spans[0], "t1s": spans[1]})).one()
+        statement = _HOUR_PAIRS_BY_CATEGORY[spec.category is not None]
+        found = (await conn.execute(statement, {**params, "t0s": spans[0], "t1s": spans[1]})).one()
         days.append(np.array(found.days, dtype=np.int64))
         users.append(
             np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
@@ -331,5 +350,5 @@ async def usage_rows(conn: AsyncConnection, spec: MetricsSpec) -> Sequence[Any]:
     )
     whole_hours = not (first_at % 3600).any() and not (last_at % 3600).any()
     async with work_mem(conn, "256MB"):
-        found = (await conn.execute(text(build_sql(spec, whole_hours)), params)).mappings().all()
+        found = (await conn.execute(sql(build_sql(spec, whole_hours)), params)).mappings().all()
     return [(row["day"], row["dau"], row.get("wau"), row.get("mau")) for row in found]

@@ -29,17 +29,16 @@ organization (adds share it: they commute), so that no ingest overwrites another
 same statements set the rewritten user-days' elements of activity_day_vectors
 (usagegraph.db.queries.day_vectors)."""
 
-# ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.db.queries import day_vectors
+from usagegraph.db.queries.compose import splice, sql
 
 _ONES = "CAST(repeat('1', 1440) AS bit(1440))"
 
@@ -49,13 +48,14 @@ LAST_AT = (
     "ELSE greatest(ended_at - interval '1 microsecond', started_at) END"
 )
 
-# Rows of activity_user_days from `{source}` (organization_id, user_id, category, started_at, ended_at,
+# Rows of activity_user_days from `$SOURCE` (organization_id, user_id, category, started_at, ended_at,
 # d1, d2): each session expanded into the UTC days it is active in, restricted to days d1..d2 (day numbers
 # since 1970-01-01; NULL for no restriction), then grouped per user and day.
-DAY_ROWS = f"""
+DAY_ROWS = splice(
+    """
 SELECT organization_id, DATE '1970-01-01' + day AS day, user_id,
        coalesce(min(lo) FILTER (WHERE category <> 'LOGIN'), 0)::smallint AS lo,
-       coalesce(substring(bit_or(({_ONES} >> lo) # ({_ONES} >> hi)) FILTER (WHERE category <> 'LOGIN')
+       coalesce(substring(bit_or(($ONES >> lo) # ($ONES >> hi)) FILTER (WHERE category <> 'LOGIN')
                           FROM min(lo) FILTER (WHERE category <> 'LOGIN') + 1
                           FOR max(hi) FILTER (WHERE category <> 'LOGIN') - min(lo) FILTER (WHERE category <> 'LOGIN')),
                 CAST(B'' AS bit varying)) AS minutes,
@@ -79,31 +79,39 @@ FROM (
             FROM (
                 SELECT organization_id, user_id, category, d1, d2,
                        floor(date_part('epoch', started_at) / 60)::int AS first_minute,
-                       floor(date_part('epoch', {LAST_AT}) / 60)::int AS last_minute
-                FROM {{source}}
+                       floor(date_part('epoch', $LAST_AT) / 60)::int AS last_minute
+                FROM $SOURCE
             ) t
         ) m
     ) s
     ) x
 ) e
 GROUP BY organization_id, day, user_id
-"""
+""",
+    ONES=_ONES,
+    LAST_AT=LAST_AT,
+)
 
 COLUMNS = "organization_id, day, user_id, lo, minutes, starts, ends, carried"
 
 # Every session, for a backfill; written in key order, so that a range of days is a range of pages.
-BACKFILL = f"""
-INSERT INTO activity_user_days ({COLUMNS})
-{DAY_ROWS.format(source="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions) a")}
+BACKFILL = splice(
+    """
+INSERT INTO activity_user_days ($COLUMNS)
+$DAY_ROWS
 ORDER BY organization_id, day, user_id
-"""
+""",
+    COLUMNS=COLUMNS,
+    DAY_ROWS=DAY_ROWS,
+    SOURCE="(SELECT *, CAST(NULL AS int) AS d1, CAST(NULL AS int) AS d2 FROM activity_sessions) a",
+)
 
 _LOCK = """
-    SELECT {function}(hashtextextended(:name || ':' || o::text, 0))
+    SELECT $FUNCTION(hashtextextended(:name || ':' || o::text, 0))
     FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS uuid[])) AS o ORDER BY o) orgs
     """
 _LOCKS = {
-    shared: text(_LOCK.format(function=f"pg_advisory_xact_lock{'_shared' if shared else ''}"))
+    shared: sql(_LOCK, FUNCTION="pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock")
     for shared in (False, True)
 }
 
@@ -116,12 +124,19 @@ async def lock_organizations(
     await conn.execute(_LOCKS[shared], {"name": name, "orgs": list(set(organization_ids))})
 
 
-_RECOMPUTE = text(
-    f"""
+_PARTS = {
+    "COLUMNS": COLUMNS,
+    "DAY_ROWS": splice(DAY_ROWS, SOURCE="src"),
+    "LAST_AT": LAST_AT,
+    "UPSERT": day_vectors.UPSERT,
+}
+
+_RECOMPUTE = sql(
+    """
     WITH batch AS (
         SELECT organization_id, user_id,
                CAST(started_at AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS first_day,
-               CAST(({LAST_AT}) AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS last_day
+               CAST(($LAST_AT) AT TIME ZONE 'UTC' AS date) - DATE '1970-01-01' AS last_day
         FROM unnest(CAST(:orgs AS uuid[]), CAST(:users AS uuid[]), CAST(:categories AS text[]),
                     CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
             AS b(organization_id, user_id, category, started_at, ended_at)
@@ -142,8 +157,8 @@ _RECOMPUTE = text(
             OFFSET 0  -- kept as a lookup per key: flattened, the planner may scan every session of the index
         ) a
     ), changed AS (
-        INSERT INTO activity_user_days AS u ({COLUMNS})
-        SELECT * FROM ({DAY_ROWS.format(source="src")}) r
+        INSERT INTO activity_user_days AS u ($COLUMNS)
+        SELECT * FROM ($DAY_ROWS) r
         ORDER BY organization_id, day, user_id
         ON CONFLICT (organization_id, day, user_id) DO UPDATE
         SET lo = excluded.lo, minutes = excluded.minutes, starts = excluded.starts, ends = excluded.ends,
@@ -152,18 +167,19 @@ _RECOMPUTE = text(
               IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
         RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
     )
-    {day_vectors.UPSERT}
-    """
+    $UPSERT
+    """,
+    **_PARTS,
 )
 
 
 # A stored row's minutes as the whole day's 1,440 bits.
-_WHOLE_DAY = "CAST(rpad(repeat('0', {row}.lo) || CAST({row}.minutes AS text), 1440, '0') AS bit(1440))"
+_WHOLE_DAY = "CAST(rpad(repeat('0', $ROW.lo) || CAST($ROW.minutes AS text), 1440, '0') AS bit(1440))"
 # The sorted union (repeats kept) of two sorted arrays, NULL when both are empty, as DAY_ROWS writes it.
-_SORTED = "(SELECT array_agg(v ORDER BY v) FROM unnest(u.{column} || excluded.{column}) AS v)"
+_SORTED = "(SELECT array_agg(v ORDER BY v) FROM unnest(u.$COLUMN || excluded.$COLUMN) AS v)"
 
-_ADD = text(
-    f"""
+_ADD = sql(
+    """
     WITH src AS (
         SELECT organization_id, user_id, category, started_at, ended_at, CAST(NULL AS int) AS d1,
                CAST(NULL AS int) AS d2
@@ -171,8 +187,8 @@ _ADD = text(
                     CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
             AS b(organization_id, user_id, category, started_at, ended_at)
     ), changed AS (
-        INSERT INTO activity_user_days AS u ({COLUMNS})
-        SELECT * FROM ({DAY_ROWS.format(source="src")}) r
+        INSERT INTO activity_user_days AS u ($COLUMNS)
+        SELECT * FROM ($DAY_ROWS) r
         ORDER BY organization_id, day, user_id
         ON CONFLICT (organization_id, day, user_id) DO UPDATE
         SET lo = CASE WHEN length(excluded.minutes) = 0 THEN u.lo
@@ -180,17 +196,22 @@ _ADD = text(
                       ELSE least(u.lo, excluded.lo) END,
             minutes = CASE WHEN length(excluded.minutes) = 0 THEN u.minutes
                            WHEN length(u.minutes) = 0 THEN excluded.minutes
-                           ELSE substring(({_WHOLE_DAY.format(row="u")}) | ({_WHOLE_DAY.format(row="excluded")})
+                           ELSE substring(($U_WHOLE_DAY) | ($EXCLUDED_WHOLE_DAY)
                                           FROM least(u.lo, excluded.lo) + 1
                                           FOR greatest(u.lo + length(u.minutes), excluded.lo + length(excluded.minutes))
                                               - least(u.lo, excluded.lo)) END,
-            starts = {_SORTED.format(column="starts")},
-            ends = {_SORTED.format(column="ends")},
+            starts = $SORTED_STARTS,
+            ends = $SORTED_ENDS,
             carried = u.carried + excluded.carried
         RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
     )
-    {day_vectors.UPSERT}
-    """
+    $UPSERT
+    """,
+    **_PARTS,
+    U_WHOLE_DAY=splice(_WHOLE_DAY, ROW="u"),
+    EXCLUDED_WHOLE_DAY=splice(_WHOLE_DAY, ROW="excluded"),
+    SORTED_STARTS=splice(_SORTED, COLUMN="starts"),
+    SORTED_ENDS=splice(_SORTED, COLUMN="ends"),
 )
 
 

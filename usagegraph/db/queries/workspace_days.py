@@ -12,14 +12,14 @@ A session spanning several days gives each day its part (the first day from its 
 last minute, whole days between). Sessions only grow, so rows are merged with least / greatest in the
 statement that writes the other rollups (usagegraph.db.queries.rollup), and re-sending changes nothing."""
 
-# ruff: noqa: S608  (SQL composed only from this module's constants)
 from __future__ import annotations
 
+from usagegraph.db.queries.compose import splice
 from usagegraph.db.queries.user_days import LAST_AT
 
 COLUMNS = "organization_id, workspace_id, day, user_id, first_minute, last_minute"
 
-# Rows from `{source}` (organization_id, workspace_id, user_id, started_at, last_at), grouped per
+# Rows from `$SOURCE` (organization_id, workspace_id, user_id, started_at, last_at), grouped per
 # workspace, UTC day and user; minutes are counted from 1970-01-01 so that the day arithmetic is integer.
 DAY_ROWS = """
 SELECT organization_id, workspace_id, DATE '1970-01-01' + day AS day, user_id,
@@ -36,33 +36,45 @@ FROM (
             SELECT organization_id, workspace_id, user_id,
                    floor(date_part('epoch', started_at) / 60)::int AS first_minute,
                    floor(date_part('epoch', last_at) / 60)::int AS last_minute
-            FROM {source}
+            FROM $SOURCE
         ) t
     ) m
 ) e
 GROUP BY organization_id, workspace_id, day, user_id
 """
 
-# The merge of `{source}`'s rows into the table, in key order (concurrent ingests lock rows alike); a row
+# The merge of `$SOURCE`'s rows into the table, in key order (concurrent ingests lock rows alike); a row
 # whose minutes would not move is left alone.
-MERGE = f"""
-INSERT INTO activity_workspace_days AS w ({COLUMNS})
-SELECT * FROM ({DAY_ROWS}) r
+MERGE = splice(
+    """
+INSERT INTO activity_workspace_days AS w ($COLUMNS)
+SELECT * FROM ($DAY_ROWS) r
 ORDER BY organization_id, workspace_id, day, user_id
 ON CONFLICT (organization_id, workspace_id, day, user_id) DO UPDATE
 SET first_minute = least(w.first_minute, excluded.first_minute),
     last_minute = greatest(w.last_minute, excluded.last_minute)
 WHERE excluded.first_minute < w.first_minute OR excluded.last_minute > w.last_minute
-"""
+""",
+    COLUMNS=COLUMNS,
+    DAY_ROWS=DAY_ROWS,
+)
 
-_SESSIONS = f"""(
-    SELECT organization_id, workspace_id, user_id, started_at, {LAST_AT} AS last_at
+_SESSIONS = splice(
+    """(
+    SELECT organization_id, workspace_id, user_id, started_at, $LAST_AT AS last_at
     FROM activity_sessions WHERE workspace_id IS NOT NULL
-) a"""
+) a""",
+    LAST_AT=LAST_AT,
+)
 
 # Every stored session with a workspace, for a backfill.
-BACKFILL = f"""
-INSERT INTO activity_workspace_days ({COLUMNS})
-{DAY_ROWS.format(source=_SESSIONS)}
+BACKFILL = splice(
+    """
+INSERT INTO activity_workspace_days ($COLUMNS)
+$DAY_ROWS
 ORDER BY organization_id, workspace_id, day, user_id
-"""
+""",
+    COLUMNS=COLUMNS,
+    DAY_ROWS=DAY_ROWS,
+    SOURCE=_SESSIONS,
+)

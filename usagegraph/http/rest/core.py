@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from usagegraph.auth.principal import Principal
+from usagegraph.errors import UsageGraphError
 from usagegraph.http.admission import Admission, Overloaded
-from usagegraph.http.endpoint import GraphQLEndpoint, HttpError
+from usagegraph.http.endpoint import GraphQLEndpoint
 from usagegraph.http.rest.params import InvalidParams, Param, invalid, parse
 from usagegraph.monitoring.logging import get_logger
 from usagegraph.monitoring.metrics import Metrics
@@ -32,13 +33,12 @@ STATUS = {
 }
 
 
-class RestError(Exception):
+class RestError(UsageGraphError):
+    """An error of the engine's vocabulary (usagegraph.errors) with the code and status a route answers."""
+
     def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status, headers=headers)
         self.code = code
-        self.headers = headers or {}
 
 
 def not_found(what: str) -> RestError:
@@ -171,14 +171,10 @@ class Runner:
             values = parse(route.params, dict(request.path_params), request.query_params)
             call = Call(endpoint, principal, request_id, values, route.arguments)
             payload = await route.handler(call)
-        except HttpError as error:
-            return json_response(
-                error_body(request_id, error.message, error.code), error.status, error.headers
-            )
         except InvalidParams as error:
             body = {"detail": error.details, "code": "BAD_USER_INPUT", "request_id": request_id}
             return json_response(body, 422)
-        except RestError as error:
+        except UsageGraphError as error:
             return json_response(
                 error_body(request_id, error.message, error.code), error.status, error.headers
             )
