@@ -27,6 +27,7 @@ from usagegraph.auth.tokens import token_digest
 from usagegraph.db.database import Database
 from usagegraph.db.queries.auth import token_owner
 from usagegraph.errors import UsageGraphError
+from usagegraph.execution.arguments import argument_errors
 from usagegraph.execution.context import Context
 from usagegraph.execution.cost import estimate_cost
 from usagegraph.execution.documents import DocumentCache
@@ -268,6 +269,11 @@ class GraphQLEndpoint:
                 return Response(
                     _dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media
                 )
+            refused = argument_errors(self.schema, document, operation, params.get("variables"))
+            if refused:
+                self._count(operation_name, "client_error")
+                body = {"errors": [format_error(e, request_id) for e in refused]}
+                return Response(_dumps(body), status_code=400 if strict else 200, media_type=media)
         context = Context(
             settings=self.settings,
             db=self.db,
