@@ -15,6 +15,7 @@ from usagegraph.auth.permissions import (
     CanReadActivity,
     CanViewInsights,
 )
+from usagegraph.schema import costs
 from usagegraph.schema.entities import Organization, Template, User, Workspace
 from usagegraph.schema.enums import ActivityCategory, InsightsInterval
 from usagegraph.schema.ingest import CreatedToken, IngestBatch, IngestResult
@@ -41,7 +42,7 @@ class Query:
     async def viewer(self, info: Info) -> User:
         return await entities.viewer(info)
 
-    @strawberry.field(permission_classes=[Authenticated])
+    @strawberry.field(metadata=costs.bounded(costs.FEW), permission_classes=[Authenticated])
     async def organizations(self, info: Info) -> list[Organization]:
         return await entities.organizations(info)
 
