@@ -6,6 +6,7 @@ their records on its own and reports the bad ones without failing the batch (ing
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from graphql import (
@@ -107,6 +108,35 @@ def _walk(value: Any, type_: GraphQLInputType, path: str, root: str, errors: lis
             errors.append(_error(f"variable {path}: {type_.name} {problem}", root))
 
 
+_LITERALS: OrderedDict[tuple[int, int, int], tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
+_LITERALS_SIZE = 512
+
+
+def _literal_errors(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> list[GraphQLError]:
+    """The literals' errors of an operation, remembered per parsed document: the endpoint's document
+    cache hands out the same document for the same query text, and walking it costs more than running a
+    small query. The entry holds the document, so its id cannot be reused while it is cached."""
+    key = (id(schema), id(document), id(operation))
+    entry = _LITERALS.get(key)
+    if entry is not None and entry[0] is document:
+        _LITERALS.move_to_end(key)
+        return entry[1]
+    source = document.loc.source.body if document.loc is not None else None
+    if source is not None and '"' not in source:
+        errors: list[GraphQLError] = []  # no string literal at all
+    else:
+        type_info = TypeInfo(schema)
+        literals = _Literals(type_info, operation)
+        visit(document, TypeInfoVisitor(type_info, literals))
+        errors = literals.errors
+    _LITERALS[key] = (document, errors)
+    if len(_LITERALS) > _LITERALS_SIZE:
+        _LITERALS.popitem(last=False)
+    return errors
+
+
 def argument_errors(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -114,10 +144,7 @@ def argument_errors(
     variables: dict[str, Any] | None,
 ) -> list[GraphQLError]:
     """BAD_USER_INPUT errors for the argument values of ``operation`` that break a rule of bounds.py."""
-    type_info = TypeInfo(schema)
-    literals = _Literals(type_info, operation)
-    visit(document, TypeInfoVisitor(type_info, literals))
-    errors = literals.errors
+    errors = list(_literal_errors(schema, document, operation))
     for definition in operation.variable_definitions or ():
         name = definition.variable.name.value
         type_ = type_from_ast(schema, definition.type)
