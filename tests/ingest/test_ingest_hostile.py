@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
-from tests.ingest.test_ingest import codes, event, ingest, rows, world
+from tests.ingest.test_ingest import INGEST, codes, event, ingest, rows, world
 
 AT = "2024-05-01T10:00:00Z"
 
@@ -175,3 +175,36 @@ async def test_implausible_facts_are_rejected_and_never_stored(
     assert {r["code"] for r in result["rejected"]} == {"BAD_USER_INPUT"}
     for table in ("latency_samples", "resource_samples", "node_samples", "ai_sessions"):
         assert await rows(engine, f"SELECT 1 FROM {table}") == [], table
+
+
+async def test_indexes_stay_those_of_the_batch_after_screening(
+    make_client: Any, factory: Factory, engine: AsyncEngine
+) -> None:
+    """A screened-out record shifts nothing: later rejections of the same kind (and the workspace
+    parameters reported for a workspace) keep their index in the batch."""
+    w = await world(factory)
+
+    def workspace(name: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "templateId": str(w.template),
+            "ownerId": str(w.user),
+            "name": name,
+            **extra,
+        }
+
+    batch = {
+        "workspaces": [
+            workspace("bad\u0000"),
+            workspace("unknown owner", ownerId=str(uuid.uuid4())),
+            workspace("with values", parameters=[{"name": "region", "value": "eu"}]),
+        ]
+    }
+    async for client in make_client(disable_template_insights=True):
+        result = (await GraphQL(client)(INGEST, {"batch": batch}, token=w.token))["data"]["ingest"]
+    assert codes(result) == [
+        ("workspaces", 0, "BAD_USER_INPUT"),
+        ("workspaces", 1, "NOT_FOUND"),
+        ("workspaceParameters", 2, "INSIGHTS_DISABLED"),
+    ]
+    assert result["accepted"] == 1
