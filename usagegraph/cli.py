@@ -206,7 +206,12 @@ async def _token(
     from usagegraph.auth.tokens import new_token, parse_duration, token_digest
     from usagegraph.db.queries import auth
     from usagegraph.local import local
+    from usagegraph.schema.bounds import text_problem
 
+    for option, value in (("--username", username), ("--name", label)):
+        problem = text_problem(value) or ("must not be empty" if not value.strip() else None)
+        if problem is not None:
+            raise SystemExit(f"{option} {problem}")
     expires_at = datetime.now(UTC) + parse_duration(expires_in) if expires_in else None
     async with local(settings) as loc, loc.engine.begin() as conn:
         user_id = await auth.user_id_by_username(conn, username)

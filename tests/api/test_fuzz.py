@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
-import string
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import graphql
@@ -53,24 +51,61 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-junk = st.text(string.printable, max_size=12)
+# Strings as an attacker sends them: any code point of any plane (NUL included; lone surrogates cannot
+# travel in JSON), right-to-left and zero-width marks, and values far longer than any name.
+junk = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=24),
+    st.text(st.sampled_from("\x00\u200f\u202e\u2066\u200b\ufeff\U0001f600\U00010348a/"), max_size=12),
+    st.sampled_from(["\x00", "a\x00b", "\u202eevil", " ", ""]),
+    st.integers(1_000, 20_000).map(lambda n: "x" * n),
+)
+_offsets = st.one_of(
+    st.just("Z"),
+    st.tuples(st.sampled_from("+-"), st.integers(0, 23), st.integers(0, 59)).map(
+        lambda t: f"{t[0]}{t[1]:02d}:{t[2]:02d}"
+    ),
+)
 datetimes = st.one_of(
+    # the whole calendar, years 1 to 9999, with any offset and fraction
+    st.tuples(st.datetimes(), _offsets, st.booleans()).map(
+        lambda t: t[0].strftime("%Y-%m-%dT%H:%M:%S") + (f".{t[0].microsecond:06d}" if t[2] else "") + t[1]
+    ),
+    # inside the test world, so that analytics find data
     st.integers(-2 * 1440, 40 * 1440).map(lambda m: _iso(BASE + timedelta(minutes=m))),
-    st.sampled_from(["2024-03-01T00:00:30Z", "2024-03-01T00:00:00+05:30", "1900-01-01T00:00:00Z"]),
+    st.sampled_from(
+        ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-23:59", "1970-01-01T00:00:00Z"]
+    ),
     junk,
 )
-dates = st.one_of(st.dates(datetime(2023, 1, 1).date(), datetime(2025, 1, 1).date()).map(str), junk)
+dates = st.one_of(st.dates().map(str), st.dates(BASE.date(), BASE.date() + timedelta(days=40)).map(str), junk)
 intervals = st.one_of(
-    st.sampled_from(["1 hour", "1 day", "7 days", "1 week", "1 month", "1 year", "P1D", "PT1H", "90 day"]),
-    st.sampled_from(["0 days", "-1 day", "1 fortnight", "1 minute", "PT0S", "P1Y2M"]),
+    st.tuples(
+        st.integers(-1, 999_999),
+        st.sampled_from(["minute", "minutes", "hour", "day", "days", "week", "month", "year", "fortnight"]),
+    ).map(lambda t: f"{t[0]} {t[1]}"),
+    st.tuples(st.integers(0, 999_999), st.sampled_from(["D", "W", "M", "Y", "TH", "TM"])).map(
+        lambda t: f"P{t[1][0]}{t[0]}{t[1][1:]}" if t[1].startswith("T") else f"P{t[0]}{t[1]}"
+    ),
+    st.sampled_from(["1 hour", "1 day", "7 days", "1 month", "P1D", "PT1H", "PT0S", "P1Y2M"]),
     junk,
 )
 decimals = st.one_of(
-    st.decimals(Decimal("-1000"), Decimal("1000"), places=6, allow_nan=False).map(str),
-    st.sampled_from(["NaN", "Infinity", "1e400", ""]),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.tuples(st.integers(-(2**80), 2**80), st.integers(-400, 400)).map(lambda t: f"{t[0]}e{t[1]}"),
+    st.sampled_from(["NaN", "-Infinity", "1e400", "-0", "0.0000001", ""]),
     junk,
 )
-big_ints = st.integers(-(2**70), 2**70).map(nodes.Int)
+big_ints = st.integers(-(2**80), 2**80).map(nodes.Int)
+
+PLACEHOLDER = "@id:{}@"
+ID_KINDS = ("org", "template", "workspace", "project", "holder", "owner", "token")
+ids = st.one_of(
+    st.sampled_from(ID_KINDS).map(PLACEHOLDER.format),
+    st.sampled_from(ID_KINDS).map(PLACEHOLDER.format),
+    st.uuids().map(str),
+    junk,
+)
+"""Ids of the test world (placeholders replaced when the document is sent), unknown ones and junk."""
 
 for _name, _values in {
     "DateTime": datetimes,
@@ -87,19 +122,69 @@ CUSTOM = {
     "Interval": intervals.map(nodes.String),
     "Decimal": decimals.map(nodes.String),
     "BigInt": big_ints,
+    "String": junk.map(nodes.String),
+    "ID": ids.map(nodes.String),
 }
+ROOT_FIELDS = [("query", name) for name in SCHEMA.query_type.fields] + [
+    ("mutation", name)
+    for name in SCHEMA.mutation_type.fields  # type: ignore[union-attr]
+]
+ROLES = ("owner", "admin", "auditor", "member", "collector", "template-admin")
 
-_WORLDS: dict[int, tuple[World, str]] = {}
+
+@dataclass
+class Fuzzing:
+    world: World
+    token: str
+    tokens: dict[str, str]
+    """A token per role (site-wide owner; the others in the world's organization)."""
+    ids: dict[str, str]
+
+    def bind(self, document: str) -> str:
+        """The document with the placeholders of ``ids`` replaced by the ids of the world."""
+        for kind, value in self.ids.items():
+            document = document.replace(PLACEHOLDER.format(kind), value)
+        return document
 
 
-async def _world(factory: Factory, gql: GraphQL) -> tuple[World, str]:
+_WORLDS: dict[int, Fuzzing] = {}
+
+
+async def _fuzzing(factory: Factory, gql: GraphQL) -> Fuzzing:
     """Built at the first example and reused by the others: tables are only emptied after the test."""
     key = id(gql)
     if key not in _WORLDS:
         _WORLDS.clear()
-        token = await factory.token(await factory.user("fuzz-owner", site_roles=["owner"]))
-        _WORLDS[key] = (await build_world(factory, gql, token, "fuzz"), token)
+        owner = await factory.user("fuzz-owner", site_roles=["owner"])
+        token = await factory.token(owner)
+        world = await build_world(factory, gql, token, "fuzz")
+        tokens = {"owner": token}
+        for role in ROLES[1:]:
+            user = await factory.user(f"fuzz-{role}", orgs={world.org: [role]})
+            tokens[role] = await factory.token(user)
+        listed = await gql("{ viewer { id } }", token=tokens["member"])
+        member_id = listed["data"]["viewer"]["id"]
+        created = await gql(
+            'mutation($u: ID!) { createToken(userId: $u, name: "fuzz") { id } }',
+            {"u": member_id},
+            token=token,
+        )
+        ids = {
+            "org": str(world.org),
+            "template": str(world.template),
+            "workspace": str(world.workspace),
+            "project": str(world.project),
+            "holder": str(world.holder),
+            "owner": str(owner),
+            "token": created["data"]["createToken"]["id"],
+        }
+        _WORLDS[key] = Fuzzing(world, token, tokens, ids)
     return _WORLDS[key]
+
+
+async def _world(factory: Factory, gql: GraphQL) -> tuple[World, str]:
+    fuzzing = await _fuzzing(factory, gql)
+    return fuzzing.world, fuzzing.token
 
 
 def check(document: str, body: dict[str, Any]) -> None:
@@ -112,30 +197,37 @@ def check(document: str, body: dict[str, Any]) -> None:
             assert error["extensions"].get("argument"), (document, error)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(document=queries(SCHEMA, custom_scalars=CUSTOM))
 async def test_generated_queries_never_fail_internally(gql: GraphQL, factory: Factory, document: str) -> None:
-    _, token = await _world(factory, gql)
-    check(document, await gql(document, token=token))
+    fuzzing = await _fuzzing(factory, gql)
+    document = fuzzing.bind(document)
+    check(document, await gql(document, token=fuzzing.token))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(document=queries(SCHEMA, fields=["organizations", "viewer"], custom_scalars=CUSTOM))
 async def test_generated_queries_over_the_visible_world(
     gql: GraphQL, factory: Factory, document: str
 ) -> None:
     """Entry points without ids, so that the nested analytics fields run over the ingested organization."""
-    _, token = await _world(factory, gql)
-    check(document, await gql(document, token=token))
+    fuzzing = await _fuzzing(factory, gql)
+    check(document, await gql(fuzzing.bind(document), token=fuzzing.token))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(document=mutations(SCHEMA, custom_scalars=CUSTOM))
-async def test_generated_mutations_never_fail_internally(
-    gql: GraphQL, factory: Factory, document: str
+@pytest.mark.parametrize(("kind", "field"), ROOT_FIELDS, ids=[f"{k}-{f}" for k, f in ROOT_FIELDS])
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_every_root_field_with_ids_of_the_world_and_every_role(
+    gql: GraphQL, factory: Factory, kind: str, field: str, data: st.DataObject
 ) -> None:
-    _, token = await _world(factory, gql)
-    check(document, await gql(document, token=token))
+    """Each query and mutation of the schema, with arguments that mostly name data that exists (the ids
+    of the world), sent with tokens of several roles: never an internal error."""
+    fuzzing = await _fuzzing(factory, gql)
+    strategy = (queries if kind == "query" else mutations)(SCHEMA, fields=[field], custom_scalars=CUSTOM)
+    document = fuzzing.bind(data.draw(strategy, label="document"))
+    role = data.draw(st.sampled_from(ROLES), label="role")
+    check(document, await gql(document, token=fuzzing.tokens[role]))
 
 
 uuids = st.uuids().map(str)
@@ -151,7 +243,11 @@ def ingest_batches(draw: st.DrawFn, world: World) -> dict[str, Any]:
     unknown ids, inverted and far-off times, negative and huge numbers, odd categories of apps."""
     org, ws, user = _pick(world, "org"), _pick(world, "workspace"), _pick(world, "holder")
     times = datetimes
-    numbers = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**40), 2**40))
+    numbers = st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(-(2**80), 2**80),
+        st.sampled_from([0, -0.0, 5e-324, 1e-300, 1.7976931348623157e308]),
+    )
     activity = st.fixed_dictionaries(
         {"id": uuids, "userId": user, "category": st.sampled_from(["ANY", "LOGIN", "IDE", "APP", "TUNNEL"])},
         optional={
@@ -175,7 +271,7 @@ def ingest_batches(draw: st.DrawFn, world: World) -> dict[str, Any]:
     )
     usage = st.fixed_dictionaries(
         {"model": junk},
-        optional={"inputTokens": st.integers(-(2**63), 2**63), "cost": st.one_of(st.none(), decimals)},
+        optional={"inputTokens": st.integers(-(2**80), 2**80), "cost": st.one_of(st.none(), decimals)},
     )
     sessions = st.fixed_dictionaries(
         {
@@ -213,6 +309,27 @@ def ingest_batches(draw: st.DrawFn, world: World) -> dict[str, Any]:
     batch["activity"] = draw(st.lists(activity.filter(lambda e: "startedAt" in e), max_size=4))
     batch["resources"] = draw(st.lists(resources, max_size=3))
     batch["aiSessions"] = draw(st.lists(sessions, max_size=3))
+    batch["nodes"] = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "node": junk,
+                    "at": times,
+                    "cpuUsedCores": numbers,
+                    "cpuCapacityCores": numbers,
+                    "memoryUsedBytes": numbers,
+                    "memoryCapacityBytes": numbers,
+                }
+            ),
+            max_size=2,
+        )
+    )
+    batch["latency"] = draw(
+        st.lists(
+            st.fixed_dictionaries({"workspaceId": ws, "userId": user, "at": times, "latencyMs": numbers}),
+            max_size=2,
+        )
+    )
     return batch
 
 

@@ -69,6 +69,20 @@ async def test_token_create_bootstraps_an_owner_and_prints_only_the_token(
     assert row.site_roles == ["owner"] and row.later
 
 
+async def test_token_create_refuses_names_postgresql_cannot_store(database_url: str) -> None:
+    """An argument with bytes that are not UTF-8 arrives as lone surrogates: a clear refusal, no
+    traceback, nothing created."""
+    for args in (
+        ("--username", "ops\udcff"),
+        ("--username", "ops", "--name", "ci\udcfe"),
+        ("--username", " "),
+    ):
+        result = await asyncio.to_thread(_cli, database_url, "token", "create", *args, "--create-owner")
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr, result.stderr
+        assert "surrogate" in result.stderr or "empty" in result.stderr, result.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

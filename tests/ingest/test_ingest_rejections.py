@@ -372,7 +372,7 @@ async def test_a_session_longer_than_a_year_is_rejected_and_one_of_a_year_is_sto
     result = await ingest(
         gql,
         w.token,
-        activity=[year, event(w, "1900-01-01T00:00:00Z", "2024-05-01T10:00:00Z")],
+        activity=[year, event(w, "2000-01-01T00:00:00Z", "2024-05-01T10:00:00Z")],
     )
     assert result["accepted"] == 1
     assert codes(result) == [("activity", 1, "BAD_USER_INPUT")]

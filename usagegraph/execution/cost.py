@@ -1,6 +1,8 @@
 """Query cost analysis: an upper estimate of the values a response can hold, checked against a budget
-before execution. Lists multiply their subtree: by `first` on connections, by the number of buckets or days
-an analytics field's arguments imply, and by a default for other lists."""
+before execution. Each list field declares how many items it returns in its metadata
+(usagegraph/schema/costs.py): the page of a connection (its `first`), the buckets or days an analytics
+field's arguments imply, or a fixed bound. Fragments, named or inline, cost exactly what their fields
+cost written out."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -21,14 +24,25 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from graphql.execution.values import get_argument_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-DEFAULT_LIST = 20
-ROWS_PER_BUCKET = 100
+from usagegraph.schema import costs
+
+DEFAULT_PAGE = 50
+UNDECLARED = costs.FEW
+"""For a list field without metadata (the schema test forbids them): counted as a short list."""
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 2678400, "year": 31622400}
 
 
-def _buckets(args: dict[str, Any]) -> int | None:
+def list_cost(field: GraphQLField) -> tuple[str, int | None] | None:
+    """The declared multiplier of a field (kind, bound), or None when it declares none."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    metadata = getattr(definition, "metadata", None) or {}
+    declared = metadata.get(costs.KEY)
+    return cast(tuple[str, int | None], declared) if declared is not None else None
+
+
+def _buckets(args: dict[str, Any]) -> int:
     start, end = args.get("start"), args.get("end")
     interval = args.get("interval")
     if isinstance(start, datetime) and isinstance(end, datetime) and end > start:
@@ -38,7 +52,7 @@ def _buckets(args: dict[str, Any]) -> int | None:
         elif str(getattr(interval, "value", interval)) == "WEEK":
             step = 604800
         return max(1, math.ceil((end - start).total_seconds() / step))
-    return None
+    return UNDECLARED
 
 
 def _days(args: dict[str, Any]) -> int:
@@ -49,17 +63,9 @@ def _days(args: dict[str, Any]) -> int:
     return int(period or 365) + 1
 
 
-def _multiplier(field_name: str, args: dict[str, Any]) -> int:
-    if "first" in args and args["first"] is not None:
-        return max(1, int(args["first"]))
-    if field_name == "usageMetrics":
-        return _days(args)
-    buckets = _buckets(args)
-    if buckets is not None:
-        return buckets
-    if field_name in ("userActivity", "users", "userLatency", "workspaces", "nodes"):
-        return ROWS_PER_BUCKET
-    return DEFAULT_LIST
+def _first(args: dict[str, Any]) -> int:
+    first = args.get("first")
+    return max(1, int(first)) if isinstance(first, int) else DEFAULT_PAGE
 
 
 class CostEstimator:
@@ -67,7 +73,8 @@ class CostEstimator:
         self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None
     ) -> None:
         self.schema = schema
-        self.variables = variables or {}
+        self.raw_variables = variables or {}
+        self.variables: VariableValues | None = None
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -76,69 +83,79 @@ class CostEstimator:
         root = self.schema.get_root_type(operation.operation)
         if root is None:
             return 0
-        return self._selection(root, operation.selection_set, set())
+        coerced = get_variable_values(self.schema, operation.variable_definitions or (), self.raw_variables)
+        # Variables that do not coerce fail the request before any resolver runs: their defaults do here.
+        self.variables = coerced if isinstance(coerced, VariableValues) else None
+        return self._selection(root, operation.selection_set, frozenset(), DEFAULT_PAGE)
 
     def _selection(
-        self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None, seen: set[str]
+        self,
+        parent: GraphQLObjectType,
+        selection_set: SelectionSetNode | None,
+        seen: frozenset[str],
+        page: int,
     ) -> int:
+        """The cost of a selection set, fragments included; ``page`` is the `first` of the connection
+        whose fields these are (the size of its ``nodes``)."""
         if selection_set is None:
             return 0
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(parent, selection, seen)
+                total += self._field(parent, selection, seen, page)
             elif isinstance(selection, InlineFragmentNode):
-                total += self._selection(parent, selection.selection_set, seen)
-            else:
-                name = selection.name.value  # type: ignore[attr-defined]
+                total += self._selection(
+                    self._narrowed(parent, selection), selection.selection_set, seen, page
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is not None and name not in seen:
-                    total += self._selection(parent, fragment.selection_set, seen | {name})
+                    total += self._selection(
+                        self._narrowed(parent, fragment), fragment.selection_set, seen | {name}, page
+                    )
         return total
 
-    def _field(self, parent: GraphQLObjectType, node: FieldNode, seen: set[str]) -> int:
+    def _narrowed(
+        self, parent: GraphQLObjectType, fragment: InlineFragmentNode | FragmentDefinitionNode
+    ) -> GraphQLObjectType:
+        condition = fragment.type_condition
+        if condition is None:
+            return parent
+        named = self.schema.get_type(condition.name.value)
+        return named if isinstance(named, GraphQLObjectType) else parent
+
+    def _field(self, parent: GraphQLObjectType, node: FieldNode, seen: frozenset[str], page: int) -> int:
         field: GraphQLField | None = parent.fields.get(node.name.value)
         if field is None:
             return 1
         try:
-            args = get_argument_values(field, node, cast(Any, self.variables)) if field.args else {}
+            args = get_argument_values(field, node, self.variables) if field.args else {}
         except Exception:  # noqa: BLE001  (invalid arguments are reported by execution itself)
             args = {}
+        declared = list_cost(field)
+        kind, bound = declared if declared is not None else ("bounded", UNDECLARED)
+        child_page = _first(args) if kind == "connection" else DEFAULT_PAGE
         field_type = field.type
         multiplier = 1
         while isinstance(field_type, GraphQLNonNull | GraphQLList):
             if isinstance(field_type, GraphQLList):
-                multiplier *= _multiplier(node.name.value, args)
+                multiplier *= self._items(kind, bound, args, page)
             field_type = field_type.of_type
         child = 0
         if isinstance(field_type, GraphQLObjectType):
-            if "first" in args:
-                multiplier = 1
-                child = self._connection(field_type, node, args, seen)
-            else:
-                child = self._selection(field_type, node.selection_set, seen)
+            child = self._selection(field_type, node.selection_set, seen, child_page)
         return multiplier * (1 + child)
 
-    def _connection(
-        self, field_type: GraphQLObjectType, node: FieldNode, args: dict[str, Any], seen: set[str]
-    ) -> int:
-        first = max(1, int(args.get("first") or 50))
-        total = 0
-        for selection in node.selection_set.selections if node.selection_set else []:
-            if isinstance(selection, FieldNode) and selection.name.value == "nodes":
-                inner = field_type.fields["nodes"].type
-                while isinstance(inner, GraphQLNonNull | GraphQLList):
-                    inner = inner.of_type
-                total += first * (1 + self._selection(inner, selection.selection_set, seen))
-            elif isinstance(selection, FieldNode):
-                total += 1 + (
-                    self._selection(
-                        field_type.fields[selection.name.value].type.of_type, selection.selection_set, seen
-                    )
-                    if selection.selection_set and selection.name.value in field_type.fields
-                    else 0
-                )
-        return total
+    @staticmethod
+    def _items(kind: str, bound: int | None, args: dict[str, Any], page: int) -> int:
+        if kind == "page":
+            return page
+        if kind == "days":
+            return _days(args)
+        if kind == "buckets":
+            return _buckets(args)
+        return bound if bound is not None else UNDECLARED
 
 
 def estimate_cost(

@@ -29,6 +29,7 @@ from usagegraph.auth.tokens import token_digest
 from usagegraph.db.database import Database
 from usagegraph.db.queries.auth import token_owner
 from usagegraph.errors import BadUserInput, PayloadTooLarge, RateLimited, Unauthenticated, UsageGraphError
+from usagegraph.execution.arguments import argument_errors
 from usagegraph.execution.context import Context
 from usagegraph.execution.cost import estimate_cost
 from usagegraph.execution.documents import DocumentCache
@@ -269,6 +270,11 @@ class GraphQLEndpoint:
                 return Response(
                     _dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media
                 )
+            refused = argument_errors(self.schema, document, operation, params.get("variables"))
+            if refused:
+                self._count(operation_name, "client_error")
+                body = {"errors": [format_error(e, request_id) for e in refused]}
+                return Response(_dumps(body), status_code=400 if strict else 200, media_type=media)
         result = await self._execute(document, principal, request_id, params.get("variables"), operation_name)
         status = 200
         payload: dict[str, Any] = {}
@@ -345,6 +351,10 @@ class GraphQLEndpoint:
                     },
                 }
                 return DocumentResult(None, [error])
+            refused = argument_errors(self.schema, document, operation, variables)
+            if refused:
+                self._count(operation_name, "client_error")
+                return DocumentResult(None, [format_error(e, request_id) for e in refused])
         result = await self._execute(document, principal, request_id, variables, operation_name)
         formatted = [format_error(e, request_id) for e in result.errors or ()]
         self._count(operation_name, _outcome(formatted) if formatted else "ok")

@@ -26,6 +26,7 @@ from usagegraph.ingest.outcome import (
 from usagegraph.ingest.references import References
 from usagegraph.ingest.table import Row, Table, anyone
 from usagegraph.pricing import MICRO_USD, PriceTable
+from usagegraph.schema.bounds import MAX_SESSION
 
 _MAX_COST = Decimal(10) ** 12
 """Costs are summed as micro-dollars in bigints (migration 0008): a session stays under USD 10^12."""
@@ -73,6 +74,8 @@ def _lines(usage: list[Any], prices: PriceTable) -> tuple[Line, ...]:
 def _parse(r: Any, prices: PriceTable) -> Row:
     if r.ended_at is not None and r.ended_at < r.started_at:
         raise bad("endedAt must be >= startedAt")
+    if r.ended_at is not None and r.ended_at - r.started_at > MAX_SESSION:
+        raise bad(f"a session lasts at most {MAX_SESSION.days} days: endedAt is too far after startedAt")
     repository = (r.repository.strip() or None) if r.repository is not None else None
     return {
         "organization_id": parse_uuid(r.organization_id, "organizationId"),

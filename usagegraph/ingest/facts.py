@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,21 +22,19 @@ from usagegraph.ingest.outcome import (
     Rejected,
     Scope,
     bad,
-    non_negative,
+    measure,
     optional_uuid,
     parse_uuid,
-    positive,
     required_text,
 )
 from usagegraph.ingest.references import References
+from usagegraph.schema import bounds
 
 _IMMUTABLE = ("organization", "user", "workspace", "category", "app", "startedAt")
 
 
-# Each hour and quarter hour of a session is a rollup row that its ingest writes: a session of a century
-# (a clock reset, a placeholder date) would keep one ingest busy for minutes. A year is far above any real
-# session and is written in about a second.
-MAX_SESSION = timedelta(days=366)
+# A year is far above any real session and is written in about a second (bounds.MAX_SESSION).
+MAX_SESSION = bounds.MAX_SESSION
 
 
 def _parse_activity(r: Any) -> tuple[Any, ...]:
@@ -215,7 +213,7 @@ async def latency(
             parse_uuid(r.workspace_id, "workspaceId"),
             parse_uuid(r.user_id, "userId"),
             r.at,
-            non_negative(r.latency_ms, "latencyMs"),
+            measure(r.latency_ms, "latencyMs", 0, bounds.MAX_LATENCY_MS),
         )
 
     workspaces = await refs.workspaces(_ids(records, "workspace_id"))
@@ -243,10 +241,10 @@ async def resources(
             parse_uuid(r.workspace_id, "workspaceId"),
             r.at,
             node,
-            non_negative(r.cpu_used_cores, "cpuUsedCores"),
-            positive(r.cpu_limit_cores, "cpuLimitCores"),
-            non_negative(r.memory_used_bytes, "memoryUsedBytes"),
-            positive(r.memory_limit_bytes, "memoryLimitBytes"),
+            measure(r.cpu_used_cores, "cpuUsedCores", 0, bounds.MAX_CORES),
+            measure(r.cpu_limit_cores, "cpuLimitCores", bounds.MIN_CORES_LIMIT, bounds.MAX_CORES),
+            measure(r.memory_used_bytes, "memoryUsedBytes", 0, bounds.MAX_BYTES),
+            measure(r.memory_limit_bytes, "memoryLimitBytes", bounds.MIN_BYTES_LIMIT, bounds.MAX_BYTES),
         )
 
     workspaces = await refs.workspaces(_ids(records, "workspace_id"))
@@ -271,10 +269,10 @@ async def nodes(
         return (
             required_text(r.node, "node"),
             r.at,
-            non_negative(r.cpu_used_cores, "cpuUsedCores"),
-            positive(r.cpu_capacity_cores, "cpuCapacityCores"),
-            non_negative(r.memory_used_bytes, "memoryUsedBytes"),
-            positive(r.memory_capacity_bytes, "memoryCapacityBytes"),
+            measure(r.cpu_used_cores, "cpuUsedCores", 0, bounds.MAX_CORES),
+            measure(r.cpu_capacity_cores, "cpuCapacityCores", bounds.MIN_CORES_LIMIT, bounds.MAX_CORES),
+            measure(r.memory_used_bytes, "memoryUsedBytes", 0, bounds.MAX_BYTES),
+            measure(r.memory_capacity_bytes, "memoryCapacityBytes", bounds.MIN_BYTES_LIMIT, bounds.MAX_BYTES),
         )
 
     rows = await _samples(kind, records, out, parse, lambda p: ((p[0], p[1]), p))

@@ -10,6 +10,7 @@ from typing import Any
 
 from usagegraph.auth import roles
 from usagegraph.auth.principal import Principal
+from usagegraph.schema.bounds import number_problem
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 NOT_FOUND = "NOT_FOUND"
@@ -45,8 +46,14 @@ class Outcome:
     accepted: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejection] = field(default_factory=list)
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    """Per kind, the index in the batch of each record its validation sees, when screening
+    (ingest/screen.py) removed some: a kind reports the index of the record it was given."""
 
     def reject(self, kind: str, index: int, error: Rejected) -> None:
+        positions = self.positions.get("workspaces" if kind == "workspaceParameters" else kind)
+        if positions is not None:
+            index = positions[index]
         self.rejected.append(Rejection(kind, index, error.code, error.message))
 
     def rejected_by_kind(self) -> Counter[str]:
@@ -71,15 +78,11 @@ def required_text(value: str, field_name: str) -> str:
     return text
 
 
-def non_negative(value: float, field_name: str) -> float:
-    if not value >= 0:
-        raise bad(f"{field_name} must be >= 0, got {value}")
-    return value
-
-
-def positive(value: float, field_name: str) -> float:
-    if not value > 0:
-        raise bad(f"{field_name} must be > 0, got {value}")
+def measure(value: float, field_name: str, low: float, high: float, *, low_included: bool = True) -> float:
+    """A plausible measurement (usagegraph/schema/bounds.py), or the record is rejected naming the field."""
+    problem = number_problem(value, low, high, low_included=low_included)
+    if problem is not None:
+        raise bad(f"{field_name} {problem}")
     return value
 
 

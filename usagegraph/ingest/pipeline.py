@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from usagegraph.ingest import ai_sessions, entities, facts, people
 from usagegraph.ingest.outcome import Outcome, Scope
 from usagegraph.ingest.references import References
+from usagegraph.ingest.screen import screened
 from usagegraph.pricing import PriceTable
 
 KINDS = (
@@ -53,16 +54,17 @@ def _attr(kind: str) -> str:
 async def run(conn: AsyncConnection, batch: Any, scope: Scope, prices: PriceTable) -> Outcome:
     out = Outcome()
     for kind, write_entities in _ENTITIES:
-        records = getattr(batch, kind)
+        records = screened(kind, getattr(batch, kind), scope.now, out)
         if records:
             await write_entities(conn, records, scope, out)
     refs = References(conn)
     for kind, write_facts in _FACTS:
-        records = getattr(batch, kind)
+        records = screened(kind, getattr(batch, kind), scope.now, out)
         if records:
             await write_facts(conn, records, scope, out, refs)
-    if batch.ai_sessions:
-        await ai_sessions.ai_sessions(conn, batch.ai_sessions, scope, out, refs, prices)
+    records = screened("aiSessions", batch.ai_sessions, scope.now, out)
+    if records:
+        await ai_sessions.ai_sessions(conn, records, scope, out, refs, prices)
     order = {kind: position for position, kind in enumerate(KINDS)}
     out.rejected.sort(key=lambda r: (order[r.kind], r.index))
     return out

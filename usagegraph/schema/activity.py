@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
+from usagegraph.schema import costs
 from usagegraph.schema.common import UserRef
 from usagegraph.schema.enums import ActivityCategory
 from usagegraph.schema.scalars import Interval
@@ -31,7 +32,9 @@ class ActivityBucket:
     end: datetime
     duration_seconds: float
     active_users: int
-    user_activity: list[UserActivity] = strawberry.field(description="by durationSeconds desc, then user id")
+    user_activity: list[UserActivity] = strawberry.field(
+        metadata=costs.bounded(costs.ROWS), description="by durationSeconds desc, then user id"
+    )
 
 
 @strawberry.type
@@ -40,9 +43,10 @@ class ActivityReport:
     end: datetime
     interval: Interval
     category: ActivityCategory
-    buckets: list[ActivityBucket]
+    buckets: list[ActivityBucket] = strawberry.field(metadata=costs.bounded(costs.FEW))
     users: list[UserActivityTotal] = strawberry.field(
-        description="every user active in [start, end), by totalDurationSeconds desc, then user id"
+        metadata=costs.bounded(costs.ROWS),
+        description="every user active in [start, end), by totalDurationSeconds desc, then user id",
     )
 
 

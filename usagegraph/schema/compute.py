@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from usagegraph.schema import costs
 from usagegraph.schema.common import UserRef, WorkspaceRef
 
 
@@ -29,7 +30,7 @@ class NodeUtilization:
     node: str
     cpu: UtilizationStats
     memory: UtilizationStats
-    series: list[UtilizationPoint]
+    series: list[UtilizationPoint] = strawberry.field(metadata=costs.bounded(costs.FEW))
 
 
 @strawberry.type
@@ -44,5 +45,7 @@ class WorkspaceUtilization:
 
 @strawberry.type
 class ComputeUsage:
-    nodes: list[NodeUtilization]
-    workspaces: list[WorkspaceUtilization] = strawberry.field(description="by cpu.p95 desc")
+    nodes: list[NodeUtilization] = strawberry.field(metadata=costs.bounded(costs.ROWS))
+    workspaces: list[WorkspaceUtilization] = strawberry.field(
+        metadata=costs.bounded(costs.ROWS), description="by cpu.p95 desc"
+    )

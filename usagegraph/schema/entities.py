@@ -18,6 +18,7 @@ from usagegraph.auth.permissions import (
     CanViewInsights,
     OrgMember,
 )
+from usagegraph.schema import costs
 from usagegraph.schema.common import PageInfo
 from usagegraph.schema.enums import ActiveWindow, ActivityCategory, FillPolicy, InsightsInterval
 from usagegraph.schema.lazy import resolvers
@@ -56,7 +57,7 @@ class TemplateParameter:
     display_name: str
     type: str
     default_value: str | None
-    options: list[ParameterOption]
+    options: list[ParameterOption] = strawberry.field(metadata=costs.bounded(costs.FEW))
 
 
 @strawberry.type
@@ -76,21 +77,21 @@ class Organization:
     def organization_id(self) -> uuid.UUID:
         return self.uuid
 
-    @strawberry.field(permission_classes=[OrgMember])
+    @strawberry.field(metadata=costs.connection(), permission_classes=[OrgMember])
     async def members(self, info: Info, first: int | None = 50, after: str | None = None) -> UserConnection:
         return await entities.members(info, self.uuid, first, after)
 
-    @strawberry.field(permission_classes=[OrgMember])
+    @strawberry.field(metadata=costs.bounded(costs.FEW), permission_classes=[OrgMember])
     async def templates(self, info: Info) -> list[Template]:
         return await info.context.loaders.org_templates.load(self.uuid)
 
-    @strawberry.field(permission_classes=[OrgMember])
+    @strawberry.field(metadata=costs.connection(), permission_classes=[OrgMember])
     async def workspaces(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> WorkspaceConnection:
         return await entities.workspaces(info, self.uuid, None, first, after)
 
-    @strawberry.field(permission_classes=[CanReadWorkspaceMetrics])
+    @strawberry.field(metadata=costs.days(), permission_classes=[CanReadWorkspaceMetrics])
     async def usage_metrics(
         self,
         info: Info,
@@ -112,7 +113,7 @@ class Organization:
     ) -> SessionAnalyticsRef:
         return await sessions.session_analytics(info, self.uuid, filter)
 
-    @strawberry.field(permission_classes=[CanReadSessions])
+    @strawberry.field(metadata=costs.connection(), permission_classes=[CanReadSessions])
     async def sessions(
         self,
         info: Info,
@@ -149,17 +150,18 @@ class User:
         return entities.avatar_hash(self.raw_email)
 
     @strawberry.field(
+        metadata=costs.bounded(costs.FEW),
         description="role names in organizationId, or site-wide roles when omitted",
         permission_classes=[Authenticated],
     )
     async def roles(self, info: Info, organization_id: strawberry.ID | None = None) -> list[str]:
         return await entities.user_roles(info, self, organization_id)
 
-    @strawberry.field(permission_classes=[Authenticated])
+    @strawberry.field(metadata=costs.bounded(costs.FEW), permission_classes=[Authenticated])
     async def organizations(self, info: Info) -> list[Organization]:
         return await entities.user_organizations(info, self)
 
-    @strawberry.field(permission_classes=[Authenticated])
+    @strawberry.field(metadata=costs.bounded(costs.ROWS), permission_classes=[Authenticated])
     async def workspaces(self, info: Info) -> list[Workspace]:
         return await entities.user_workspaces(info, self)
 
@@ -177,11 +179,11 @@ class Template:
     async def organization(self, info: Info) -> Organization:
         return await info.context.loaders.organization.load(self.organization_id)
 
-    @strawberry.field(permission_classes=[OrgMember])
+    @strawberry.field(metadata=costs.bounded(costs.FEW), permission_classes=[OrgMember])
     async def parameters(self, info: Info) -> list[TemplateParameter]:
         return await info.context.loaders.template_parameters.load(self.uuid)
 
-    @strawberry.field(permission_classes=[OrgMember])
+    @strawberry.field(metadata=costs.connection(), permission_classes=[OrgMember])
     async def workspaces(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> WorkspaceConnection:
@@ -233,11 +235,11 @@ class Workspace:
     async def organization(self, info: Info) -> Organization:
         return await info.context.loaders.organization.load(self.organization_id)
 
-    @strawberry.field(permission_classes=[OrgMember])
+    @strawberry.field(metadata=costs.bounded(costs.FEW), permission_classes=[OrgMember])
     async def parameters(self, info: Info) -> list[WorkspaceParameter]:
         return await info.context.loaders.workspace_parameters.load(self.uuid)
 
-    @strawberry.field(permission_classes=[CanReadWorkspaceMetrics])
+    @strawberry.field(metadata=costs.days(), permission_classes=[CanReadWorkspaceMetrics])
     async def usage_metrics(
         self,
         info: Info,
@@ -253,7 +255,7 @@ class Workspace:
             info, self.organization_id, self.uuid, period_length, start, end, window, fill, category, timezone
         )
 
-    @strawberry.field(permission_classes=[CanReadMonitoring])
+    @strawberry.field(metadata=costs.buckets(), permission_classes=[CanReadMonitoring])
     async def utilization(
         self, info: Info, start: datetime, end: datetime, interval: Interval, timezone: str = "UTC"
     ) -> list[UtilizationPointRef]:
@@ -264,13 +266,13 @@ class Workspace:
 
 @strawberry.type
 class UserConnection:
-    nodes: list[User]
+    nodes: list[User] = strawberry.field(metadata=costs.page())
     page_info: PageInfo
     total_count: int
 
 
 @strawberry.type
 class WorkspaceConnection:
-    nodes: list[Workspace]
+    nodes: list[Workspace] = strawberry.field(metadata=costs.page())
     page_info: PageInfo
     total_count: int

@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from usagegraph.ingest.inputs import fast_input
+from usagegraph.schema import costs
 from usagegraph.schema.enums import ActivityCategory
 from usagegraph.schema.scalars import BigInt
 
@@ -190,7 +191,7 @@ class IngestRejection:
 class IngestResult:
     accepted: int
     duplicates: int
-    rejected: list[IngestRejection]
+    rejected: list[IngestRejection] = strawberry.field(metadata=costs.bounded(costs.FEW))
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from usagegraph.schema import costs
 from usagegraph.schema.common import TemplateRef, UserRef
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
 
@@ -60,18 +61,18 @@ class ParameterUsage:
     name: str
     display_name: str
     type: str
-    values: list[ParameterValueCount]
+    values: list[ParameterValueCount] = strawberry.field(metadata=costs.bounded(costs.FEW))
 
 
 @strawberry.type
 class TemplateInsights:
     start: datetime
     end: datetime
-    templates: list[TemplateRef]
+    templates: list[TemplateRef] = strawberry.field(metadata=costs.bounded(costs.FEW))
     interval: InsightsInterval
     active_users: int
-    active_users_series: list[IntervalActiveUsers]
-    user_latency: list[UserLatency]
-    app_usage: list[AppUsage]
-    user_activity: list[UserUsage]
-    parameters: list[ParameterUsage]
+    active_users_series: list[IntervalActiveUsers] = strawberry.field(metadata=costs.bounded(costs.FEW))
+    user_latency: list[UserLatency] = strawberry.field(metadata=costs.bounded(costs.ROWS))
+    app_usage: list[AppUsage] = strawberry.field(metadata=costs.bounded(costs.FEW))
+    user_activity: list[UserUsage] = strawberry.field(metadata=costs.bounded(costs.ROWS))
+    parameters: list[ParameterUsage] = strawberry.field(metadata=costs.bounded(costs.FEW))

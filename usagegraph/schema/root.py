@@ -16,6 +16,7 @@ from usagegraph.auth.permissions import (
     CanReadControlPlane,
     CanViewInsights,
 )
+from usagegraph.schema import costs
 from usagegraph.schema.entities import Organization, Template, User, Workspace
 from usagegraph.schema.enums import ActivityCategory, InsightsInterval
 from usagegraph.schema.ingest import CreatedToken, IngestBatch, IngestResult
@@ -44,7 +45,7 @@ class Query:
     async def viewer(self, info: Info) -> User:
         return await entities.viewer(info)
 
-    @strawberry.field(permission_classes=[Authenticated])
+    @strawberry.field(metadata=costs.bounded(costs.FEW), permission_classes=[Authenticated])
     async def organizations(self, info: Info) -> list[Organization]:
         return await entities.organizations(info)
 

@@ -54,10 +54,9 @@ def parse_datetime(value: Any) -> dt.datetime:
             f"DateTime must be RFC 3339 with an offset, e.g. 2024-08-01T00:00:00Z; got {value!r}"
         )
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError as error:
+        return dt.datetime.fromisoformat(text.replace("z", "Z")).astimezone(dt.UTC)
+    except (ValueError, OverflowError) as error:
         raise ValueError(f"invalid DateTime {value!r}: {error}") from None
-    return parsed.astimezone(dt.UTC)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -123,6 +122,9 @@ _UNITS = {
     "month": "month",
     "year": "year",
 }
+_UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 31, "year": 366}
+_MAX_INTERVAL_DAYS = 100 * 366
+"""An interval longer than a century has no bucket inside the accepted time window (schema/bounds.py)."""
 _ISO_UNITS = {"Y": "year", "M": "month", "W": "week", "D": "day"}
 _ISO_TIME_UNITS = {"H": "hour", "M": "minute"}
 
@@ -162,6 +164,8 @@ class Interval:
                 count, unit = int(iso.group(3)), _ISO_TIME_UNITS[iso.group(4)]
         if count <= 0:
             raise ValueError(f"invalid Interval {value!r}: the count must be positive")
+        if count * _UNIT_DAYS[unit] > _MAX_INTERVAL_DAYS:
+            raise ValueError(f"invalid Interval {value!r}: at most {_MAX_INTERVAL_DAYS // 366} years")
         return cls(count, unit)
 
 

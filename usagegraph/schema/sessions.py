@@ -12,6 +12,7 @@ from strawberry import Private
 from strawberry.types import Info
 
 from usagegraph.db.queries.sessions import SessionSpec
+from usagegraph.schema import costs
 from usagegraph.schema.common import PageInfo, UserRef
 from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
 from usagegraph.schema.lazy import resolvers
@@ -97,12 +98,12 @@ class UserSessionStats:
     tokens: BigInt
     average_duration_seconds: float | None
     favorite_agent: str | None
-    agents: list[AgentCount]
-    duration_histogram: list[DurationBucket]
+    agents: list[AgentCount] = strawberry.field(metadata=costs.bounded(costs.FEW))
+    duration_histogram: list[DurationBucket] = strawberry.field(metadata=costs.bounded(costs.FEW))
     spec: Private[SessionSpec]
     user_id: Private[uuid.UUID]
 
-    @strawberry.field
+    @strawberry.field(metadata=costs.bounded(costs.FEW))
     async def timeseries(
         self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
     ) -> Sequence[SessionPoint]:
@@ -120,21 +121,21 @@ class SessionAnalytics:
     async def summary(self, info: Info) -> SessionSummary:
         return await sessions.summary(info, self.spec)
 
-    @strawberry.field
+    @strawberry.field(metadata=costs.bounded(costs.FEW))
     async def timeseries(
         self, info: Info, interval: SessionInterval = SessionInterval.DAY, timezone: str = "UTC"
     ) -> list[SessionPoint]:
         return await sessions.timeseries(info, self.spec, interval, timezone)
 
-    @strawberry.field
+    @strawberry.field(metadata=costs.bounded(costs.FEW))
     async def by_agent(self, info: Info) -> list[AgentStats]:
         return await sessions.by_agent(info, self.spec)
 
-    @strawberry.field
+    @strawberry.field(metadata=costs.bounded(costs.FEW))
     async def cost_breakdown(self, info: Info, by: CostDimension) -> list[CostSlice]:
         return await sessions.cost_breakdown(info, self.spec, by)
 
-    @strawberry.field
+    @strawberry.field(metadata=costs.bounded(costs.ROWS))
     async def users(self, info: Info) -> list[UserSessionStats]:
         return await sessions.users(info, self.spec)
 
@@ -162,11 +163,11 @@ class AiSession:
     duration_seconds: float | None
     cost: Decimal
     tokens: BigInt
-    models: list[ModelUsage]
+    models: list[ModelUsage] = strawberry.field(metadata=costs.bounded(costs.FEW))
 
 
 @strawberry.type
 class AiSessionConnection:
-    nodes: list[AiSession]
+    nodes: list[AiSession] = strawberry.field(metadata=costs.page())
     page_info: PageInfo
     total_count: int

@@ -1,0 +1,65 @@
+"""The checks every ingest record passes before its kind's own validation: each string is text that
+PostgreSQL stores, each timestamp a recorded fact within the accepted window, each number finite
+(usagegraph/schema/bounds.py). A record that fails is rejected on its own, naming the field."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime
+from typing import Any
+
+from usagegraph.ingest.outcome import Outcome, Rejected, bad
+from usagegraph.schema import bounds
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def screen(record: Any, now: datetime) -> None:
+    """Raises Rejected (BAD_USER_INPUT) for the first value of the record (nested inputs and lists
+    included) that no kind can accept."""
+    _value(record, "", now)
+
+
+def _value(value: Any, path: str, now: datetime) -> None:
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, str):
+        problem = bounds.text_problem(value)
+        if problem is not None:
+            raise bad(f"{path} {problem}")
+    elif isinstance(value, datetime):
+        problem = bounds.fact_time_problem(value, now)
+        if problem is not None:
+            raise bad(f"{path} {problem}")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise bad(f"{path} must be a finite number, got {value}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _value(item, path, now)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            name = _camel(field.name)
+            _value(getattr(value, field.name), f"{path}.{name}" if path else name, now)
+
+
+def screened(kind: str, records: list[Any] | None, now: datetime, out: Outcome) -> list[Any]:
+    """The records of one kind that pass ``screen``; the others are reported with their index in the
+    batch, and ``out`` maps the indexes of the kept records back to the batch's."""
+    kept: list[Any] = []
+    positions: list[int] = []
+    for index, record in enumerate(records or ()):
+        try:
+            screen(record, now)
+        except Rejected as error:
+            out.reject(kind, index, error)
+            continue
+        kept.append(record)
+        positions.append(index)
+    if len(kept) != len(records or ()):
+        out.positions[kind] = positions
+    return kept
