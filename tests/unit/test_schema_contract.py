@@ -72,12 +72,14 @@ def test_schema_implements_every_type_field_and_argument_of_the_contract() -> No
 
 
 def _default(arg: Any) -> str | None:
+    """The argument's default as printed, None for none at all or an explicit null (the two mean the same)."""
     if arg.ast_node is not None and arg.ast_node.default_value is not None:
-        return print_ast(arg.ast_node.default_value)
-    if arg.default_value is Undefined:
+        printed = print_ast(arg.ast_node.default_value)
+    elif arg.default_value is Undefined:
         return None
-    node = ast_from_value(arg.default_value, arg.type)
-    printed = print_ast(node) if node is not None else None
+    else:
+        node = ast_from_value(arg.default_value, arg.type)
+        printed = print_ast(node) if node is not None else None
     return None if printed == "null" else printed
 
 

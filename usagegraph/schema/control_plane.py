@@ -9,6 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from usagegraph.auth.permissions import CanReadControlPlane
+from usagegraph.monitoring.control_plane import MAX_POINTS
+from usagegraph.schema import costs
 from usagegraph.schema.lazy import resolvers
 
 control_plane = resolvers("control_plane")
@@ -28,7 +30,8 @@ class ControlPlaneSeries:
         description="the severity (logEvents), the HTTP status code (statusCodes) or p50, p95, p99 (latency)"
     )
     points: list[ControlPlanePoint] = strawberry.field(
-        description="one per step where the series has a value, oldest first"
+        description="one per step where the series has a value, oldest first",
+        metadata=costs.bounded(MAX_POINTS),
     )
 
 
@@ -38,13 +41,16 @@ class ControlPlaneCharts:
     end: datetime
     step_seconds: int
     log_events: list[ControlPlaneSeries] = strawberry.field(
-        description="log events per second by severity (critical, error, warning, info, debug)"
+        description="log events per second by severity (critical, error, warning, info, debug)",
+        metadata=costs.bounded(5),
     )
     status_codes: list[ControlPlaneSeries] = strawberry.field(
-        description="HTTP responses per second by status code (probes and /metrics left out)"
+        description="HTTP responses per second by status code (probes and /metrics left out)",
+        metadata=costs.bounded(costs.FEW),
     )
     latency: list[ControlPlaneSeries] = strawberry.field(
-        description="HTTP latency in seconds: p50, p95 and p99 (probes and /metrics left out)"
+        description="HTTP latency in seconds: p50, p95 and p99 (probes and /metrics left out)",
+        metadata=costs.bounded(3),
     )
 
 
