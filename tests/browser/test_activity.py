@@ -165,9 +165,21 @@ async def test_filters_live_in_the_url_and_back_restores_them(page: Watched, wor
     await _assert_chart(page.page, ide)
 
     # DAU/WAU/MAU of one workspace, rolling window
-    workspace = await page.page.eval_on_selector(
-        'select[name="dws"]', "s => [...s.options].map(o => o.value).find(v => v)"
+    # the first workspace in the picker that has activity in the window (which ones do moves with the date)
+    options = await page.page.eval_on_selector(
+        'select[name="dws"]', "s => [...s.options].map(o => o.value).filter(v => v)"
     )
+    workspace = None
+    for candidate in options[:100]:
+        found = await api(
+            world.admin_token,
+            WS_METRICS,
+            {"id": candidate, "period": 90, "window": "ROLLING", "category": "ANY"},
+        )
+        if any(m["dau"] for m in found["data"]["workspace"]["usageMetrics"]):
+            workspace = candidate
+            break
+    assert workspace is not None, "no workspace of the picker has activity in the last 90 days"
     await page.page.select_option('select[name="dws"]', workspace)
     await page.page.wait_for_url(f"**dws={workspace}**")
     await page.page.select_option('select[name="dwindow"]', "ROLLING")
