@@ -28,7 +28,7 @@ from usagegraph.http.admission import Admission, Overloaded
 from usagegraph.http.endpoint import JSON, GraphQLEndpoint, response_media_type
 from usagegraph.http.middleware import KeepAliveLimitMiddleware, RequestIdMiddleware
 from usagegraph.http.otlp import otlp_routes
-from usagegraph.http.rest import rest_routes
+from usagegraph.http.rest.mount import rest_routes
 from usagegraph.http.workers import Board
 from usagegraph.monitoring.insights_gauges import start_insights_collector
 from usagegraph.monitoring.logging import AccessLogMiddleware, configure_logging, is_configured

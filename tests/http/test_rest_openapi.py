@@ -18,7 +18,7 @@ from schemathesis import GenerationMode, checks
 from tests import insights_world as iw
 from tests import sessions_world as sw
 from tests.factories import Factory
-from usagegraph.http.rest import ROUTES
+from usagegraph.http.rest.routes import ROUTES
 
 
 async def test_document_is_valid_openapi_31_and_lists_every_route(client: httpx.AsyncClient) -> None:
