@@ -190,7 +190,7 @@ export function ComputePage() {
         </section>
       )}
       <p class="muted" data-range-start={range.start} data-range-end={range.end} data-interval={interval}>
-        {instantLabel(range.start, state.tz)} to {instantLabel(range.end, state.tz)} ({state.tz}), per {interval}.
+        From {instantLabel(range.start, state.tz)} until {instantLabel(range.end, state.tz)} ({state.tz}), per {interval}.
       </p>
       <div class="grid">
         <NodesPanel state={compute} zone={state.tz} step={INTERVAL_SECONDS[interval]} />
