@@ -423,8 +423,8 @@ function SetupHint() {
         <code>{"USAGEGRAPH_PROMETHEUS_URL=http://prometheus:9090\nUSAGEGRAPH_PROMETHEUS_JOB=usagegraph   # the scrape job's name, when Prometheus scrapes other jobs"}</code>
       </pre>
       <p>
-        Then restart the server. The rules and a scrape configuration are in <code>deploy/prometheus/</code>; the charts need the{" "}
-        <code>monitoring:read</code> permission (site-wide).
+        Then restart the server. <code>docs/monitoring.md</code> shows the scrape configuration and the recording and alerting rules of{" "}
+        <code>deploy/prometheus/rules.yml</code>; the charts need the <code>monitoring:read</code> permission (site-wide).
       </p>
     </div>
   );
