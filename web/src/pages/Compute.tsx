@@ -16,6 +16,7 @@ const defaults = { org: "", range: "7d", from: "", to: "", interval: "", tz: bro
 type State = typeof defaults;
 
 const HOUR = 3600;
+const PROMETHEUS_LAG_MS = 5000;
 const DAY = 86400;
 /** Presets: the last hours up to the current minute, or whole local days up to today. */
 const RANGES: { value: string; label: string; hours?: number; days?: number }[] = [
@@ -145,9 +146,12 @@ export function ComputePage() {
   const interval = state.interval || autoInterval(seconds);
   const variables = org ? { org, start: range.start, end: range.end, interval, tz: state.tz } : null;
   const compute = usePanelQuery<ComputeData>(COMPUTE_QUERY, variables, "organization");
-  // Prometheus is asked up to now at most: a range ending at midnight tonight would chart the future.
+  // Prometheus is asked up to a few seconds ago at most (its latest scrapes stored): a range ending at
+  // midnight tonight would chart the future, and a range ending at the current minute would leave out
+  // the last seconds.
   const planeRange = useMemo(() => {
-    const end = Math.min(Date.parse(range.end), minuteNow());
+    const recent = Math.floor(Date.now() / 1000) * 1000 - PROMETHEUS_LAG_MS;
+    const end = RANGES.find((r) => r.value === state.range)?.hours ? recent : Math.min(Date.parse(range.end), recent);
     return end > Date.parse(range.start) ? { start: range.start, end: new Date(end).toISOString().replace(".000Z", "Z") } : null;
   }, [range]);
 
