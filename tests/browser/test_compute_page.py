@@ -88,7 +88,9 @@ async def _assert_compute(page: Any, compute: dict[str, Any]) -> None:
         arg=len(nodes),
     )
     shown = await rows(page, "compute-nodes")
-    assert [(r["node"]["value"], _stats(r)) for r in shown] == [(n["node"], _expected_stats(n)) for n in nodes]
+    assert [(r["node"]["value"], _stats(r)) for r in shown] == [
+        (n["node"], _expected_stats(n)) for n in nodes
+    ]
     # the node series, bucket by bucket (first page of the per-bucket table)
     buckets = [(n["node"], p["start"], p["cpu"], p["memory"]) for n in nodes for p in n["series"]]
     assert await row_count(page, "compute-node-buckets") == len(buckets)
@@ -106,7 +108,12 @@ async def _assert_compute(page: Any, compute: dict[str, Any]) -> None:
     assert [
         (r["workspace"]["value"], r["node"]["value"], _stats(r), r["samples"]["value"]) for r in shown_ws
     ] == [
-        (f"{w['user']['username']}/{w['workspace']['name']}", w["node"] or "", _expected_stats(w), str(w["samples"]))
+        (
+            f"{w['user']['username']}/{w['workspace']['name']}",
+            w["node"] or "",
+            _expected_stats(w),
+            str(w["samples"]),
+        )
         for w in workspaces[: len(shown_ws)]
     ]
     p95 = [w["cpu"]["p95"] for w in workspaces]
@@ -172,7 +179,9 @@ async def test_range_interval_and_zone_live_in_the_url(page: Watched, world: Wor
     shown = await _shown_range(page.page)
     assert shown["interval"] == "1 day" and shown["start"].endswith("T18:30:00Z")
     body = await api(
-        world.admin_token, COMPUTE.replace('timezone: "UTC"', 'timezone: "Asia/Kolkata"'), {"org": org, **shown}
+        world.admin_token,
+        COMPUTE.replace('timezone: "UTC"', 'timezone: "Asia/Kolkata"'),
+        {"org": org, **shown},
     )
     await _assert_compute(page.page, body["data"]["organization"]["compute"])
 
@@ -236,7 +245,11 @@ async def prometheus_stack(world: World, tmp_path_factory: pytest.TempPathFactor
                 await _traffic(client, world.admin_token)
                 charts = await _charts(client, world.admin_token)
                 latency = {s["label"]: s["points"] for s in charts["latency"]}
-                if charts["logEvents"] and charts["statusCodes"] and any(p["value"] for p in latency.get("p50", [])):
+                if (
+                    charts["logEvents"]
+                    and charts["statusCodes"]
+                    and any(p["value"] for p in latency.get("p50", []))
+                ):
                     break
                 assert time.monotonic() < deadline, charts
                 await asyncio.sleep(1)
@@ -253,7 +266,9 @@ async def prometheus_stack(world: World, tmp_path_factory: pytest.TempPathFactor
 
 async def _traffic(client: httpx.AsyncClient, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    assert (await client.post("/graphql", json={"query": "{ viewer { username } }"}, headers=headers)).status_code == 200
+    assert (
+        await client.post("/graphql", json={"query": "{ viewer { username } }"}, headers=headers)
+    ).status_code == 200
     assert (await client.get("/no-such-page")).status_code == 404
 
 
@@ -264,14 +279,18 @@ async def _charts(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
         "end": datetime.fromtimestamp(end, UTC).isoformat(),
     }
     response = await client.post(
-        "/graphql", json={"query": CHARTS, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+        "/graphql",
+        json={"query": CHARTS, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
     )
     charts: dict[str, Any] = response.json()["data"]["controlPlane"]["charts"]
     return charts
 
 
 async def _page_on(browser: Any, url: str) -> tuple[Any, Watched]:
-    context = await browser.new_context(base_url=url, viewport={"width": 1400, "height": 1000}, timezone_id="UTC")
+    context = await browser.new_context(
+        base_url=url, viewport={"width": 1400, "height": 1000}, timezone_id="UTC"
+    )
     return context, await watch(context, url)
 
 
@@ -289,7 +308,11 @@ async def test_the_control_plane_charts_come_from_prometheus(
         body = await api(world.admin_token, CHARTS, asked)
         assert "errors" not in body, body
         charts = body["data"]["controlPlane"]["charts"]
-        for chart, key in (("cp-log-events", "logEvents"), ("cp-status-codes", "statusCodes"), ("cp-latency", "latency")):
+        for chart, key in (
+            ("cp-log-events", "logEvents"),
+            ("cp-status-codes", "statusCodes"),
+            ("cp-latency", "latency"),
+        ):
             series = charts[key]
             assert series, (key, asked, charts)
             labels = [s["label"] for s in series]
@@ -306,7 +329,11 @@ async def test_the_control_plane_charts_come_from_prometheus(
                 at = row["at"]["value"]
                 for label in labels:
                     value = row[label]["value"]
-                    assert (None if value == "" else float(value)) == expected[at].get(label), (chart, at, label)
+                    assert (None if value == "" else float(value)) == expected[at].get(label), (
+                        chart,
+                        at,
+                        label,
+                    )
         statuses = {s["label"] for s in charts["statusCodes"]}
         assert {"200", "404"} <= statuses
         assert [s["label"] for s in charts["latency"]] == ["p50", "p95", "p99"]

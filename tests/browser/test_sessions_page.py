@@ -56,10 +56,14 @@ KPIS = (
 def _range() -> tuple[str, str, dict[str, str]]:
     today = datetime.now(UTC).date()
     first = today - timedelta(days=20)
-    return first.isoformat(), today.isoformat(), {
-        "start": f"{first}T00:00:00Z",
-        "end": f"{today + timedelta(days=1)}T00:00:00Z",
-    }
+    return (
+        first.isoformat(),
+        today.isoformat(),
+        {
+            "start": f"{first}T00:00:00Z",
+            "end": f"{today + timedelta(days=1)}T00:00:00Z",
+        },
+    )
 
 
 async def _org(api: Api, token: str) -> str:
@@ -72,9 +76,7 @@ async def _analytics(
     api: Api, token: str, org: str, interval: str = "DAY", **filters: list[str]
 ) -> dict[str, Any]:
     _, _, instants = _range()
-    body = await api(
-        token, ANALYTICS, {"org": org, "filter": {**instants, **filters}, "interval": interval}
-    )
+    body = await api(token, ANALYTICS, {"org": org, "filter": {**instants, **filters}, "interval": interval})
     assert "errors" not in body, body
     analytics: dict[str, Any] = body["data"]["organization"]["sessionAnalytics"]
     return analytics
@@ -115,7 +117,7 @@ async def _assert_summary(page: Any, summary: dict[str, Any]) -> None:
 
 async def _wait_rows(page: Any, table: str, count: int) -> None:
     await page.wait_for_function(
-        "([t, n]) => document.querySelectorAll(`[data-table=\"${t}\"] tbody tr[data-row]`).length === n",
+        '([t, n]) => document.querySelectorAll(`[data-table="${t}"] tbody tr[data-row]`).length === n',
         arg=[table, count],
     )
 
@@ -226,7 +228,9 @@ async def test_sessions_page_shows_the_api_numbers(page: Watched, world: World, 
     ]
     assert len(csv_rows) == len(users) + 1
     assert [r[0] for r in csv_rows[1:]] == [u["user"]["username"] for u in users]
-    assert [r[2] for r in csv_rows[1:]] == [" ".join(str(p["sessions"]) for p in u["timeseries"]) for u in users]
+    assert [r[2] for r in csv_rows[1:]] == [
+        " ".join(str(p["sessions"]) for p in u["timeseries"]) for u in users
+    ]
     cost_csv = await download_csv(page.page, "cost-model")
     assert cost_csv[0] == ["Model", "Share", "Cost", "Sessions", "Tokens"]
     assert [r[0] for r in cost_csv[1:]] == [s["label"] for s in expected["model"]]
@@ -266,7 +270,9 @@ async def test_filters_live_in_the_url_and_back_restores_them(page: Watched, wor
     await page.page.select_option('select[name="user"]', user)
     await page.page.wait_for_url(f"**user={user}**")
     await ready(page.page, "session-summary")
-    narrowed = await _analytics(api, world.admin_token, org, "WEEK", agents=[agent], projectIds=[project], userIds=[user])
+    narrowed = await _analytics(
+        api, world.admin_token, org, "WEEK", agents=[agent], projectIds=[project], userIds=[user]
+    )
     await _assert_summary(page.page, narrowed["summary"])
     await page.page.fill('input[name="repo"]', "no-such/repository")
     await page.page.press('input[name="repo"]', "Enter")

@@ -18,6 +18,8 @@ interface TimeChartProps {
   label: string;
   /** Bucket starts, RFC 3339. */
   x: string[];
+  /** Start of the range (RFC 3339) when it comes before the first point: the x axis starts there. */
+  xStart?: string;
   /** End of the last bucket (RFC 3339): the x axis spans [first start, this]. */
   xEnd?: string;
   series: ChartSeries[];
@@ -77,7 +79,12 @@ export function TimeChart(props: TimeChartProps) {
       scales: {
         x: {
           time: true,
-          range: (_u, min, max) => (props.xEnd && xs.length ? [xs[0], Math.max(Date.parse(props.xEnd) / 1000, max)] : [min, max]),
+          range: (_u, min, max) => {
+            const lo = props.xStart ? Math.min(Date.parse(props.xStart) / 1000, min) : xs.length ? xs[0] : min;
+            const hi = props.xEnd ? Math.max(Date.parse(props.xEnd) / 1000, max) : max;
+            // a single point (or none) still gets an axis of a bucket either side
+            return hi > lo ? [lo, hi] : [lo - (step ?? 60), hi + (step ?? 60)];
+          },
         },
         y: {
           range: (_u, _min, max) =>
@@ -119,6 +126,6 @@ export function TimeChart(props: TimeChartProps) {
       chart.destroy();
       delete el.dataset.drawn;
     };
-  }, [props.x, props.xEnd, props.series, props.zone, props.step]);
+  }, [props.x, props.xStart, props.xEnd, props.series, props.zone, props.step]);
   return <div class="chart" ref={host} role="img" aria-label={props.label} data-chart={props.id} />;
 }

@@ -441,9 +441,9 @@ function ControlPlaneCharts({ charts, zone }: { charts: Charts; zone: string }) 
         One point every {integer(charts.stepSeconds)} s, from the Prometheus this server is configured with.
       </p>
       <div class="charts">
-        <PlaneChart id="cp-log-events" title="Log events by severity (per second)" series={charts.logEvents} color={(l) => SEVERITY_COLORS[l] ?? "#555"} zone={zone} step={charts.stepSeconds} />
-        <PlaneChart id="cp-status-codes" title="HTTP status codes (responses per second)" series={charts.statusCodes} color={statusColor} zone={zone} step={charts.stepSeconds} />
-        <PlaneChart id="cp-latency" title="HTTP latency (seconds)" series={charts.latency} color={(l) => LATENCY_COLORS[l] ?? "#555"} zone={zone} step={charts.stepSeconds} />
+        <PlaneChart id="cp-log-events" title="Log events by severity (per second)" series={charts.logEvents} color={(l) => SEVERITY_COLORS[l] ?? "#555"} zone={zone} step={charts.stepSeconds} start={charts.start} end={charts.end} />
+        <PlaneChart id="cp-status-codes" title="HTTP status codes (responses per second)" series={charts.statusCodes} color={statusColor} zone={zone} step={charts.stepSeconds} start={charts.start} end={charts.end} />
+        <PlaneChart id="cp-latency" title="HTTP latency (seconds)" series={charts.latency} color={(l) => LATENCY_COLORS[l] ?? "#555"} zone={zone} step={charts.stepSeconds} start={charts.start} end={charts.end} />
       </div>
     </>
   );
@@ -461,6 +461,8 @@ function PlaneChart(props: {
   color: (label: string, labels: string[]) => string;
   zone: string;
   step: number;
+  start: string;
+  end: string;
 }) {
   const { series, zone } = props;
   const labels = series.map((s) => s.label);
@@ -499,7 +501,7 @@ function PlaneChart(props: {
         </div>
       ) : (
         <>
-          <TimeChart id={props.id} label={props.title} x={x} series={chartSeries} zone={zone} step={props.step} height={200} />
+          <TimeChart id={props.id} label={props.title} x={x} xStart={props.start} xEnd={props.end} series={chartSeries} zone={zone} step={props.step} height={200} />
           <details>
             <summary>Data table</summary>
             <Table id={props.id} label={props.title} columns={columns} rows={rows} rowKey={(r) => r.at} sort={null} pageSize={100} filename={`${props.id}.csv`} />
