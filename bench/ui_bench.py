@@ -21,6 +21,8 @@ RUNS = 5
 PAGES = {
     "activity": ("/ui/activity?range=custom&from={first}&to={last}&tz=UTC", 3),
     "insights": ("/ui/insights?range=custom&from={first}&to={last}&tz=UTC", 5),
+    "sessions": ("/ui/sessions?range=custom&from={first}&to={last}&tz=UTC", 7),
+    "compute": ("/ui/compute?range=7d&tz=UTC", 3),
 }
 DRAWN = (
     "() => { const ps = [...document.querySelectorAll('[data-panel]')];"

@@ -2,7 +2,9 @@
 // answers index.html for every path under /ui/, so links and reloads work.
 import type { FunctionComponent } from "preact";
 import { ActivityPage } from "./pages/Activity";
+import { ComputePage } from "./pages/Compute";
 import { InsightsPage } from "./pages/Insights";
+import { SessionsPage } from "./pages/Sessions";
 
 export interface PageRoute {
   path: string;
@@ -13,6 +15,8 @@ export interface PageRoute {
 export const PAGES: PageRoute[] = [
   { path: "/ui/activity", title: "Activity", component: ActivityPage },
   { path: "/ui/insights", title: "Template Insights", component: InsightsPage },
+  { path: "/ui/sessions", title: "AI sessions", component: SessionsPage },
+  { path: "/ui/compute", title: "Compute", component: ComputePage },
 ];
 
 export const HOME = PAGES[0].path;
