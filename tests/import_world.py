@@ -45,6 +45,7 @@ def records(events: int, seed: int = 1, *, bad: bool = True) -> Iterator[dict[st
             "id": user,
             "username": f"user{k}",
             "email": f"user{k}@example.com",
+            "createdAt": "2023-06-02T00:00:00Z",
             **({"siteRoles": ["owner"]} if k == 0 else {}),
         }
         yield {
@@ -60,6 +61,7 @@ def records(events: int, seed: int = 1, *, bad: bool = True) -> Iterator[dict[st
             "id": tpl,
             "organizationId": org,
             "name": f"template-{k}",
+            "createdAt": "2023-06-03T00:00:00Z",
             "parameters": [
                 {"name": "region", "options": [{"value": r} for r in REGIONS]},
                 {"name": "cpu", "type": "number", "defaultValue": "2"},
