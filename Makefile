@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)-$(PYVER)
 
-.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-http load fault clean
+.PHONY: run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-import bench-http load fault clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYVER)" || { echo "usagegraph needs Python 3.11, 3.12 or 3.13 (with venv) on PATH or under pyenv"; exit 1; }
@@ -41,10 +41,14 @@ schema: $(STAMP)
 schema-check: $(STAMP)
 	$(BIN)/usagegraph export-schema | diff -u schema.graphql - && echo "schema.graphql is current"
 
-bench: bench-ingest bench-activity bench-insights bench-sessions bench-compiled
+bench: bench-ingest bench-import bench-activity bench-insights bench-sessions bench-compiled
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest_bench
+
+## usagegraph import of a 1,000,000-event NDJSON history: bulk path and per-batch path side by side.
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import_bench
 
 bench-activity: $(STAMP)
 	$(BIN)/python -m bench.activity_bench
