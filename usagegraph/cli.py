@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from usagegraph.settings import Settings
 
 if TYPE_CHECKING:
+    from usagegraph.ingest.bulk import Totals
     from usagegraph.local import Local
 
 err = Console(stderr=True)
@@ -135,7 +136,7 @@ async def _import(settings: Settings, path: Path, batch_size: int | None, per_ba
     return totals.as_dict()
 
 
-async def _import_per_batch(loc: Local, lines: Iterator[tuple[int, bytes]], batch_size: int) -> Any:
+async def _import_per_batch(loc: Local, lines: Iterator[tuple[int, bytes]], batch_size: int) -> Totals:
     """The import through the ingest mutation, one transaction per batch of `batch_size` records."""
     from usagegraph.ingest import bulk
     from usagegraph.ingest.outcome import Outcome, Rejection
