@@ -29,8 +29,9 @@ The process holds one chunk of records at a time, whatever the size of the file.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,7 +148,7 @@ def _compile_object(type_: GraphQLInputObjectType, compiled: dict[str, Convert])
     name = type_.name
 
     def convert(value: Any) -> Any:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):
             raise CoercionError(f"expected an object of type {name}")
         out: dict[str, Any] = {}
         for field_name, coerce, default, required in fields:
@@ -278,6 +279,28 @@ async def _merge_staged(conn: AsyncConnection, chunk: int) -> int:
 # --- the import ---------------------------------------------------------------------------------------
 
 
+def _chunks(
+    lines: Iterable[tuple[int, bytes]], coercer: Coercer, chunk_size: int
+) -> Iterator[tuple[Any, dict[str, list[int]]]]:
+    """(input batch, line numbers by kind) of each chunk of `chunk_size` records."""
+    records: dict[str, list[Any]] = {}
+    numbers: dict[str, list[int]] = {}
+    count = 0
+    for number, raw in lines:
+        parsed = parse_line(number, raw)
+        if parsed is None:
+            continue
+        kind, record = parsed
+        records.setdefault(kind, []).append(coercer.record(kind, number, record))
+        numbers.setdefault(kind, []).append(number)
+        count += 1
+        if count >= chunk_size:
+            yield coercer.batch(records), numbers
+            records, numbers, count = {}, {}, 0
+    if count:
+        yield coercer.batch(records), numbers
+
+
 @dataclass
 class Totals:
     accepted: int = 0
@@ -323,27 +346,21 @@ async def import_lines(
     await conn.execute(text("SET LOCAL jit = off"))
     await conn.execute(_STAGE)
 
-    async def flush(records: dict[str, list[Any]], numbers: dict[str, list[int]]) -> None:
-        batch = coercer.batch(records)
-        out = await pipeline.run(conn, batch, scope, prices)
-        report_outcome(out, numbers, totals, report)
-
-    with rollup.deferred(_stage):
-        records: dict[str, list[Any]] = {}
-        numbers: dict[str, list[int]] = {}
-        count = 0
-        for number, raw in lines:
-            parsed = parse_line(number, raw)
-            if parsed is None:
-                continue
-            kind, record = parsed
-            records.setdefault(kind, []).append(coercer.record(kind, number, record))
-            numbers.setdefault(kind, []).append(number)
-            count += 1
-            if count >= chunk_size:
-                await flush(records, numbers)
-                records, numbers, count = {}, {}, 0
-        if count:
-            await flush(records, numbers)
+    chunks = _chunks(lines, coercer, chunk_size)
+    # The next chunk is read, parsed and converted in a worker thread while this one is written: the
+    # process's work overlaps the database's instead of adding to it. At most two chunks are held.
+    pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+    try:
+        with rollup.deferred(_stage):
+            while (chunk := await pending) is not None:
+                pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                batch, numbers = chunk
+                out = await pipeline.run(conn, batch, scope, prices)
+                report_outcome(out, numbers, totals, report)
+    finally:
+        if not pending.done():
+            await asyncio.wait([pending])  # the worker still reads the file: let it finish its chunk
+        if not pending.cancelled():
+            pending.exception()  # retrieved: the error that stopped the import is the one raised
     await _merge_staged(conn, merge_chunk)
     return totals
