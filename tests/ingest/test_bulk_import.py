@@ -5,9 +5,12 @@ analytics answers; importing a file twice stores nothing twice."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -147,7 +150,6 @@ async def test_bulk_and_per_batch_imports_agree(
     first = list(records(4000, seed=3))
     orgs = [r["id"] for r in first if r["kind"] == "organizations"][:3]
     owner = next(r["id"] for r in first if r["kind"] == "users")
-    import uuid
 
     per_batch, per_batch_rejections = await _import(settings, path, monkeypatch, per_batch=True, size=700)
     per_batch_tables = await _tables(engine)
@@ -205,3 +207,43 @@ async def test_a_line_that_does_not_fit_its_type_stops_the_import_and_stores_not
         await _import(settings, path, monkeypatch, per_batch=False, size=50)
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM organizations"))).scalar_one() == 0
+
+
+async def test_a_second_file_extending_stored_sessions_gives_the_same_rollups(
+    settings: Settings, engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions stored before the import and extended by it are recomputed after every new session of the
+    import is in the rollups, so their user-days end up as the per-batch path leaves them."""
+    first = tmp_path / "first.ndjson"
+    write(first, 1200, seed=11, bad=False)
+    later = tmp_path / "later.ndjson"
+    with later.open("wb") as out:
+        for record in records(1200, seed=11, bad=False):
+            if record["kind"] == "activity" and record.get("endedAt"):
+                ended = datetime.fromisoformat(record["endedAt"]) + timedelta(hours=5)
+                out.write(
+                    orjson.dumps({**record, "endedAt": ended.isoformat().replace("+00:00", "Z")}) + b"\n"
+                )
+                start = datetime.fromisoformat(record["startedAt"]) + timedelta(hours=1)
+                out.write(
+                    orjson.dumps(
+                        {
+                            **record,
+                            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, record["id"])),
+                            "startedAt": start.isoformat().replace("+00:00", "Z"),
+                            "endedAt": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+                        }
+                    )
+                    + b"\n"
+                )
+    outcomes = {}
+    tables = {}
+    for per_batch in (True, False):
+        await _truncate(engine)
+        await _import(settings, first, monkeypatch, per_batch=per_batch, size=300)
+        outcomes[per_batch] = await _import(settings, later, monkeypatch, per_batch=per_batch, size=250)
+        tables[per_batch] = await _tables(engine)
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[False][0]["accepted"] > 500
+    for name, rows in tables[True].items():
+        assert tables[False][name] == rows, name
