@@ -30,9 +30,8 @@ The process holds one chunk of records at a time, whatever the size of the file.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -306,7 +305,6 @@ class Totals:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    by_code: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, int]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -321,7 +319,6 @@ def report_outcome(out: Outcome, lines: dict[str, list[int]], totals: Totals, re
     for r in out.rejected:
         kind_lines = lines.get("workspaces" if r.kind == "workspaceParameters" else r.kind)
         line: int | str = kind_lines[r.index] if kind_lines is not None else "?"
-        totals.by_code[r.code] += 1
         report(line, r.kind, r.code, r.message)
 
 
