@@ -163,6 +163,7 @@ async def main() -> None:
         try:
             results[label] = _run(path, url, per_batch, size)
             results[label]["load"] = load
+            print(f"{label}: {results[label]}", flush=True)
             prints[label] = await _fingerprint(url)
         finally:
             await _drop(server, name)
