@@ -236,6 +236,7 @@ async def test_a_second_file_extending_stored_sessions_gives_the_same_rollups(
                     )
                     + b"\n"
                 )
+    monkeypatch.setattr("usagegraph.ingest.bulk.MERGE_CHUNK", 200)  # several merge rounds of each kind
     outcomes = {}
     tables = {}
     for per_batch in (True, False):

@@ -25,7 +25,8 @@ The bulk path keeps everything that decides what is stored and removes those two
 - Everything happens in one transaction: an import that stops (a bad line, an error, an interrupt)
   stores nothing, and re-running it is safe (importing the same file twice stores nothing twice).
 
-The process holds one chunk of records at a time, whatever the size of the file."""
+The process holds at most two chunks of records (the one being written, the next one being read) and one
+chunk of sessions to merge, whatever the size of the file."""
 
 from __future__ import annotations
 
@@ -330,7 +331,7 @@ async def import_lines(
     principal: Any,
     report: Report,
     chunk_size: int = DEFAULT_CHUNK,
-    merge_chunk: int = MERGE_CHUNK,
+    merge_chunk: int | None = None,
 ) -> Totals:
     """Imports numbered NDJSON lines in the caller's transaction (which it should commit only when this
     returns). Raises LineError for a line the import cannot go on from."""
@@ -359,5 +360,5 @@ async def import_lines(
             await asyncio.wait([pending])  # the worker still reads the file: let it finish its chunk
         if not pending.cancelled():
             pending.exception()  # retrieved: the error that stopped the import is the one raised
-    await _merge_staged(conn, merge_chunk)
+    await _merge_staged(conn, merge_chunk or MERGE_CHUNK)
     return totals
