@@ -14,7 +14,7 @@ NODE_CHECK := node -e 'process.exit(Number(process.versions.node.split(".")[0]) 
 	&& command -v npm >/dev/null \
 	|| { echo "building the dashboard (web/) needs Node.js 20 or newer with npm: install them (Debian: apt-get install nodejs npm) and run make again" >&2; exit 1; }
 
-.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-otlp bench-http bench-ui load fault clean
+.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-import bench-otlp bench-http bench-ui load fault clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYVER)" || { echo "usagegraph needs Python 3.11, 3.12 or 3.13 (with venv) on PATH or under pyenv"; exit 1; }
@@ -63,10 +63,14 @@ schema: $(STAMP)
 schema-check: $(STAMP)
 	$(BIN)/usagegraph export-schema | diff -u schema.graphql - && echo "schema.graphql is current"
 
-bench: bench-ingest bench-activity bench-insights bench-sessions bench-compiled
+bench: bench-ingest bench-import bench-activity bench-insights bench-sessions bench-compiled
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest_bench
+
+## usagegraph import of a 1,000,000-event NDJSON history: bulk path and per-batch path side by side.
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import_bench
 
 bench-activity: $(STAMP)
 	$(BIN)/python -m bench.activity_bench

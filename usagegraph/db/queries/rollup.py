@@ -42,7 +42,9 @@ two ingests each hold what the other waits for."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import text
@@ -198,12 +200,31 @@ _MERGE = sql(
 )
 
 
+Sink = Callable[[AsyncConnection, Sequence[Sequence[Any]], Sequence[Sequence[Any]]], Awaitable[None]]
+_DEFERRED: ContextVar[Sink | None] = ContextVar("rollup_deferred", default=None)
+
+
+@contextmanager
+def deferred(sink: Sink) -> Iterator[None]:
+    """Within this block, merge_rows hands its sessions to `sink` instead of merging them: a bulk load
+    (usagegraph.ingest.bulk) collects what it wrote and merges it once, in its own transaction, at the end."""
+    token = _DEFERRED.set(sink)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
 async def merge_rows(
     conn: AsyncConnection, added: Sequence[Sequence[Any]], extended: Sequence[Sequence[Any]] = ()
 ) -> None:
     """Add these sessions, given as they are stored (organization_id, id, user_id, workspace_id,
     template_id, category, app, started_at, ended_at), to the rollups: `added` ones written for the first
     time, `extended` ones whose end moved later."""
+    sink = _DEFERRED.get()
+    if sink is not None:
+        await sink(conn, added, extended)
+        return
     rows = [*added, *extended]
     if not rows:
         return
