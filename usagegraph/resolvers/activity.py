@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from strawberry.types import Info
 
@@ -16,6 +15,7 @@ from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.errors import BadUserInput, NotFound
 from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.selection import selected_names
+from usagegraph.resolvers.zones import zone
 from usagegraph.schema.activity import (
     ActivityBucket,
     ActivityReport,
@@ -30,20 +30,8 @@ MAX_RANGE = timedelta(days=3653)
 MAX_PERIOD = 3660
 
 
-_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
-
-
 def check_zone(timezone: str) -> str:
-    """An IANA name that both Python and PostgreSQL resolve (files of the tz database that are not zones
-    are refused)."""
-    try:
-        if timezone in _NOT_ZONES:
-            raise ValueError(timezone)
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadUserInput(
-            f"unknown time zone {timezone!r}; use an IANA name such as Europe/Paris", "timezone"
-        ) from None
+    zone(timezone)
     return timezone
 
 
@@ -140,7 +128,7 @@ def _days(
         return start, end
     if period_length is None:
         raise BadUserInput("give periodLength, or start and end", "periodLength")
-    today = datetime.now(ZoneInfo(timezone)).date()
+    today = datetime.now(zone(timezone)).date()
     return today - timedelta(days=period_length), today
 
 

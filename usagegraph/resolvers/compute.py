@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row
 from sqlalchemy.exc import DBAPIError
@@ -20,6 +19,7 @@ from usagegraph.db.queries import compute as q
 from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.errors import BadUserInput
 from usagegraph.execution.compiled import Columns
+from usagegraph.resolvers.zones import zone
 from usagegraph.schema.compute import (
     ComputeUsage,
     NodeUtilization,
@@ -110,7 +110,7 @@ async def _validated_range(
         raise BadUserInput("end must be a whole minute", argument="end")
     if end <= start:
         raise BadUserInput("end must be after start", argument="end")
-    _check_zone(timezone)
+    zone(timezone)
     try:
         within_years, buckets = await q.check_range(conn, start, end, interval.sql, timezone, MAX_YEARS)
         if not within_years:
@@ -125,13 +125,6 @@ async def _validated_range(
             argument="interval",
         )
     return q.Range(start=start, end=end, interval=interval.sql, timezone=timezone, buckets=buckets)
-
-
-def _check_zone(timezone: str) -> None:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadUserInput(f"unknown time zone {timezone!r}: use an IANA name", argument="timezone") from None
 
 
 def _stats(row: Row[Any], prefix: str) -> UtilizationStats:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +23,7 @@ from usagegraph.db.queries.buckets import MAX_BUCKETS
 from usagegraph.errors import BadUserInput, InsightsDisabled
 from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.selection import selected_names
+from usagegraph.resolvers.zones import zone
 from usagegraph.schema.entities import User
 from usagegraph.schema.enums import ActivityCategory, AppKind, InsightsInterval, LatencyBand
 from usagegraph.schema.insights import (
@@ -104,11 +103,6 @@ async def query_template_insights(
     return await _insights(info, organization_id, templates, start, end, interval, timezone)
 
 
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def validate_range(start: datetime, end: datetime, timezone: str) -> None:
     if start.second or start.microsecond:
         raise BadUserInput("start must be a whole minute", "start")
@@ -118,10 +112,7 @@ def validate_range(start: datetime, end: datetime, timezone: str) -> None:
         raise BadUserInput("end must be after start", "end")
     if end > _add_years(start, MAX_YEARS):
         raise BadUserInput(f"the range may not exceed {MAX_YEARS} years", "end")
-    if timezone not in _zones():
-        raise BadUserInput(
-            f"unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin", "timezone"
-        )
+    zone(timezone)
 
 
 def _add_years(moment: datetime, years: int) -> datetime:

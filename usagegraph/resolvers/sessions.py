@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
@@ -26,6 +25,7 @@ from usagegraph.errors import BadUserInput, Forbidden
 from usagegraph.execution.compiled import Columns
 from usagegraph.resolvers.pagination import decode_cursor, encode_cursor, page_size
 from usagegraph.resolvers.selection import selected_names, subfields
+from usagegraph.resolvers.zones import zone
 from usagegraph.schema.common import PageInfo
 from usagegraph.schema.enums import AnalyticsScope, CostDimension, SessionInterval
 from usagegraph.schema.sessions import (
@@ -198,14 +198,11 @@ def _float(value: Any) -> float | None:
 
 def buckets_of(spec: SessionSpec, interval: SessionInterval, timezone: str) -> Buckets:
     """Validates the zone and the bucket count up front (the same calendar arithmetic SQL applies)."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadUserInput(f"unknown time zone {timezone!r}", argument="timezone") from None
+    tz = zone(timezone)
     if spec.end - spec.start > MAX_RANGE:
         raise BadUserInput("a timeseries covers at most 10 years", argument="filter")
-    first = spec.start.astimezone(zone).date()
-    last = (spec.end - timedelta(microseconds=1)).astimezone(zone).date()
+    first = spec.start.astimezone(tz).date()
+    last = (spec.end - timedelta(microseconds=1)).astimezone(tz).date()
     days = 7 if interval == SessionInterval.WEEK else 1
     if days == 7:
         first -= timedelta(days=first.weekday())
