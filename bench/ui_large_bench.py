@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
 import time
 from datetime import UTC, datetime
@@ -51,6 +52,10 @@ SORT = """async ([table, column]) => {
   const rows = document.querySelectorAll(`[data-table="${table}"] tbody tr[data-row]`).length;
   return [t1 - t0, rows, first];
 }"""
+# After the panels are drawn: the page's clock and when its last GraphQL answer arrived (both from the
+# navigation's start), so the time spent drawing after the answers stands apart from waiting for them.
+ANSWERED = """() => [performance.now(), Math.max(0, ...performance.getEntriesByType('resource')
+  .filter(e => new URL(e.name).pathname === '/graphql').map(e => e.responseEnd))]"""
 CSV = """(table) => {
   const t0 = performance.now();
   document.querySelector(`[data-table="${table}"] [data-action="csv"]`).click();
@@ -84,6 +89,8 @@ async def main() -> None:
                 )
                 for name, (path, count, tables) in PAGES.items():
                     times: list[float] = []
+                    drawing: list[float] = []
+                    answers: dict[str, list[float]] = {}
                     sorts: dict[tuple[str, str], list[float]] = {t: [] for t in tables}
                     csvs: dict[str, list[float]] = {t: [] for t, _ in tables}
                     for run in range(RUNS):
@@ -94,13 +101,24 @@ async def main() -> None:
                         await page.goto(f"/ui/activity#token={world.admin_token}")
                         await page.wait_for_selector("[data-viewer]")
                         await page.goto("about:blank")
+                        finished: list[Any] = []
+                        page.on("requestfinished", lambda r, finished=finished: finished.append(r))
                         started_at = time.perf_counter()
                         await page.goto(path.format(**query))
                         await page.wait_for_function(DRAWN.replace("{count}", str(count)), polling="raf")
                         elapsed = time.perf_counter() - started_at
+                        now, answered = await page.evaluate(ANSWERED)
                         await page.wait_for_load_state("networkidle")
                         if run > 0:  # the first run warms the server's caches and the browser's
                             times.append(elapsed)
+                            drawing.append(now - answered)
+                            for request in finished:
+                                if request.url.endswith("/graphql") and request.method == "POST":
+                                    operation = re.match(r"\s*query\s+(\w+)", request.post_data_json["query"])
+                                    label = operation.group(1) if operation else "?"
+                                    if label == "SessionCost":
+                                        label += " " + request.post_data_json["variables"]["by"]
+                                    answers.setdefault(label, []).append(request.timing["responseEnd"])
                         for table, column in tables:
                             for _ in range(2):  # descending, then ascending
                                 took, rows, _first = await page.evaluate(SORT, [table, column])
@@ -113,6 +131,9 @@ async def main() -> None:
                                 csvs[table].append(took)
                         await context.close()
                     print(f"{name:9s} all panels drawn: {_ms([t * 1000 for t in times])}")
+                    print(f"    of which drawing after the last GraphQL answer: {_ms(drawing)}")
+                    slowest = sorted(answers.items(), key=lambda a: -statistics.median(a[1]))[:3]
+                    print("    slowest answers: " + ", ".join(f"{k} {statistics.median(v):.0f} ms" for k, v in slowest))
                     for (table, column), values in sorts.items():
                         print(f"    sort {table} by {column}: {_ms(values)}")
                     for table, values in csvs.items():
