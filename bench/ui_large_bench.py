@@ -133,7 +133,10 @@ async def main() -> None:
                     print(f"{name:9s} all panels drawn: {_ms([t * 1000 for t in times])}")
                     print(f"    of which drawing after the last GraphQL answer: {_ms(drawing)}")
                     slowest = sorted(answers.items(), key=lambda a: -statistics.median(a[1]))[:3]
-                    print("    slowest answers: " + ", ".join(f"{k} {statistics.median(v):.0f} ms" for k, v in slowest))
+                    print(
+                        "    slowest answers: "
+                        + ", ".join(f"{k} {statistics.median(v):.0f} ms" for k, v in slowest)
+                    )
                     for (table, column), values in sorts.items():
                         print(f"    sort {table} by {column}: {_ms(values)}")
                     for table, values in csvs.items():

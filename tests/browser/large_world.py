@@ -26,7 +26,18 @@ USERS = 5_000
 AGENTS = ("claude-code", "codex", "cursor")
 MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Niklaus")
-LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Wirth")
+LAST_NAMES = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Wirth",
+)
 
 
 @dataclass
@@ -52,7 +63,9 @@ def batches(now: datetime, users: int = USERS, seed: int = 5000) -> tuple[str, l
     created = _iso(now - timedelta(days=30))
     entities: dict[str, list[dict[str, Any]]] = {
         "organizations": [{"id": org, "name": "large", "createdAt": created}],
-        "templates": [{"id": template, "organizationId": org, "name": "dev", "displayName": "Dev", "createdAt": created}],
+        "templates": [
+            {"id": template, "organizationId": org, "name": "dev", "displayName": "Dev", "createdAt": created}
+        ],
         "projects": [{"id": project, "organizationId": org, "name": "platform"}],
         "users": [],
         "memberships": [],
@@ -147,7 +160,9 @@ async def large_database(server_url: str, users: int = USERS) -> AsyncIterator[L
         settings = Settings(database_url=url, statement_timeout_ms=600_000)
         org, loads = batches(now, users)
         admin_id = str(uuid.uuid4())
-        loads[0]["users"].append({"id": admin_id, "username": "admin", "name": "Admin", "siteRoles": ["owner"]})
+        loads[0]["users"].append(
+            {"id": admin_id, "username": "admin", "name": "Admin", "siteRoles": ["owner"]}
+        )
         async with local(settings) as loc:
             for batch in loads:
                 outcome = await loc.ingest(batch)

@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Api, Watched, _require_browser, download_csv, open_page, ready, row_count, watch
+from tests.browser.conftest import (
+    Api,
+    Watched,
+    _require_browser,
+    download_csv,
+    open_page,
+    ready,
+    row_count,
+    watch,
+)
 from tests.browser.large_world import USERS, LargeWorld, large_database
 from tests.browser.world import Server, started
 
@@ -96,7 +105,7 @@ async def answer(page: Watched, api: Api, token: str, operation: str) -> dict[st
 
 async def shown_keys(page: Any, table: str) -> list[str]:
     keys: list[str] = await page.evaluate(
-        "(id) => [...document.querySelectorAll(`[data-table=\"${id}\"] tbody tr[data-row]`)].map(tr => tr.dataset.row)",
+        '(id) => [...document.querySelectorAll(`[data-table="${id}"] tbody tr[data-row]`)].map(tr => tr.dataset.row)',
         table,
     )
     return keys
@@ -104,7 +113,7 @@ async def shown_keys(page: Any, table: str) -> list[str]:
 
 async def dom_rows(page: Any, table: str) -> int:
     count: int = await page.evaluate(
-        "(id) => document.querySelectorAll(`[data-table=\"${id}\"] tbody tr`).length", table
+        '(id) => document.querySelectorAll(`[data-table="${id}"] tbody tr`).length', table
     )
     return count
 
@@ -223,7 +232,9 @@ async def _insights(large_page: Watched, large: LargeWorld) -> None:
 
 async def test_insights_latency_table(large_page: Watched, large: LargeWorld, large_api: Api) -> None:
     await _insights(large_page, large)
-    rows = (await answer(large_page, large_api, large.admin_token, "InsightsLatency"))["templateInsights"]["userLatency"]
+    rows = (await answer(large_page, large_api, large.admin_token, "InsightsLatency"))["templateInsights"][
+        "userLatency"
+    ]
     await exercise(
         large_page,
         "insights-latency",
@@ -301,7 +312,9 @@ async def test_sessions_cost_by_user_table(large_page: Watched, large: LargeWorl
     url = SESSIONS.format(org=large.organization_id, first=large.first_day, last=large.last_day)
     await open_page(large_page, url, large.admin_token)
     await ready(large_page.page, *SESSIONS_PANELS, wait_ms=60_000)
-    sent = [q for q in large_page.graphql if "query SessionCost(" in q["query"] and q["variables"]["by"] == "USER"]
+    sent = [
+        q for q in large_page.graphql if "query SessionCost(" in q["query"] and q["variables"]["by"] == "USER"
+    ]
     assert sent
     body = await large_api(large.admin_token, sent[-1]["query"], sent[-1]["variables"])
     assert "errors" not in body, body
