@@ -94,6 +94,7 @@ bench-http: $(STAMP)
 ## The dashboard in Chromium: time to all panels drawn and bytes shipped, per page.
 bench-ui: $(STAMP) $(UI_STAMP)
 	$(BIN)/python -m bench.ui_bench
+	$(BIN)/python -m bench.ui_large_bench
 
 ## Mixed dashboard + ingest load against `usagegraph serve --workers 2` (60 s, 32 clients).
 load: $(STAMP)

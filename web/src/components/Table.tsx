@@ -32,6 +32,12 @@ interface TableProps<R> {
   onExpand?: (row: R) => void;
 }
 
+function sortNumber(value: string | number): number | string {
+  if (typeof value === "number") return value;
+  const n = Number(value);
+  return value.trim() === "" || Number.isNaN(n) ? value : n;
+}
+
 /** A sortable, paged table whose CSV holds every row in the order shown. Paging keeps 5,000 rows fast. */
 export function Table<R>(props: TableProps<R>) {
   const { columns, rows } = props;
@@ -49,7 +55,9 @@ export function Table<R>(props: TableProps<R>) {
     if (!sort) return rows;
     const column = columns.find((c) => c.key === sort.key);
     if (!column) return rows;
-    const keyed = rows.map((row, index) => ({ row, index, key: column.value(row) }));
+    // A numeric column's value may be a decimal string (a cost): it sorts as the number it is.
+    const value = column.numeric ? (row: R) => sortNumber(column.value(row)) : column.value;
+    const keyed = rows.map((row, index) => ({ row, index, key: value(row) }));
     keyed.sort((a, b) => {
       const order = a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
       return (sort.desc ? -order : order) || a.index - b.index;
