@@ -1,0 +1,156 @@
+"""activity_part_vectors: per organization, UTC day and part of the day (each UTC hour, span 60, and each
+UTC quarter-hour, span 15, given by its first minute of the day), three packed big-endian int4 vectors
+indexed by the user numbering of activity_user_bits, as activity_day_vectors holds for whole days:
+
+- `minutes`: the user's active minutes in the part;
+- `starts`: sessions (LOGINs included) that start in the part;
+- `carried`: sessions started before the part and still active at its first minute.
+
+A vector is as long as its highest numbered user with anything in the part (missing elements are 0), and a
+part with nothing in it has no row.
+
+Why: a local day of a zone other than UTC runs from a local midnight to the next, and each local midnight
+cuts a UTC day. Every zone offset in use is a multiple of 15 minutes, so a local midnight is a UTC
+quarter-hour boundary c of some UTC day, and the piece [0, c) of that day is a few hour parts and at most
+three quarter parts (or the day's vector less the parts of [c, 1440), whichever needs fewer rows); the
+sessions open at c are the `carried` of the part that starts at c. The activity report thus reads a
+handful of organization rows per local day instead of a row per active user and day
+(usagegraph.db.queries.activity).
+
+The parts are derived from activity_user_days rows, in the statement that rewrites them (`UPSERT`, put in
+front of usagegraph.db.queries.day_vectors.UPSERT by usagegraph.db.queries.user_days), so the three never
+disagree: every part that the rewritten user-day's minutes or session starts touch has the user's element
+set. Sessions only grow (added, or their end moved later), so a part's elements never go back to 0 and
+every part that held something for a user is rewritten with it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries import day_vectors
+from usagegraph.db.queries.compose import splice
+
+# The parts of user-day rows `$ROWS` (organization_id, day, user_id, lo, minutes, starts, ends, carried),
+# one entry per part with anything in it: the user's number, minutes, sessions started, sessions open at
+# the part's first minute. Candidate parts are those from the first to the last active minute or start.
+ENTRIES = """
+SELECT r.organization_id, r.day, p.minute::smallint AS minute, s.span::smallint AS span, b.idx,
+       coalesce(bit_count(substring(r.minutes FROM p.minute - r.lo + 1 FOR s.span)), 0)::int AS minutes,
+       (coalesce(width_bucket(CAST(p.minute + s.span - 1 AS smallint), r.starts), 0)
+        - coalesce(width_bucket(CAST(p.minute - 1 AS smallint), r.starts), 0))::int AS starts,
+       (r.carried + coalesce(width_bucket(CAST(p.minute - 1 AS smallint), r.starts), 0)
+        - coalesce(width_bucket(CAST(p.minute AS smallint), r.ends), 0))::int AS carried
+FROM $ROWS r
+JOIN activity_user_bits b ON b.organization_id = r.organization_id AND b.user_id = r.user_id
+CROSS JOIN LATERAL (
+    SELECT least(CASE WHEN length(r.minutes) > 0 THEN r.lo END, r.starts[1]) AS first,
+           greatest(CASE WHEN length(r.minutes) > 0 THEN r.lo + length(r.minutes) - 1 END,
+                    r.starts[cardinality(r.starts)]) AS last
+) e
+CROSS JOIN LATERAL (VALUES (60), (15)) AS s(span)
+CROSS JOIN LATERAL generate_series(s.span * (e.first / s.span), e.last, s.span) AS p(minute)
+"""
+
+_NONZERO = "WHERE minutes <> 0 OR starts <> 0 OR carried <> 0"
+
+# Every part of every organization, for a backfill.
+BACKFILL = splice(
+    """
+INSERT INTO activity_part_vectors (organization_id, day, minute, span, minutes, starts, carried)
+SELECT organization_id, day, minute, span, usagegraph_patch_int4('', array_agg(idx), array_agg(minutes)),
+       usagegraph_patch_int4('', array_agg(idx), array_agg(starts)),
+       usagegraph_patch_int4('', array_agg(idx), array_agg(carried))
+FROM ($ENTRIES) x
+$NONZERO
+GROUP BY organization_id, day, minute, span
+ORDER BY organization_id, day, minute, span
+""",
+    ENTRIES=splice(ENTRIES, ROWS="activity_user_days"),
+    NONZERO=_NONZERO,
+)
+
+_PATCH = (
+    "SELECT p.$COLUMN FROM part_patches p WHERE p.organization_id = excluded.organization_id "
+    "AND p.day = excluded.day AND p.minute = excluded.minute AND p.span = excluded.span"
+)
+
+# Data-modifying CTEs for a statement whose CTE `changed` holds the user-days just written (every column):
+# their parts' elements are set. Spliced in before day_vectors.UPSERT (which starts with a comma).
+UPSERT = splice(
+    """
+, part_patches AS (
+    SELECT organization_id, day, minute, span, array_agg(idx) AS idxs, array_agg(minutes) AS minutes,
+           array_agg(starts) AS starts, array_agg(carried) AS carried
+    FROM ($ENTRIES) x
+    $NONZERO
+    GROUP BY organization_id, day, minute, span
+), part_upsert AS (
+    INSERT INTO activity_part_vectors AS v (organization_id, day, minute, span, minutes, starts, carried)
+    SELECT organization_id, day, minute, span, usagegraph_patch_int4('', idxs, minutes),
+           usagegraph_patch_int4('', idxs, starts), usagegraph_patch_int4('', idxs, carried)
+    FROM part_patches
+    ORDER BY organization_id, day, minute, span
+    ON CONFLICT (organization_id, day, minute, span) DO UPDATE SET
+        minutes = usagegraph_patch_int4(v.minutes, ($IDXS), ($MINUTES)),
+        starts = usagegraph_patch_int4(v.starts, ($IDXS), ($STARTS)),
+        carried = usagegraph_patch_int4(v.carried, ($IDXS), ($CARRIED))
+    RETURNING 1
+)""",
+    ENTRIES=splice(ENTRIES, ROWS="changed"),
+    NONZERO=_NONZERO,
+    **{column.upper(): splice(_PATCH, COLUMN=column) for column in ("idxs", "minutes", "starts", "carried")},
+)
+
+Part = tuple[date, int, int]
+"""(UTC day, first minute of the day, span in minutes: 60 or 15)."""
+
+# One statement (one snapshot): each organization's numbering (kind 0), the requested days' vectors
+# (kind 1) and the requested parts' vectors (kind 2).
+_READ = text(
+    """
+    SELECT 0 AS kind, organization_id, NULL::date AS day, NULL::smallint AS minute, NULL::smallint AS span,
+           NULL::bytea AS minutes, NULL::bytea AS starts, NULL::bytea AS carried,
+           array_agg(idx ORDER BY idx) AS idxs, array_agg(user_id ORDER BY idx) AS users
+    FROM activity_user_bits WHERE organization_id = ANY(CAST(:orgs AS uuid[])) GROUP BY organization_id
+  UNION ALL
+    SELECT 1, organization_id, day, NULL, NULL, minutes, starts, carried, NULL, NULL FROM activity_day_vectors
+    WHERE organization_id = ANY(CAST(:orgs AS uuid[])) AND day = ANY(CAST(:days AS date[]))
+  UNION ALL
+    SELECT 2, v.organization_id, v.day, v.minute, v.span, v.minutes, v.starts, v.carried, NULL, NULL
+    FROM unnest(CAST(:part_days AS date[]), CAST(:part_minutes AS smallint[]), CAST(:part_spans AS smallint[]))
+        AS p(day, minute, span)
+    JOIN activity_part_vectors v ON v.day = p.day AND v.minute = p.minute AND v.span = p.span
+    WHERE v.organization_id = ANY(CAST(:orgs AS uuid[]))
+    """
+)
+
+
+async def read(
+    conn: AsyncConnection, organization_ids: Sequence[uuid.UUID], days: Sequence[date], parts: Sequence[Part]
+) -> tuple[day_vectors.Vectors, day_vectors.Vectors]:
+    """The vectors of these days and of these parts (a row each, in the given order), numbered alike, as
+    the organizations' users are in the same snapshot."""
+    params = {
+        "orgs": list(organization_ids),
+        "days": list(days),
+        "part_days": [part[0] for part in parts],
+        "part_minutes": [part[1] for part in parts],
+        "part_spans": [part[2] for part in parts],
+    }
+    rows = (await conn.execute(_READ, params)).all()
+    numbering = {row.organization_id: (row.idxs, row.users) for row in rows if row.kind == 0}
+    whole = [(row.organization_id, row.day, row.minutes, row.starts, row.carried) for row in rows if row.kind == 1]
+    pieces = [
+        (row.organization_id, (row.day, row.minute, row.span), row.minutes, row.starts, row.carried)
+        for row in rows
+        if row.kind == 2
+    ]
+    return (
+        day_vectors.unpack(organization_ids, days, numbering, whole),
+        day_vectors.unpack(organization_ids, parts, numbering, pieces),  # type: ignore[arg-type]
+    )
