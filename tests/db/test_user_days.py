@@ -67,20 +67,16 @@ FRESH_VECTORS = (
 )
 
 STORED_PARTS = (
-    "SELECT day, minute, span, minutes, starts, carried FROM activity_part_vectors WHERE organization_id = :org "
+    "SELECT day, minute, span, idxs, minutes, starts, carried FROM activity_part_vectors WHERE organization_id = :org "
     "ORDER BY day, minute, span"
 )
 FRESH_PARTS = (
-    "SELECT day, minute, span, minutes, starts, carried FROM ("
+    "SELECT day, minute, span, idxs, minutes, starts, carried FROM ("
     + PARTS.split("\n", 2)[2].replace("GROUP BY organization_id", "AND organization_id = :org GROUP BY organization_id")
     .replace("WHERE minutes <> 0", "WHERE (minutes <> 0")
     .replace("OR carried <> 0", "OR carried <> 0)")
-    + ") v(organization_id, day, minute, span, minutes, starts, carried) ORDER BY day, minute, span"
+    + ") v(organization_id, day, minute, span, idxs, minutes, starts, carried) ORDER BY day, minute, span"
 )
-
-
-async def _parts(engine: AsyncEngine, sql: str, org: uuid.UUID) -> list[tuple[Any, ...]]:
-    return [(*row[:3], *(_ints(bytes(v)) for v in row[3:])) for row in await _rows(engine, sql, org=org)]
 
 
 def _ints(packed: bytes) -> list[int]:
@@ -267,7 +263,7 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     stored = await _rows(engine, STORED, org=org)
     assert stored == await _rows(engine, FRESH, org=org)
     assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
-    assert await _parts(engine, STORED_PARTS, org) == await _parts(engine, FRESH_PARTS, org)
+    assert await _rows(engine, STORED_PARTS, org=org) == await _rows(engine, FRESH_PARTS, org=org)
     records = [record for batch in batches for record in batch]
     # Then half of the sessions extended (re-sent with a later end), again concurrently.
     later = []
@@ -290,9 +286,9 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     assert len(stored) >= 10
     assert stored == await _rows(engine, FRESH, org=org)
     assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
-    parts = await _parts(engine, STORED_PARTS, org)
+    parts = await _rows(engine, STORED_PARTS, org=org)
     assert len({row[2] for row in parts}) == 2
-    assert parts == await _parts(engine, FRESH_PARTS, org)
+    assert parts == await _rows(engine, FRESH_PARTS, org=org)
     workspace_days = await _rows(engine, STORED_WORKSPACE_DAYS, org=org)
     assert len({row[0] for row in workspace_days}) == 4
     assert workspace_days == await _rows(engine, FRESH_WORKSPACE_DAYS, org=org)

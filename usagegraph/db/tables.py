@@ -398,8 +398,8 @@ class ActivityDayVector(SQLModel, table=True):
 
 class ActivityPartVector(SQLModel, table=True):
     """Rollup: per organization, UTC day and part of it (an hour, span 60, or a quarter-hour, span 15, from
-    its first minute of the day), the users' minutes, sessions started and sessions open at the part's
-    start as packed big-endian int4 vectors indexed by activity_user_bits.idx
+    its first minute of the day), the users with anything in it (activity_user_bits.idx, ascending) and
+    their minutes, sessions started and sessions open at the part's start, as aligned arrays
     (usagegraph.db.queries.part_vectors). Kept in the statement that recomputes the user-days."""
 
     __tablename__ = "activity_part_vectors"
@@ -407,9 +407,10 @@ class ActivityPartVector(SQLModel, table=True):
     day: date = _date(pk=True)
     minute: int = _col(SmallInteger, pk=True)
     span: int = _col(SmallInteger, pk=True)
-    minutes: bytes = _col(BYTEA)
-    starts: bytes = _col(BYTEA)
-    carried: bytes = _col(BYTEA)
+    idxs: list[int] = _col(ARRAY(Integer))
+    minutes: list[int] = _col(ARRAY(Integer))
+    starts: list[int] = _col(ARRAY(Integer))
+    carried: list[int] = _col(ARRAY(Integer))
 
 
 class ActivityWorkspaceDay(SQLModel, table=True):

@@ -101,7 +101,7 @@ async def sums(
         opening.append(part(day, c, 60 if c % 60 == 0 else _QUARTER))
     days = [_EPOCH_DAY + timedelta(days=day) for day in day_numbers]
     keys = [(_EPOCH_DAY + timedelta(days=day), minute, span) for day, minute, span in part_keys]
-    whole, parts = await part_vectors.read(conn, organization_ids, days, keys)
+    whole, entries = await part_vectors.read(conn, organization_ids, days, keys)
     users = len(whole.user_ids)
     # The values referred to, stacked: row 0 zeros, then the days, then the cuts.
     first_cut = 1 + len(days)
@@ -111,17 +111,18 @@ async def sums(
     opened = np.zeros((stack_rows, users), dtype=np.int32)
     minutes[1:first_cut], started[1:first_cut], opened[1:first_cut] = whole.minutes, whole.starts, whole.carried
     if cuts:
-        cut_at = np.array(term_cut, dtype=np.int64) + first_cut
-        at = np.array(term_part, dtype=np.int64)
-        sign = np.array(term_sign, dtype=np.int32)[:, None]
-        np.add.at(minutes, cut_at, parts.minutes[at] * sign)
-        np.add.at(started, cut_at, parts.starts[at] * sign)
         if base_cut:
-            based = np.array(base_cut, dtype=np.int64)
-            base_days = np.array([day_row[cuts[i][0]] for i in base_cut], dtype=np.int64) + 1
-            minutes[based + first_cut] += whole.minutes[base_days - 1]
-            started[based + first_cut] += whole.starts[base_days - 1]
-        opened[first_cut:] = parts.carried[np.array(opening, dtype=np.int64)]
+            based = np.array(base_cut, dtype=np.int64) + first_cut
+            base_days = np.array([day_row[cuts[i][0]] for i in base_cut], dtype=np.int64)
+            minutes[based] += whole.minutes[base_days]
+            started[based] += whole.starts[base_days]
+        spread = _Spread(entries, len(keys))
+        rows, at, sign = spread.terms(np.array(term_cut) + first_cut, np.array(term_part), np.array(term_sign))
+        np.add.at(minutes, (rows, entries.users[at]), entries.minutes[at] * sign)
+        np.add.at(started, (rows, entries.users[at]), entries.starts[at] * sign)
+        ones = np.ones(len(cuts), dtype=np.int32)
+        rows, at, _ = spread.terms(np.arange(len(cuts)) + first_cut, np.array(opening), ones)
+        opened[rows, entries.users[at]] = entries.carried[at]
 
     def row(day: int, c: int) -> int:
         if c == 0:
@@ -146,3 +147,22 @@ async def sums(
     if opens:
         out_opened[np.array([k for k, _ in opens])] = opened[np.array([r for _, r in opens])]
     return Sums(whole.user_ids, out_minutes, out_started, out_opened)
+
+
+class _Spread:
+    """The entries of each part, for terms (target row, part, sign): every entry of the term's part."""
+
+    def __init__(self, entries: part_vectors.Entries, parts: int) -> None:
+        self.order = np.argsort(entries.parts, kind="stable")
+        self.counts = np.bincount(entries.parts, minlength=parts)
+        self.first = np.cumsum(self.counts) - self.counts
+
+    def terms(
+        self, rows: npt.NDArray[np.int64], parts: npt.NDArray[np.int64], signs: npt.NDArray[np.int32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Per entry of each term: its target row, its position in the entries and the term's sign."""
+        lengths = self.counts[parts]
+        term = np.repeat(np.arange(len(parts)), lengths)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        at = self.order[self.first[parts][term] + within]
+        return rows[term], at, signs[term].astype(np.int32)

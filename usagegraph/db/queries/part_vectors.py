@@ -1,13 +1,14 @@
 """activity_part_vectors: per organization, UTC day and part of the day (each UTC hour, span 60, and each
-UTC quarter-hour, span 15, given by its first minute of the day), three packed big-endian int4 vectors
-indexed by the user numbering of activity_user_bits, as activity_day_vectors holds for whole days:
+UTC quarter-hour, span 15, given by its first minute of the day), the users with anything in the part
+(`idxs`: their numbers in activity_user_bits, ascending) and, in the same order:
 
 - `minutes`: the user's active minutes in the part;
 - `starts`: sessions (LOGINs included) that start in the part;
 - `carried`: sessions started before the part and still active at its first minute.
 
-A vector is as long as its highest numbered user with anything in the part (missing elements are 0), and a
-part with nothing in it has no row.
+A part with nothing in it has no row. The arrays are sparse, unlike activity_day_vectors' packed vectors:
+an hour holds a fraction of a day's users, and a piece of a day is read as the few users it has; they are
+read in the arrays' binary form (array_send) and decoded with numpy.
 
 Why: a local day of a zone other than UTC runs from a local midnight to the next, and each local midnight
 cuts a UTC day. Every zone offset in use is a multiple of 15 minutes, so a local midnight is a UTC
@@ -27,8 +28,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -61,10 +65,9 @@ _NONZERO = "WHERE minutes <> 0 OR starts <> 0 OR carried <> 0"
 # Every part of every organization, for a backfill.
 BACKFILL = splice(
     """
-INSERT INTO activity_part_vectors (organization_id, day, minute, span, minutes, starts, carried)
-SELECT organization_id, day, minute, span, usagegraph_patch_int4('', array_agg(idx), array_agg(minutes)),
-       usagegraph_patch_int4('', array_agg(idx), array_agg(starts)),
-       usagegraph_patch_int4('', array_agg(idx), array_agg(carried))
+INSERT INTO activity_part_vectors (organization_id, day, minute, span, idxs, minutes, starts, carried)
+SELECT organization_id, day, minute, span, array_agg(idx ORDER BY idx), array_agg(minutes ORDER BY idx),
+       array_agg(starts ORDER BY idx), array_agg(carried ORDER BY idx)
 FROM ($ENTRIES) x
 $NONZERO
 GROUP BY organization_id, day, minute, span
@@ -80,30 +83,31 @@ _PATCH = (
 )
 
 # Data-modifying CTEs for a statement whose CTE `changed` holds the user-days just written (every column):
-# their parts' elements are set. Spliced in before day_vectors.UPSERT (which starts with a comma).
+# their users' entries are set in their parts (usagegraph_part_merge: the union of the numbers, the new
+# value where there is one). Spliced in before day_vectors.UPSERT (which starts with a comma).
 UPSERT = splice(
     """
 , part_patches AS (
-    SELECT organization_id, day, minute, span, array_agg(idx) AS idxs, array_agg(minutes) AS minutes,
-           array_agg(starts) AS starts, array_agg(carried) AS carried
+    SELECT organization_id, day, minute, span, array_agg(idx ORDER BY idx) AS idxs,
+           array_agg(minutes ORDER BY idx) AS minutes, array_agg(starts ORDER BY idx) AS starts,
+           array_agg(carried ORDER BY idx) AS carried
     FROM ($ENTRIES) x
     $NONZERO
     GROUP BY organization_id, day, minute, span
 ), part_upsert AS (
-    INSERT INTO activity_part_vectors AS v (organization_id, day, minute, span, minutes, starts, carried)
-    SELECT organization_id, day, minute, span, usagegraph_patch_int4('', idxs, minutes),
-           usagegraph_patch_int4('', idxs, starts), usagegraph_patch_int4('', idxs, carried)
+    INSERT INTO activity_part_vectors AS v (organization_id, day, minute, span, idxs, minutes, starts, carried)
+    SELECT organization_id, day, minute, span, idxs, minutes, starts, carried
     FROM part_patches
     ORDER BY organization_id, day, minute, span
     ON CONFLICT (organization_id, day, minute, span) DO UPDATE SET
-        minutes = usagegraph_patch_int4(v.minutes, ($IDXS), ($MINUTES)),
-        starts = usagegraph_patch_int4(v.starts, ($IDXS), ($STARTS)),
-        carried = usagegraph_patch_int4(v.carried, ($IDXS), ($CARRIED))
+        idxs = usagegraph_part_merge(v.idxs, v.idxs, excluded.idxs, excluded.idxs),
+        minutes = usagegraph_part_merge(v.idxs, v.minutes, excluded.idxs, excluded.minutes),
+        starts = usagegraph_part_merge(v.idxs, v.starts, excluded.idxs, excluded.starts),
+        carried = usagegraph_part_merge(v.idxs, v.carried, excluded.idxs, excluded.carried)
     RETURNING 1
 )""",
     ENTRIES=splice(ENTRIES, ROWS="changed"),
     NONZERO=_NONZERO,
-    **{column.upper(): splice(_PATCH, COLUMN=column) for column in ("idxs", "minutes", "starts", "carried")},
 )
 
 Part = tuple[date, int, int]
@@ -114,14 +118,15 @@ Part = tuple[date, int, int]
 _READ = text(
     """
     SELECT 0 AS kind, organization_id, NULL::date AS day, NULL::smallint AS minute, NULL::smallint AS span,
-           NULL::bytea AS minutes, NULL::bytea AS starts, NULL::bytea AS carried,
+           NULL::bytea AS minutes, NULL::bytea AS starts, NULL::bytea AS carried, NULL::bytea AS entries,
            array_agg(idx ORDER BY idx) AS idxs, array_agg(user_id ORDER BY idx) AS users
     FROM activity_user_bits WHERE organization_id = ANY(CAST(:orgs AS uuid[])) GROUP BY organization_id
   UNION ALL
-    SELECT 1, organization_id, day, NULL, NULL, minutes, starts, carried, NULL, NULL FROM activity_day_vectors
+    SELECT 1, organization_id, day, NULL, NULL, minutes, starts, carried, NULL, NULL, NULL FROM activity_day_vectors
     WHERE organization_id = ANY(CAST(:orgs AS uuid[])) AND day = ANY(CAST(:days AS date[]))
   UNION ALL
-    SELECT 2, v.organization_id, v.day, v.minute, v.span, v.minutes, v.starts, v.carried, NULL, NULL
+    SELECT 2, v.organization_id, v.day, v.minute, v.span, NULL, NULL, NULL,
+           array_send(v.idxs || v.minutes || v.starts || v.carried), NULL, NULL
     FROM unnest(CAST(:part_days AS date[]), CAST(:part_minutes AS smallint[]), CAST(:part_spans AS smallint[]))
         AS p(day, minute, span)
     JOIN activity_part_vectors v ON v.day = p.day AND v.minute = p.minute AND v.span = p.span
@@ -130,11 +135,24 @@ _READ = text(
 )
 
 
+@dataclass
+class Entries:
+    """Sparse part rows: entry j is user `users[j]` (in the numbering of the day vectors read with them) in
+    part `parts[j]` (its position in the requested parts), with its minutes, sessions started and sessions
+    open at the part's first minute."""
+
+    parts: npt.NDArray[np.int64]
+    users: npt.NDArray[np.int64]
+    minutes: npt.NDArray[np.int32]
+    starts: npt.NDArray[np.int32]
+    carried: npt.NDArray[np.int32]
+
+
 async def read(
     conn: AsyncConnection, organization_ids: Sequence[uuid.UUID], days: Sequence[date], parts: Sequence[Part]
-) -> tuple[day_vectors.Vectors, day_vectors.Vectors]:
-    """The vectors of these days and of these parts (a row each, in the given order), numbered alike, as
-    the organizations' users are in the same snapshot."""
+) -> tuple[day_vectors.Vectors, Entries]:
+    """The vectors of these days (a row each, in the given order) and the entries of these parts, numbered
+    alike, as the organizations' users are in the same snapshot."""
     params = {
         "orgs": list(organization_ids),
         "days": list(days),
@@ -145,12 +163,35 @@ async def read(
     rows = (await conn.execute(_READ, params)).all()
     numbering = {row.organization_id: (row.idxs, row.users) for row in rows if row.kind == 0}
     whole = [(row.organization_id, row.day, row.minutes, row.starts, row.carried) for row in rows if row.kind == 1]
-    pieces = [
-        (row.organization_id, (row.day, row.minute, row.span), row.minutes, row.starts, row.carried)
-        for row in rows
-        if row.kind == 2
-    ]
-    return (
-        day_vectors.unpack(organization_ids, days, numbering, whole),
-        day_vectors.unpack(organization_ids, parts, numbering, pieces),  # type: ignore[arg-type]
+    vectors = day_vectors.unpack(organization_ids, days, numbering, whole)
+    offset = dict(zip(organization_ids, vectors.offsets.tolist(), strict=True))
+    width = {org: idxs[-1] + 1 for org, (idxs, _) in numbering.items()}
+    position = {part: i for i, part in enumerate(parts)}
+    chunks: list[npt.NDArray[np.int32]] = []
+    part_of: list[int] = []
+    base: list[int] = []
+    limit: list[int] = []
+    for row in rows:
+        if row.kind != 2 or row.organization_id not in width:
+            continue
+        # array_send of a one-dimensional int4 array: five header words, then (length, value) per element.
+        values = np.frombuffer(row.entries, dtype=">i4")[5:][1::2]
+        chunks.append(values.reshape(4, -1))
+        part_of.append(position[(row.day, row.minute, row.span)])
+        base.append(offset[row.organization_id])
+        limit.append(width[row.organization_id])
+    if not chunks:
+        empty = np.zeros(0, dtype=np.int32)
+        return vectors, Entries(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty)
+    sizes = np.array([chunk.shape[1] for chunk in chunks])
+    joined = np.concatenate(chunks, axis=1).astype(np.int32)
+    idxs = joined[0].astype(np.int64)
+    # Users numbered after the numbering was read are not in this report.
+    keep = idxs < np.repeat(np.array(limit), sizes)
+    return vectors, Entries(
+        np.repeat(np.array(part_of, dtype=np.int64), sizes)[keep],
+        (np.repeat(np.array(base, dtype=np.int64), sizes) + idxs)[keep],
+        joined[1][keep],
+        joined[2][keep],
+        joined[3][keep],
     )
