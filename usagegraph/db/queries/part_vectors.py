@@ -114,25 +114,37 @@ Part = tuple[date, int, int]
 """(UTC day, first minute of the day, span in minutes: 60 or 15)."""
 
 # One statement (one snapshot): each organization's numbering (kind 0), the requested days' vectors
-# (kind 1) and the requested parts' vectors (kind 2).
+# (kind 1), and per organization the requested parts (kind 2): their positions in the request, their sizes
+# and their arrays' elements (idxs, minutes, starts, carried of each part in turn) in binary form, each
+# element as a (length, value) pair of big-endian int4.
 _READ = text(
     """
-    SELECT 0 AS kind, organization_id, NULL::date AS day, NULL::smallint AS minute, NULL::smallint AS span,
-           NULL::bytea AS minutes, NULL::bytea AS starts, NULL::bytea AS carried, NULL::bytea AS entries,
+    SELECT 0 AS kind, organization_id, NULL::date AS day, NULL::bytea AS minutes, NULL::bytea AS starts,
+           NULL::bytea AS carried, NULL::bytea AS positions, NULL::bytea AS sizes, NULL::bytea AS entries,
            array_agg(idx ORDER BY idx) AS idxs, array_agg(user_id ORDER BY idx) AS users
     FROM activity_user_bits WHERE organization_id = ANY(CAST(:orgs AS uuid[])) GROUP BY organization_id
   UNION ALL
-    SELECT 1, organization_id, day, NULL, NULL, minutes, starts, carried, NULL, NULL, NULL FROM activity_day_vectors
+    SELECT 1, organization_id, day, minutes, starts, carried, NULL, NULL, NULL, NULL, NULL
+    FROM activity_day_vectors
     WHERE organization_id = ANY(CAST(:orgs AS uuid[])) AND day = ANY(CAST(:days AS date[]))
   UNION ALL
-    SELECT 2, v.organization_id, v.day, v.minute, v.span, NULL, NULL, NULL,
-           array_send(v.idxs || v.minutes || v.starts || v.carried), NULL, NULL
+    SELECT 2, v.organization_id, NULL, NULL, NULL, NULL,
+           array_send(array_agg(p.n::int ORDER BY p.n)), array_send(array_agg(cardinality(v.idxs) ORDER BY p.n)),
+           string_agg(substring(array_send(v.idxs || v.minutes || v.starts || v.carried) FROM 21), ''
+                      ORDER BY p.n),
+           NULL, NULL
     FROM unnest(CAST(:part_days AS date[]), CAST(:part_minutes AS smallint[]), CAST(:part_spans AS smallint[]))
-        AS p(day, minute, span)
+        WITH ORDINALITY AS p(day, minute, span, n)
     JOIN activity_part_vectors v ON v.day = p.day AND v.minute = p.minute AND v.span = p.span
     WHERE v.organization_id = ANY(CAST(:orgs AS uuid[]))
+    GROUP BY v.organization_id
     """
 )
+
+
+def _ints(packed: bytes, header: int) -> npt.NDArray[np.int64]:
+    """The values of int4 elements in binary form (after `header` words, a length word before each)."""
+    return np.frombuffer(packed, dtype=">i4")[header:][1::2].astype(np.int64)
 
 
 @dataclass
@@ -166,32 +178,37 @@ async def read(
     vectors = day_vectors.unpack(organization_ids, days, numbering, whole)
     offset = dict(zip(organization_ids, vectors.offsets.tolist(), strict=True))
     width = {org: idxs[-1] + 1 for org, (idxs, _) in numbering.items()}
-    position = {part: i for i, part in enumerate(parts)}
-    chunks: list[npt.NDArray[np.int32]] = []
-    part_of: list[int] = []
+    parts_of: list[npt.NDArray[np.int64]] = []
+    sizes_of: list[npt.NDArray[np.int64]] = []
+    values_of: list[npt.NDArray[np.int64]] = []
     base: list[int] = []
     limit: list[int] = []
     for row in rows:
         if row.kind != 2 or row.organization_id not in width:
             continue
-        # array_send of a one-dimensional int4 array: five header words, then (length, value) per element.
-        values = np.frombuffer(row.entries, dtype=">i4")[5:][1::2]
-        chunks.append(values.reshape(4, -1))
-        part_of.append(position[(row.day, row.minute, row.span)])
+        parts_of.append(_ints(row.positions, 5) - 1)
+        sizes_of.append(_ints(row.sizes, 5))
+        values_of.append(_ints(row.entries, 0))
         base.append(offset[row.organization_id])
         limit.append(width[row.organization_id])
-    if not chunks:
+    if not parts_of:
         empty = np.zeros(0, dtype=np.int32)
         return vectors, Entries(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty)
-    sizes = np.array([chunk.shape[1] for chunk in chunks])
-    joined = np.concatenate(chunks, axis=1).astype(np.int32)
-    idxs = joined[0].astype(np.int64)
+    sizes = np.concatenate(sizes_of)
+    values = np.concatenate(values_of)
+    # Part k's elements start at `first`: its idxs, then its minutes, starts and carried, `sizes[k]` each.
+    first = np.cumsum(4 * sizes) - 4 * sizes
+    part_of = np.repeat(np.arange(len(sizes)), sizes)
+    at = first[part_of] + np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    step = sizes[part_of]
+    idxs = values[at]
+    org_of = np.repeat(np.arange(len(parts_of)), [len(p) for p in parts_of])[part_of]
     # Users numbered after the numbering was read are not in this report.
-    keep = idxs < np.repeat(np.array(limit), sizes)
+    keep = idxs < np.array(limit)[org_of]
     return vectors, Entries(
-        np.repeat(np.array(part_of, dtype=np.int64), sizes)[keep],
-        (np.repeat(np.array(base, dtype=np.int64), sizes) + idxs)[keep],
-        joined[1][keep],
-        joined[2][keep],
-        joined[3][keep],
+        np.concatenate(parts_of)[part_of][keep],
+        (np.array(base, dtype=np.int64)[org_of] + idxs)[keep],
+        values[at + step][keep].astype(np.int32),
+        values[at + 2 * step][keep].astype(np.int32),
+        values[at + 3 * step][keep].astype(np.int32),
     )
