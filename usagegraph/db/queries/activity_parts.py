@@ -52,12 +52,25 @@ def applies(starts: Sequence[datetime], ends: Sequence[datetime]) -> bool:
     )
 
 
+_SPANS = (240, 60, _QUARTER)
+
+
 def _parts(c: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """The (first minute, span) parts of [0, c) and of [c, 1440) for a quarter-hour 0 < c < 1440."""
-    hour, rest = divmod(c, 60)
-    left = [(60 * h, 60) for h in range(hour)] + [(m, _QUARTER) for m in range(60 * hour, c, _QUARTER)]
-    up = c if rest == 0 else 60 * (hour + 1)
-    right = [(m, _QUARTER) for m in range(c, up, _QUARTER)] + [(m, 60) for m in range(up, 1440, 60)]
+    """The (first minute, span) parts of [0, c) and of [c, 1440) for a quarter-hour 0 < c < 1440, the
+    fewest of each: whole four-hour parts, then hours, then quarters towards c."""
+    left: list[tuple[int, int]] = []
+    at = 0
+    for span in _SPANS:
+        while at + span <= c:
+            left.append((at, span))
+            at += span
+    right: list[tuple[int, int]] = []
+    at = c
+    for span in reversed(_SPANS):
+        nxt = -(-at // (span * 4)) * span * 4 if span != 240 else 1440
+        while at + span <= min(nxt, 1440) and at % span == 0:
+            right.append((at, span))
+            at += span
     return left, right
 
 
@@ -98,7 +111,7 @@ async def sums(
             term_sign.append(1 if use_left else -1)
         if not use_left:
             base_cut.append(i)
-        opening.append(part(day, c, 60 if c % 60 == 0 else _QUARTER))
+        opening.append(part(day, *right[0]))  # a part that starts at c
     days = [_EPOCH_DAY + timedelta(days=day) for day in day_numbers]
     keys = [(_EPOCH_DAY + timedelta(days=day), minute, span) for day, minute, span in part_keys]
     whole, entries = await part_vectors.read(conn, organization_ids, days, keys)

@@ -1,5 +1,6 @@
-"""activity_part_vectors: per organization, UTC day and part of the day (each UTC hour, span 60, and each
-UTC quarter-hour, span 15, given by its first minute of the day), the users with anything in the part
+"""activity_part_vectors: per organization, UTC day and part of the day (each UTC four hours from midnight,
+span 240, each UTC hour, span 60, and each UTC quarter-hour, span 15, given by its first minute of the
+day), the users with anything in the part
 (`idxs`: their numbers in activity_user_bits, ascending) and, in the same order:
 
 - `minutes`: the user's active minutes in the part;
@@ -12,8 +13,9 @@ read in the arrays' binary form (array_send) and decoded with numpy.
 
 Why: a local day of a zone other than UTC runs from a local midnight to the next, and each local midnight
 cuts a UTC day. Every zone offset in use is a multiple of 15 minutes, so a local midnight is a UTC
-quarter-hour boundary c of some UTC day, and the piece [0, c) of that day is a few hour parts and at most
-three quarter parts (or the day's vector less the parts of [c, 1440), whichever needs fewer rows); the
+quarter-hour boundary c of some UTC day, and the piece [0, c) of that day is at most five four-hour parts,
+three hours and three quarters (or the day's vector less the parts of [c, 1440), whichever needs fewer
+rows); the
 sessions open at c are the `carried` of the part that starts at c. The activity report thus reads a
 handful of organization rows per local day instead of a row per active user and day
 (usagegraph.db.queries.activity).
@@ -56,7 +58,7 @@ CROSS JOIN LATERAL (
            greatest(CASE WHEN length(r.minutes) > 0 THEN r.lo + length(r.minutes) - 1 END,
                     r.starts[cardinality(r.starts)]) AS last
 ) e
-CROSS JOIN LATERAL (VALUES (60), (15)) AS s(span)
+CROSS JOIN LATERAL (VALUES (240), (60), (15)) AS s(span)
 CROSS JOIN LATERAL generate_series(s.span * (e.first / s.span), e.last, s.span) AS p(minute)
 """
 
@@ -111,7 +113,7 @@ UPSERT = splice(
 )
 
 Part = tuple[date, int, int]
-"""(UTC day, first minute of the day, span in minutes: 60 or 15)."""
+"""(UTC day, first minute of the day, span in minutes: 240, 60 or 15)."""
 
 # One statement (one snapshot): each organization's numbering (kind 0), the requested days' vectors
 # (kind 1), and per organization the requested parts (kind 2): their positions in the request, their sizes

@@ -3,7 +3,8 @@
 A local day of a zone other than UTC starts at a local midnight that cuts a UTC day, so every day of a
 report in such a zone was read per user from activity_user_days, four to seven times slower than the same
 report in UTC. Every zone offset in use is a multiple of 15 minutes: activity_part_vectors holds, per
-organization, UTC day and UTC hour (span 60) or quarter-hour (span 15), the users with anything in the part
+organization, UTC day and UTC four hours from midnight (span 240), hour (span 60) or quarter-hour (span
+15), the users with anything in the part
 and their active minutes, sessions started and sessions open at the part's first minute (sparse arrays), so
 a piece of a day up to a local midnight is a few organization rows.
 
@@ -39,7 +40,7 @@ CROSS JOIN LATERAL (
            greatest(CASE WHEN length(r.minutes) > 0 THEN r.lo + length(r.minutes) - 1 END,
                     r.starts[cardinality(r.starts)]) AS last
 ) e
-CROSS JOIN LATERAL (VALUES (60), (15)) AS s(span)
+CROSS JOIN LATERAL (VALUES (240), (60), (15)) AS s(span)
 CROSS JOIN LATERAL generate_series(s.span * (e.first / s.span), e.last, s.span) AS p(minute)
 ) x
 WHERE minutes <> 0 OR starts <> 0 OR carried <> 0
