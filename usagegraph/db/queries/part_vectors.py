@@ -85,8 +85,8 @@ _PATCH = (
 )
 
 # Data-modifying CTEs for a statement whose CTE `changed` holds the user-days just written (every column):
-# their users' entries are set in their parts (usagegraph_part_merge: the union of the numbers, the new
-# value where there is one). Spliced in before day_vectors.UPSERT (which starts with a comma).
+# their users' entries are set in their parts (the union of the numbers, the new value where there is
+# one). Spliced in before day_vectors.UPSERT (which starts with a comma).
 UPSERT = splice(
     """
 , part_patches AS (
@@ -101,11 +101,16 @@ UPSERT = splice(
     SELECT organization_id, day, minute, span, idxs, minutes, starts, carried
     FROM part_patches
     ORDER BY organization_id, day, minute, span
-    ON CONFLICT (organization_id, day, minute, span) DO UPDATE SET
-        idxs = usagegraph_part_merge(v.idxs, v.idxs, excluded.idxs, excluded.idxs),
-        minutes = usagegraph_part_merge(v.idxs, v.minutes, excluded.idxs, excluded.minutes),
-        starts = usagegraph_part_merge(v.idxs, v.starts, excluded.idxs, excluded.starts),
-        carried = usagegraph_part_merge(v.idxs, v.carried, excluded.idxs, excluded.carried)
+    ON CONFLICT (organization_id, day, minute, span) DO UPDATE SET (idxs, minutes, starts, carried) = (
+        SELECT array_agg(i ORDER BY i), array_agg(m ORDER BY i), array_agg(st ORDER BY i), array_agg(c ORDER BY i)
+        FROM (
+            SELECT coalesce(n.i, o.i) AS i, coalesce(n.m, o.m) AS m, coalesce(n.st, o.st) AS st,
+                   coalesce(n.c, o.c) AS c
+            FROM unnest(v.idxs, v.minutes, v.starts, v.carried) AS o(i, m, st, c)
+            FULL JOIN unnest(excluded.idxs, excluded.minutes, excluded.starts, excluded.carried) AS n(i, m, st, c)
+                ON n.i = o.i
+        ) merged
+    )
     RETURNING 1
 )""",
     ENTRIES=splice(ENTRIES, ROWS="changed"),

@@ -66,22 +66,8 @@ def upgrade() -> None:
         )
         """
     )
-    # The values of `new_vals` (numbered by `new_idxs`) set into `old_vals` (numbered by `old_idxs`), in the
-    # order of the union of the numbers; both numberings ascending.
-    op.execute(
-        """
-        CREATE FUNCTION usagegraph_part_merge(old_idxs integer[], old_vals integer[], new_idxs integer[],
-                                              new_vals integer[])
-        RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-            SELECT array_agg(coalesce(n.v, o.v) ORDER BY coalesce(n.i, o.i))
-            FROM unnest(old_idxs, old_vals) AS o(i, v)
-            FULL JOIN unnest(new_idxs, new_vals) AS n(i, v) ON n.i = o.i
-        $$
-        """
-    )
     op.execute(_BACKFILL)
 
 
 def downgrade() -> None:
     op.execute("DROP TABLE activity_part_vectors")
-    op.execute("DROP FUNCTION usagegraph_part_merge(integer[], integer[], integer[], integer[])")
