@@ -246,14 +246,19 @@ async def main() -> None:
         )
 
     zone_cases: list[tuple[str, Callable[[str], Callable[[], Awaitable[Any]]]]] = [
-        ("(a) usageMetrics 730 days, organization, LOGIN", lambda zone: on_engine(metrics(None, "LOGIN", zone))),
+        (
+            "(a) usageMetrics 730 days, organization, LOGIN",
+            lambda zone: on_engine(metrics(None, "LOGIN", zone)),
+        ),
         ("(a') usageMetrics 730 days, organization, ANY", lambda zone: on_engine(metrics(None, None, zone))),
         ("(b) usageMetrics 730 days, one workspace, ANY", lambda zone: on_engine(metrics(ws, None, zone))),
         ("(c) activity 30 days by 1 day, ANY, all users", local_report(30, "1 days")),
         ("(d) activity 1 year by 1 week, ANY, all users", local_report(364, "7 days")),
     ]
     await z.table(
-        [case for case in zone_cases if not wanted or case[0].split()[0] in wanted], args.zones, args.zone_runs
+        [case for case in zone_cases if not wanted or case[0].split()[0] in wanted],
+        args.zones,
+        args.zone_runs,
     )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     await engine.dispose()

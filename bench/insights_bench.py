@@ -167,7 +167,11 @@ async def main() -> None:
 
             async def run() -> Any:
                 context = Context(
-                    settings=settings, db=db, principal=principal(), request_id="bench", loaders=Loaders(db, builders)
+                    settings=settings,
+                    db=db,
+                    principal=principal(),
+                    request_id="bench",
+                    loaders=Loaders(db, builders),
                 )
                 result = await execute(  # type: ignore[misc]
                     schema, zone_document, variable_values=variables, context_value=context,

@@ -415,7 +415,9 @@ async def zone_table(ours: Ours, zones: list[str], runs: int) -> None:
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-async def main(scale: float, runs: int, force: bool, zones: list[str], zone_runs: int, zones_only: bool) -> None:
+async def main(
+    scale: float, runs: int, force: bool, zones: list[str], zone_runs: int, zones_only: bool
+) -> None:
     url = start_embedded(DATA_DIR, database=DATABASE)
     settings = Settings(database_url=url)
     loader = create_async_engine(url, connect_args={"command_timeout": 7200})

@@ -19,7 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 ZONES = ("America/New_York", "Asia/Kolkata", "Asia/Kathmandu")
-SHORT = {"UTC": "UTC", "America/New_York": "New York", "Asia/Kolkata": "Kolkata", "Asia/Kathmandu": "Kathmandu"}
+SHORT = {
+    "UTC": "UTC",
+    "America/New_York": "New York",
+    "Asia/Kolkata": "Kolkata",
+    "Asia/Kathmandu": "Kathmandu",
+}
 TARGET = {"America/New_York": 1.5, "Asia/Kolkata": 2.0, "Asia/Kathmandu": 2.0}
 
 
@@ -38,7 +43,7 @@ async def interleaved(work: dict[str, Callable[[], Awaitable[Any]]], runs: int) 
     """Median milliseconds per key, the keys run one after the other `runs` times (after one warm-up
     each)."""
     times: dict[str, list[float]] = {key: [] for key in work}
-    for key, action in work.items():
+    for action in work.values():
         await action()
     for _ in range(runs):
         for key, action in work.items():

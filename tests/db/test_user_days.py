@@ -72,7 +72,8 @@ STORED_PARTS = (
 )
 FRESH_PARTS = (
     "SELECT day, minute, span, idxs, minutes, starts, carried FROM ("
-    + PARTS.split("\n", 2)[2].replace("GROUP BY organization_id", "AND organization_id = :org GROUP BY organization_id")
+    + PARTS.split("\n", 2)[2]
+    .replace("GROUP BY organization_id", "AND organization_id = :org GROUP BY organization_id")
     .replace("WHERE minutes <> 0", "WHERE (minutes <> 0")
     .replace("OR carried <> 0", "OR carried <> 0)")
     + ") v(organization_id, day, minute, span, idxs, minutes, starts, carried) ORDER BY day, minute, span"

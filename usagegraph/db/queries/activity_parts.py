@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -122,7 +122,11 @@ async def sums(
     minutes = np.zeros((stack_rows, users), dtype=np.int32)
     started = np.zeros((stack_rows, users), dtype=np.int32)
     opened = np.zeros((stack_rows, users), dtype=np.int32)
-    minutes[1:first_cut], started[1:first_cut], opened[1:first_cut] = whole.minutes, whole.starts, whole.carried
+    minutes[1:first_cut], started[1:first_cut], opened[1:first_cut] = (
+        whole.minutes,
+        whole.starts,
+        whole.carried,
+    )
     if cuts:
         if base_cut:
             based = np.array(base_cut, dtype=np.int64) + first_cut
@@ -130,7 +134,9 @@ async def sums(
             minutes[based] += whole.minutes[base_days]
             started[based] += whole.starts[base_days]
         spread = _Spread(entries, len(keys))
-        rows, at, sign = spread.terms(np.array(term_cut) + first_cut, np.array(term_part), np.array(term_sign))
+        rows, at, sign = spread.terms(
+            np.array(term_cut) + first_cut, np.array(term_part), np.array(term_sign)
+        )
         np.add.at(minutes, (rows, entries.users[at]), entries.minutes[at] * sign)
         np.add.at(started, (rows, entries.users[at]), entries.starts[at] * sign)
         ones = np.ones(len(cuts), dtype=np.int32)

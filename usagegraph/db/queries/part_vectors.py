@@ -181,7 +181,9 @@ async def read(
     }
     rows = (await conn.execute(_READ, params)).all()
     numbering = {row.organization_id: (row.idxs, row.users) for row in rows if row.kind == 0}
-    whole = [(row.organization_id, row.day, row.minutes, row.starts, row.carried) for row in rows if row.kind == 1]
+    whole = [
+        (row.organization_id, row.day, row.minutes, row.starts, row.carried) for row in rows if row.kind == 1
+    ]
     vectors = day_vectors.unpack(organization_ids, days, numbering, whole)
     offset = dict(zip(organization_ids, vectors.offsets.tolist(), strict=True))
     width = {org: idxs[-1] + 1 for org, (idxs, _) in numbering.items()}
