@@ -67,16 +67,17 @@ FRESH_VECTORS = (
 )
 
 STORED_PARTS = (
-    "SELECT day, minute, span, idxs, minutes, starts, carried FROM activity_part_vectors WHERE organization_id = :org "
+    "SELECT day, minute, span, idxs, minutes, starts, carried, packed FROM activity_part_vectors "
+    "WHERE organization_id = :org "
     "ORDER BY day, minute, span"
 )
 FRESH_PARTS = (
-    "SELECT day, minute, span, idxs, minutes, starts, carried FROM ("
+    "SELECT day, minute, span, idxs, minutes, starts, carried, packed FROM ("
     + PARTS.split("\n", 2)[2]
     .replace("GROUP BY organization_id", "AND organization_id = :org GROUP BY organization_id")
     .replace("WHERE minutes <> 0", "WHERE (minutes <> 0")
     .replace("OR carried <> 0", "OR carried <> 0)")
-    + ") v(organization_id, day, minute, span, idxs, minutes, starts, carried) ORDER BY day, minute, span"
+    + ") v(organization_id, day, minute, span, idxs, minutes, starts, carried, packed) ORDER BY day, minute, span"
 )
 
 

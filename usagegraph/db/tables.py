@@ -399,8 +399,8 @@ class ActivityDayVector(SQLModel, table=True):
 class ActivityPartVector(SQLModel, table=True):
     """Rollup: per organization, UTC day and part of it (an hour, span 60, or a quarter-hour, span 15, from
     its first minute of the day), the users with anything in it (activity_user_bits.idx, ascending) and
-    their minutes, sessions started and sessions open at the part's start, as aligned arrays
-    (usagegraph.db.queries.part_vectors). Kept in the statement that recomputes the user-days."""
+    their minutes, sessions started and sessions open at the part's start, as aligned arrays and as packed
+    big-endian int4 records (usagegraph.db.queries.part_vectors). Kept in the statement that recomputes the user-days."""
 
     __tablename__ = "activity_part_vectors"
     organization_id: uuid.UUID = _uuid(pk=True)
@@ -411,6 +411,7 @@ class ActivityPartVector(SQLModel, table=True):
     minutes: list[int] = _col(ARRAY(Integer))
     starts: list[int] = _col(ARRAY(Integer))
     carried: list[int] = _col(ARRAY(Integer))
+    packed: bytes = _col(BYTEA)
 
 
 class ActivityWorkspaceDay(SQLModel, table=True):

@@ -5,8 +5,9 @@ report in such a zone was read per user from activity_user_days, four to seven t
 report in UTC. Every zone offset in use is a multiple of 15 minutes: activity_part_vectors holds, per
 organization, UTC day and UTC four hours from midnight (span 240), hour (span 60) or quarter-hour (span
 15), the users with anything in the part
-and their active minutes, sessions started and sessions open at the part's first minute (sparse arrays), so
-a piece of a day up to a local midnight is a few organization rows.
+and their active minutes, sessions started and sessions open at the part's first minute (sparse arrays, and
+the same as packed int4 records for reading), so a piece of a day up to a local midnight is a few
+organization rows.
 
 Revision ID: 0022
 Revises: 0021
@@ -23,9 +24,10 @@ depends_on = None
 # that later changes to the package's queries cannot change what the migration does.
 _BACKFILL = """
 
-INSERT INTO activity_part_vectors (organization_id, day, minute, span, idxs, minutes, starts, carried)
+INSERT INTO activity_part_vectors (organization_id, day, minute, span, idxs, minutes, starts, carried, packed)
 SELECT organization_id, day, minute, span, array_agg(idx ORDER BY idx), array_agg(minutes ORDER BY idx),
-       array_agg(starts ORDER BY idx), array_agg(carried ORDER BY idx)
+       array_agg(starts ORDER BY idx), array_agg(carried ORDER BY idx),
+       string_agg(int4send(idx) || int4send(minutes) || int4send(starts) || int4send(carried), '' ORDER BY idx)
 FROM (
 SELECT r.organization_id, r.day, p.minute::smallint AS minute, s.span::smallint AS span, b.idx,
        coalesce(bit_count(substring(r.minutes FROM p.minute - r.lo + 1 FOR s.span)), 0)::int AS minutes,
@@ -62,6 +64,7 @@ def upgrade() -> None:
             minutes integer[] NOT NULL,
             starts integer[] NOT NULL,
             carried integer[] NOT NULL,
+            packed bytea NOT NULL,
             PRIMARY KEY (organization_id, day, minute, span)
         )
         """
