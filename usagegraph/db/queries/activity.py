@@ -10,6 +10,9 @@ and the report covers, the largest piece is that day's vector less the other pie
 of the range's first and last day, are read from activity_user_days (usagegraph.db.queries.user_days): a
 substring of the day's minute bits and binary searches over its start and end minutes. A bucket's count is
 the sessions starting in it plus those open at its first minute, so a session is never counted twice.
+When every bucket boundary is a UTC quarter-hour (local days and weeks of any zone), the cut days are read
+from the hour and quarter-hour part vectors instead (usagegraph.db.queries.activity_parts): a few
+organization rows per local day rather than a row per active user and day.
 
 One category reads the per-hour minute rollup and the sessions, as follows. Durations come from the minute
 rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute counts once whatever the app or

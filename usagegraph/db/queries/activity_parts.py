@@ -6,8 +6,8 @@ the per-user totals of the day's minutes [0, c) (active minutes, sessions starte
 sessions open at minute c (started before it, still active), the piece adds P_d(hi) - P_d(lo) to the
 bucket, and the bucket's first piece adds open_d(lo) (a session overlaps a bucket iff it starts in it or is
 open at its first minute). P_d(0) = 0, P_d(1440) is the day's vector and open_d(0) its `carried`, from
-activity_day_vectors; for a cut 0 < c < 1440, P_d(c) is the sum of the hour and quarter parts of [0, c),
-or the day's vector less the parts of [c, 1440), whichever needs fewer rows, and open_d(c) the `carried`
+activity_day_vectors; for a cut 0 < c < 1440, P_d(c) is the sum of the four-hour, hour and quarter parts
+of [0, c), or the day's vector less the parts of [c, 1440), whichever needs fewer rows, and open_d(c) the `carried`
 of the part starting at c, from activity_part_vectors (usagegraph.db.queries.part_vectors). Everything is
 read in one statement and added up with numpy: a local day costs about as many organization rows as a
 UTC day, and no row per user."""
