@@ -83,11 +83,6 @@ ORDER BY organization_id, day, minute, span
     NONZERO=_NONZERO,
 )
 
-_PATCH = (
-    "SELECT p.$COLUMN FROM part_patches p WHERE p.organization_id = excluded.organization_id "
-    "AND p.day = excluded.day AND p.minute = excluded.minute AND p.span = excluded.span"
-)
-
 # Data-modifying CTEs for a statement whose CTE `changed` holds the user-days just written (every column):
 # their users' entries are set in their parts (the union of the numbers, the new value where there is
 # one). Spliced in before day_vectors.UPSERT (which starts with a comma).
