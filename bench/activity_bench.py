@@ -10,7 +10,10 @@ organization), so (b) counts every category. Median of --runs runs each (the bas
 cut at --raw-timeout seconds).
 
 Usage: python -m bench.activity_bench [--scale 1.0] [--runs 5] [--raw-timeout 120] [--database usagegraph_bench]
-       [--only a,b]
+       [--only a,b] [--zones America/New_York,Asia/Kolkata,Asia/Kathmandu] [--zone-runs 7] [--zones-only]
+
+Then the zone table (bench/zones.py): (a), (a'), (b), (c) and (d) over the same local dates in UTC and in
+each of --zones, interleaved, with the ratio to UTC.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench import zones as z
 from bench.dataset import DATABASE, END, generate, make_engine
 from usagegraph.db.queries import activity as q
 from usagegraph.db.queries import usage_metrics as mq
@@ -138,6 +142,9 @@ async def main() -> None:
     parser.add_argument(
         "--only", default="", help="comma-separated case letters to run, e.g. a,b (default: all)"
     )
+    parser.add_argument("--zones", type=z.zones_argument, default=list(z.ZONES), help="'' for no zone table")
+    parser.add_argument("--zone-runs", type=int, default=7)
+    parser.add_argument("--zones-only", action="store_true", help="only the zone table")
     args = parser.parse_args()
     engine = make_engine(args.database)
     await generate(engine, args.scale)
@@ -146,9 +153,9 @@ async def main() -> None:
     first_day = last_day - timedelta(days=730)
 
     def metrics(
-        workspace: uuid.UUID | None, category: str | None
+        workspace: uuid.UUID | None, category: str | None, zone: str = "UTC"
     ) -> Callable[[AsyncConnection], Awaitable[Any]]:
-        spec = mq.MetricsSpec(org, workspace, first_day, last_day, "UTC", category, True, True, False, True)
+        spec = mq.MetricsSpec(org, workspace, first_day, last_day, zone, category, True, True, False, True)
         return lambda conn: mq.usage_rows(conn, spec)
 
     def raw_metrics(
@@ -185,7 +192,6 @@ async def main() -> None:
         return run
 
     end = END
-    ny = timedelta(hours=5)  # New York midnight in winter
     cases: list[tuple[str, Callable[[AsyncConnection], Awaitable[Any]], Any, int]] = [
         (
             "(a) usageMetrics 730 days, organization, LOGIN",
@@ -207,26 +213,12 @@ async def main() -> None:
             report(end - timedelta(days=364), end, "7 days", True),
             500,
         ),
-        # The same in New York: every bucket splits two UTC days (no baseline: its cost does not depend on
-        # the zone).
-        (
-            "(c') the same as (c) in America/New_York",
-            report(end - timedelta(days=30) + ny, end + ny, "1 days", False, "America/New_York"),
-            None,
-            300,
-        ),
-        (
-            "(d') the same as (d) in America/New_York",
-            report(end - timedelta(days=364) + ny, end + ny, "7 days", False, "America/New_York"),
-            None,
-            500,
-        ),
     ]
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'case':<50} {'rollup ms':>10} {'raw ms':>10} {'speed-up':>9} {'target ms':>10} {'rows':>8}")
     wanted = {f"({letter.strip()})" for letter in args.only.split(",") if letter.strip()}
     for label, ours, baseline, target in cases:
-        if wanted and label.split()[0] not in wanted:
+        if args.zones_only or (wanted and label.split()[0] not in wanted):
             continue
         mine, rows = await timed(engine, ours, args.runs, 600)
         if baseline is None:
@@ -240,6 +232,34 @@ async def main() -> None:
             else f">{args.raw_timeout * 1000 / mine:7.1f}x"
         )
         print(f"{label:<50} {mine:10.1f} {raw_text} {ratio:>9} {target:>10} {rows:>8}", flush=True)
+
+    def on_engine(work: Callable[[AsyncConnection], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        async def run() -> Any:
+            async with engine.connect() as conn:
+                return await work(conn)
+
+        return run
+
+    def local_report(days: int, interval: str) -> Callable[[str], Callable[[], Awaitable[Any]]]:
+        return lambda zone: on_engine(
+            report(z.local(end - timedelta(days=days), zone), z.local(end, zone), interval, False, zone)
+        )
+
+    zone_cases: list[tuple[str, Callable[[str], Callable[[], Awaitable[Any]]]]] = [
+        (
+            "(a) usageMetrics 730 days, organization, LOGIN",
+            lambda zone: on_engine(metrics(None, "LOGIN", zone)),
+        ),
+        ("(a') usageMetrics 730 days, organization, ANY", lambda zone: on_engine(metrics(None, None, zone))),
+        ("(b) usageMetrics 730 days, one workspace, ANY", lambda zone: on_engine(metrics(ws, None, zone))),
+        ("(c) activity 30 days by 1 day, ANY, all users", local_report(30, "1 days")),
+        ("(d) activity 1 year by 1 week, ANY, all users", local_report(364, "7 days")),
+    ]
+    await z.table(
+        [case for case in zone_cases if not wanted or case[0].split()[0] in wanted],
+        args.zones,
+        args.zone_runs,
+    )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     await engine.dispose()
 

@@ -16,6 +16,11 @@ statements to having every row decoded):
 The baseline is cut at --raw-timeout seconds.
 
 Usage: python -m bench.compute_bench [--scale 1.0] [--runs 5] [--raw-timeout 120]
+       [--zones America/New_York,Asia/Kolkata,Asia/Kathmandu] [--zone-runs 7] [--zones-only]
+
+Then the zone table (bench/zones.py): (a) to (d), and the two series by 1 day, over the same 28 local days
+(from the local midnight 29 days before the dataset's end, so that every zone's range lies in the data),
+in UTC and in each of --zones, interleaved, with the ratio to UTC.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ import asyncio
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench import zones as z
 from bench.activity_bench import timed
 from bench.dataset import make_engine
 from usagegraph.db import migrate
@@ -170,6 +177,9 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--raw-timeout", type=float, default=120.0)
     parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--zones", type=z.zones_argument, default=list(z.ZONES), help="'' for no zone table")
+    parser.add_argument("--zone-runs", type=int, default=7)
+    parser.add_argument("--zones-only", action="store_true", help="only the zone table")
     args = parser.parse_args()
     engine = make_engine(args.database)
     await generate(engine, args.scale)
@@ -222,6 +232,8 @@ async def main() -> None:
     ]
     print(f"\n{'case':<44} {'ours ms':>10} {'baseline ms':>12} {'speed-up':>9} {'rows':>7}")
     for label, ours, raw in cases:
+        if args.zones_only:
+            break
         ours_ms, rows = await timed(engine, ours, args.runs, args.raw_timeout)
         raw_ms, raw_rows = await timed(engine, raw, args.runs, args.raw_timeout)
         assert ours_ms is not None
@@ -231,6 +243,32 @@ async def main() -> None:
         speed = f"{raw_ms / ours_ms:8.1f}x" if raw_ms is not None else f"{'>':>8} "
         assert raw_ms is None or raw_rows == rows, (label, rows, raw_rows)
         print(f"{label:<44} {ours_ms:10.1f} {raw_text} {speed} {rows:>7}", flush=True)
+
+    def zoned(
+        work: Callable[[AsyncConnection, q.Range], Awaitable[Any]], interval: str
+    ) -> Callable[[str], Callable[[], Awaitable[Any]]]:
+        def make(zone: str) -> Callable[[], Awaitable[Any]]:
+            first, last = z.local(END - timedelta(days=29), zone), z.local(END - timedelta(days=1), zone)
+            buckets = 28 * (24 if interval == "1 hours" else 1)
+            local_range = q.Range(start=first, end=last, interval=interval, timezone=zone, buckets=buckets)
+
+            async def run() -> Any:
+                async with engine.connect() as conn:
+                    return await work(conn, local_range)
+
+            return run
+
+        return make
+
+    zone_cases = [
+        ("(a) node stats, 1 org, 28 days", zoned(lambda c, r: q.node_stats(c, org, r), "1 hours")),
+        ("(b) node series, 1 org, 28 days by 1 hour", zoned(lambda c, r: q.node_series(c, nodes, r), "1 hours")),
+        ("(b') node series, 1 org, 28 days by 1 day", zoned(lambda c, r: q.node_series(c, nodes, r), "1 days")),
+        ("(c) workspace stats, 1 org, 28 days", zoned(lambda c, r: q.workspace_stats(c, org, r), "1 hours")),
+        ("(d) workspace series, 28 days by 1 hour", zoned(lambda c, r: q.workspace_series(c, org, ws, r), "1 hours")),
+        ("(d') workspace series, 28 days by 1 day", zoned(lambda c, r: q.workspace_series(c, org, ws, r), "1 days")),
+    ]  # fmt: skip
+    await z.table(zone_cases, args.zones, args.zone_runs, width=44)
     await engine.dispose()
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from usagegraph.db import migrate
 from usagegraph.db.embedded import start_embedded
-from usagegraph.db.queries import app_days, day_vectors, rollup, user_days, workspace_days
+from usagegraph.db.queries import app_days, day_vectors, part_vectors, rollup, user_days, workspace_days
 
 DATA_DIR = Path(".usagegraph-bench")
 DATABASE = "usagegraph_bench"
@@ -39,6 +39,7 @@ LOADED = [
     "activity_minutes",
     "activity_user_days",
     "activity_day_vectors",
+    "activity_part_vectors",
     "activity_workspace_days",
     "latency_samples",
     "workspace_parameters",
@@ -264,6 +265,7 @@ STEPS: list[tuple[str, str]] = [
         "activity day vectors",
         day_vectors.BACKFILL,
     ),
+    ("activity part vectors", part_vectors.BACKFILL),
     *((f"insights days ({k + 1} of 3)", sql) for k, sql in enumerate(app_days.BACKFILLS)),
     (
         "session spans",

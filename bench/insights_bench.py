@@ -12,6 +12,11 @@ same statement. Range: the 30 days ending at the dataset's end, UTC, default int
 are two years old). Median of --runs runs; the answers of both are compared and the check printed.
 
 Usage: python -m bench.insights_bench [--scale 1.0] [--runs 7] [--database usagegraph_bench]
+       [--zones America/New_York,Asia/Kolkata,Asia/Kathmandu] [--zone-runs 7] [--zones-only]
+
+Then the zone table (bench/zones.py): the whole field, every section, over the same 30 local days (from
+the local midnight 30 days before the dataset's end to the local midnight at its end) with the default
+interval, in UTC and in each of --zones, interleaved, with the ratio to UTC.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from graphql import execute, parse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench import zones as z
 from bench.dataset import DATABASE, END, generate, make_engine
 from usagegraph.auth.principal import Principal
 from usagegraph.db.database import Database
@@ -55,6 +61,10 @@ query($org: ID!, $ids: [ID!], $start: DateTime!, $end: DateTime!) {
   }
 }
 """
+
+ZONE_QUERY = QUERY.replace("$end: DateTime!)", "$end: DateTime!, $tz: String!)").replace(
+    "start: $start, end: $end)", "start: $start, end: $end, timezone: $tz)"
+)
 
 SECTIONS = {"users", "series", "apps"}
 
@@ -116,6 +126,9 @@ async def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--zones", type=z.zones_argument, default=list(z.ZONES), help="'' for no zone table")
+    parser.add_argument("--zone-runs", type=int, default=7)
+    parser.add_argument("--zones-only", action="store_true", help="only the zone table")
     args = parser.parse_args()
     engine = make_engine(args.database)
     await generate(engine, args.scale)
@@ -139,7 +152,42 @@ async def main() -> None:
     end = END
     start = end - timedelta(days=30)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for label, ids in (("one template", [templates[0]]), (f"all {len(templates)} templates of an org", None)):
+    cases = (("one template", [templates[0]]), (f"all {len(templates)} templates of an org", None))
+    zone_document = parse(ZONE_QUERY)
+
+    def in_zone(ids: list[Any] | None) -> Callable[[str], Callable[[], Awaitable[Any]]]:
+        def make(zone: str) -> Callable[[], Awaitable[Any]]:
+            variables = {
+                "org": str(org),
+                "ids": None if ids is None else [str(i) for i in ids],
+                "start": z.local(start, zone).isoformat(),
+                "end": z.local(end, zone).isoformat(),
+                "tz": zone,
+            }
+
+            async def run() -> Any:
+                context = Context(
+                    settings=settings,
+                    db=db,
+                    principal=principal(),
+                    request_id="bench",
+                    loaders=Loaders(db, builders),
+                )
+                result = await execute(  # type: ignore[misc]
+                    schema, zone_document, variable_values=variables, context_value=context,
+                    executor_class=CompiledExecutor,
+                )  # fmt: skip
+                context.release()
+                assert result.errors is None, result.errors
+                return result.data
+
+            return run
+
+        return make
+
+    for label, ids in cases:
+        if args.zones_only:
+            break
         variables = {
             "org": str(org),
             "ids": None if ids is None else [str(i) for i in ids],
@@ -222,6 +270,18 @@ async def main() -> None:
         ):
             print(f"  {name:<44} {mine:9.1f} {'(same)':>9} {'':>9}  reads raw rows already")
         print(f"  response vs raw: {compare_response(answer, raw_results)}")
+    await zone_table(cases, in_zone, args)
+
+
+async def zone_table(
+    cases: Any, in_zone: Callable[[Any], Callable[[str], Callable[[], Awaitable[Any]]]], args: Any
+) -> None:
+    await z.table(
+        [(f"templateInsights, {label.replace(' of an org', '')}", in_zone(ids)) for label, ids in cases],
+        args.zones,
+        args.zone_runs,
+    )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 def compare(section: str, ours: Any, raw: Any) -> str:

@@ -14,6 +14,11 @@ The data is generated in SQL (generate_series) in the database usagegraph_sessio
 server under .usagegraph-bench; generation is skipped when a dataset of the same scale is present.
 
 Run: .venv/bin/python -m bench.sessions_bench [--scale 1.0] [--runs 15] [--force]
+     [--zones America/New_York,Asia/Kolkata,Asia/Kathmandu] [--zone-runs 7] [--zones-only]
+
+Then the zone table (bench/zones.py): every section (timeseries by local day) and every section with the
+users' series, over the same 90 local days, in UTC and in each of --zones, interleaved, with the ratio to
+UTC.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from graphql import execute, parse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bench import zones as z
 from usagegraph.auth.principal import Principal
 from usagegraph.db import migrate
 from usagegraph.db.database import Database
@@ -294,7 +300,16 @@ class Ours:
             org_roles={ORG: ("member",) if member else ("owner",)},
         )
 
-    async def run(self, selection: str) -> dict[str, Any]:
+    async def run(self, selection: str, zone: str | None = None) -> dict[str, Any]:
+        """The operation over START..END, or with `zone` over the same local dates, series by local day."""
+        variables: dict[str, Any] = {"org": str(ORG), "f": {"start": iso(START), "end": iso(END)}}
+        operation = OPERATION % selection
+        if zone is not None:
+            variables["tz"] = zone
+            variables["f"] = {"start": iso(z.local(START, zone)), "end": iso(z.local(END, zone))}
+            operation = operation.replace("$f: SessionFilter)", "$f: SessionFilter, $tz: String!)").replace(
+                "timeseries(interval: DAY)", "timeseries(interval: DAY, timezone: $tz)"
+            )
         context = Context(
             settings=self.settings,
             db=self.db,
@@ -304,9 +319,9 @@ class Ours:
         )
         result = await execute(  # type: ignore[misc]
             self.schema,
-            parse(OPERATION % selection),
+            parse(operation),
             context_value=context,
-            variable_values={"org": str(ORG), "f": {"start": iso(START), "end": iso(END)}},
+            variable_values=variables,
             executor_class=CompiledExecutor,
         )
         context.release()  # as the server does after each execution
@@ -386,7 +401,23 @@ def figures(section: str, ours: dict[str, Any], base: list[Any]) -> tuple[str, s
     return f"{points} points, {nonempty} non-empty", f"{len(base)} non-empty rows"
 
 
-async def main(scale: float, runs: int, force: bool) -> None:
+async def zone_table(ours: Ours, zones: list[str], runs: int) -> None:
+    every = " ".join(v for k, v in SECTIONS.items() if k != "users.timeseries")
+    with_series = every + " " + SECTIONS["users.timeseries"].replace("users {", "us: users {")
+    await z.table(
+        [
+            ("sessionAnalytics, every section", lambda zone: lambda: ours.run(every, zone)),
+            ("sessionAnalytics, every section + users.ts", lambda zone: lambda: ours.run(with_series, zone)),
+        ],
+        zones,
+        runs,
+    )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+async def main(
+    scale: float, runs: int, force: bool, zones: list[str], zone_runs: int, zones_only: bool
+) -> None:
     url = start_embedded(DATA_DIR, database=DATABASE)
     settings = Settings(database_url=url)
     loader = create_async_engine(url, connect_args={"command_timeout": 7200})
@@ -396,6 +427,10 @@ async def main(scale: float, runs: int, force: bool) -> None:
     ours = Ours(engine, settings)
     gc.collect()
     gc.freeze()  # as the server does after startup (usagegraph/app.py)
+    if zones_only:
+        await zone_table(ours, zones, zone_runs)
+        await engine.dispose()
+        return
     print(f"\nrange {iso(START)} .. {iso(END)}, median of {runs} runs after 2 warm-ups")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs\n")
     header = (
@@ -430,6 +465,7 @@ async def main(scale: float, runs: int, force: bool) -> None:
         f"{'every section, SELF':<24} {self_ms:>9.1f}   (a member: {mine['summary']['totalSessions']} own sessions)"
     )
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    await zone_table(ours, zones, zone_runs)
     await engine.dispose()
 
 
@@ -440,5 +476,8 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 2 million sessions")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--force", action="store_true", help="regenerate the dataset")
+    parser.add_argument("--zones", type=z.zones_argument, default=list(z.ZONES), help="'' for no zone table")
+    parser.add_argument("--zone-runs", type=int, default=7)
+    parser.add_argument("--zones-only", action="store_true", help="only the zone table")
     args = parser.parse_args()
-    asyncio.run(main(args.scale, args.runs, args.force))
+    asyncio.run(main(args.scale, args.runs, args.force, args.zones, args.zone_runs, args.zones_only))

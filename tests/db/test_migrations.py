@@ -19,7 +19,7 @@ from sqlalchemy import Connection, make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from usagegraph.db import migrate
-from usagegraph.db.queries import app_days, day_vectors, rollup, user_days, workspace_days
+from usagegraph.db.queries import app_days, day_vectors, part_vectors, rollup, user_days, workspace_days
 
 VERSIONS = migrate.MIGRATIONS / "versions"
 PG15 = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -403,6 +403,7 @@ def expected_user_days() -> dict[tuple[Any, ...], tuple[int, int]]:
 ACTIVITY_ROLLUPS: list[tuple[str, list[str]]] = [
     ("activity_user_days", [user_days.BACKFILL]),
     ("activity_day_vectors", [day_vectors.BACKFILL]),
+    ("activity_part_vectors", [part_vectors.BACKFILL]),
     ("activity_workspace_days", [workspace_days.BACKFILL]),
     ("activity_hour_users", [rollup.HOURS_BACKFILL]),
     ("insights_template_days", [app_days.BACKFILLS[0]]),

@@ -17,6 +17,7 @@ from tests.conftest import GraphQL
 from tests.factories import Factory
 from usagegraph.db.queries.compose import splice
 from usagegraph.db.queries.day_vectors import BACKFILL as VECTORS
+from usagegraph.db.queries.part_vectors import BACKFILL as PARTS
 from usagegraph.db.queries.rollup import merge_rows, merge_sessions, stored_sessions
 from usagegraph.db.queries.user_days import DAY_ROWS
 from usagegraph.db.queries.workspace_days import BACKFILL as WORKSPACE_DAYS
@@ -63,6 +64,20 @@ FRESH_VECTORS = (
         "GROUP BY d.organization_id", "WHERE d.organization_id = :org GROUP BY d.organization_id"
     )
     + ") v(organization_id, day, minutes, starts, carried) ORDER BY day"
+)
+
+STORED_PARTS = (
+    "SELECT day, minute, span, idxs, minutes, starts, carried, packed FROM activity_part_vectors "
+    "WHERE organization_id = :org "
+    "ORDER BY day, minute, span"
+)
+FRESH_PARTS = (
+    "SELECT day, minute, span, idxs, minutes, starts, carried, packed FROM ("
+    + PARTS.split("\n", 2)[2]
+    .replace("GROUP BY organization_id", "AND organization_id = :org GROUP BY organization_id")
+    .replace("WHERE minutes <> 0", "WHERE (minutes <> 0")
+    .replace("OR carried <> 0", "OR carried <> 0)")
+    + ") v(organization_id, day, minute, span, idxs, minutes, starts, carried, packed) ORDER BY day, minute, span"
 )
 
 
@@ -250,6 +265,7 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     stored = await _rows(engine, STORED, org=org)
     assert stored == await _rows(engine, FRESH, org=org)
     assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
+    assert await _rows(engine, STORED_PARTS, org=org) == await _rows(engine, FRESH_PARTS, org=org)
     records = [record for batch in batches for record in batch]
     # Then half of the sessions extended (re-sent with a later end), again concurrently.
     later = []
@@ -272,6 +288,9 @@ async def test_concurrent_and_repeated_ingests_match_a_recomputation(
     assert len(stored) >= 10
     assert stored == await _rows(engine, FRESH, org=org)
     assert await _vectors(engine, STORED_VECTORS, org) == await _vectors(engine, FRESH_VECTORS, org)
+    parts = await _rows(engine, STORED_PARTS, org=org)
+    assert {row[2] for row in parts} == {15, 60, 240}
+    assert parts == await _rows(engine, FRESH_PARTS, org=org)
     workspace_days = await _rows(engine, STORED_WORKSPACE_DAYS, org=org)
     assert len({row[0] for row in workspace_days}) == 4
     assert workspace_days == await _rows(engine, FRESH_WORKSPACE_DAYS, org=org)

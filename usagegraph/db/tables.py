@@ -396,6 +396,24 @@ class ActivityDayVector(SQLModel, table=True):
     carried: bytes = _col(BYTEA)
 
 
+class ActivityPartVector(SQLModel, table=True):
+    """Rollup: per organization, UTC day and part of it (an hour, span 60, or a quarter-hour, span 15, from
+    its first minute of the day), the users with anything in it (activity_user_bits.idx, ascending) and
+    their minutes, sessions started and sessions open at the part's start, as aligned arrays and as packed
+    big-endian int4 records (usagegraph.db.queries.part_vectors). Kept in the statement that recomputes the user-days."""
+
+    __tablename__ = "activity_part_vectors"
+    organization_id: uuid.UUID = _uuid(pk=True)
+    day: date = _date(pk=True)
+    minute: int = _col(SmallInteger, pk=True)
+    span: int = _col(SmallInteger, pk=True)
+    idxs: list[int] = _col(ARRAY(Integer))
+    minutes: list[int] = _col(ARRAY(Integer))
+    starts: list[int] = _col(ARRAY(Integer))
+    carried: list[int] = _col(ARRAY(Integer))
+    packed: bytes = _col(BYTEA)
+
+
 class ActivityWorkspaceDay(SQLModel, table=True):
     """Rollup: per workspace, user and UTC day, the first and last minute of the day in which the user was
     active in the workspace (usagegraph.db.queries.workspace_days). Merged with least / greatest by ingest."""

@@ -10,6 +10,9 @@ and the report covers, the largest piece is that day's vector less the other pie
 of the range's first and last day, are read from activity_user_days (usagegraph.db.queries.user_days): a
 substring of the day's minute bits and binary searches over its start and end minutes. A bucket's count is
 the sessions starting in it plus those open at its first minute, so a session is never counted twice.
+When every bucket boundary is a UTC quarter-hour (local days and weeks of any zone), the cut days are read
+from the hour and quarter-hour part vectors instead (usagegraph.db.queries.activity_parts): a few
+organization rows per local day rather than a row per active user and day.
 
 One category reads the per-hour minute rollup and the sessions, as follows. Durations come from the minute
 rollup: the masks of a user's rows in one UTC hour are OR-ed (a minute counts once whatever the app or
@@ -37,7 +40,7 @@ import numpy.typing as npt
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries import day_vectors, work_mem
+from usagegraph.db.queries import activity_parts, day_vectors, work_mem
 from usagegraph.db.queries.buckets import MAX_BUCKETS, step_cap
 from usagegraph.db.queries.compose import sql
 
@@ -271,6 +274,10 @@ async def report_rows(conn: AsyncConnection, spec: ReportSpec) -> Sequence[Repor
     columns = _day_map(spec.starts, spec.ends)
     plan = _plan(columns)
     orgs = list(spec.organization_ids)
+    if plan.partial and activity_parts.applies(spec.starts, spec.ends):
+        # Cut days, all at quarter-hours (local days of any zone): the hour and quarter-hour parts.
+        sums = await activity_parts.sums(conn, orgs, spec.starts, spec.ends)
+        return _finish(len(spec.starts), sums.user_ids, sums.minutes, sums.started, sums.opened)
     pieces = None
     if plan.partial:
         params: dict[str, object] = {
@@ -322,6 +329,16 @@ def _assemble(
         np.subtract.at(started, (derived, users), piece_started)
         still_open = piece_started - np.array(pieces.ended)
         np.add.at(opened, (derived[before], users[before]), still_open[before])
+    return _finish(buckets, user_ids, minutes, started, opened)
+
+
+def _finish(
+    buckets: int,
+    user_ids: list[uuid.UUID],
+    minutes: npt.NDArray[np.int32],
+    started: npt.NDArray[np.int32],
+    opened: npt.NDArray[np.int32],
+) -> list[ReportBucket]:
     rank = np.empty(len(user_ids), dtype=np.int64)
     rank[sorted(range(len(user_ids)), key=user_ids.__getitem__)] = np.arange(len(user_ids))
     counts = started + opened

@@ -27,7 +27,7 @@ sessions (`_RECOMPUTE`), as its old end has to leave `ends`. A transaction-scope
 organization, held until commit, keeps a recompute apart from every other add or recompute of the
 organization (adds share it: they commute), so that no ingest overwrites another's row with a stale one. The
 same statements set the rewritten user-days' elements of activity_day_vectors
-(usagegraph.db.queries.day_vectors)."""
+(usagegraph.db.queries.day_vectors) and of activity_part_vectors (usagegraph.db.queries.part_vectors)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usagegraph.db.queries import day_vectors
+from usagegraph.db.queries import day_vectors, part_vectors
 from usagegraph.db.queries.compose import splice, sql
 
 _ONES = "CAST(repeat('1', 1440) AS bit(1440))"
@@ -128,7 +128,7 @@ _PARTS = {
     "COLUMNS": COLUMNS,
     "DAY_ROWS": splice(DAY_ROWS, SOURCE="src"),
     "LAST_AT": LAST_AT,
-    "UPSERT": day_vectors.UPSERT,
+    "UPSERT": part_vectors.UPSERT + day_vectors.UPSERT,
 }
 
 _RECOMPUTE = sql(
@@ -165,7 +165,7 @@ _RECOMPUTE = sql(
             carried = excluded.carried
         WHERE (u.lo, u.minutes, u.starts, u.ends, u.carried)
               IS DISTINCT FROM (excluded.lo, excluded.minutes, excluded.starts, excluded.ends, excluded.carried)
-        RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
+        RETURNING u.organization_id, u.day, u.user_id, u.lo, u.minutes, u.total, u.starts, u.ends, u.carried
     )
     $UPSERT
     """,
@@ -203,7 +203,7 @@ _ADD = sql(
             starts = $SORTED_STARTS,
             ends = $SORTED_ENDS,
             carried = u.carried + excluded.carried
-        RETURNING u.organization_id, u.day, u.user_id, u.total, u.starts, u.carried
+        RETURNING u.organization_id, u.day, u.user_id, u.lo, u.minutes, u.total, u.starts, u.ends, u.carried
     )
     $UPSERT
     """,

@@ -1,0 +1,187 @@
+"""The activity report (every category, ANY) when every bucket boundary is a UTC quarter-hour: local days
+of any zone, and any bucket series that starts on a quarter-hour.
+
+A bucket [a, b) covers, of each UTC day d it touches, the piece [lo, hi) of the day's minutes. With P_d(c)
+the per-user totals of the day's minutes [0, c) (active minutes, sessions started) and open_d(c) the
+sessions open at minute c (started before it, still active), the piece adds P_d(hi) - P_d(lo) to the
+bucket, and the bucket's first piece adds open_d(lo) (a session overlaps a bucket iff it starts in it or is
+open at its first minute). P_d(0) = 0, P_d(1440) is the day's vector and open_d(0) its `carried`, from
+activity_day_vectors; for a cut 0 < c < 1440, P_d(c) is the sum of the four-hour, hour and quarter parts
+of [0, c), or the day's vector less the parts of [c, 1440), whichever needs fewer rows, and open_d(c) the `carried`
+of the part starting at c, from activity_part_vectors (usagegraph.db.queries.part_vectors). Everything is
+read in one statement and added up with numpy: a local day costs about as many organization rows as a
+UTC day, and no row per user."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usagegraph.db.queries import part_vectors
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = _EPOCH.date()
+_QUARTER = 15
+
+
+@dataclass
+class Sums:
+    """Per bucket (row k, 1-based; row 0 unused) and user of `user_ids`: minutes, sessions started in the
+    bucket and sessions open at its first minute."""
+
+    user_ids: list[uuid.UUID]
+    minutes: npt.NDArray[np.int32]
+    started: npt.NDArray[np.int32]
+    opened: npt.NDArray[np.int32]
+
+
+def _minute(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(minutes=1)
+
+
+def applies(starts: Sequence[datetime], ends: Sequence[datetime]) -> bool:
+    """Whether every bucket boundary is a whole UTC quarter-hour."""
+    return all(
+        at.second == 0 and at.microsecond == 0 and _minute(at) % _QUARTER == 0 for at in (*starts, *ends)
+    )
+
+
+_SPANS = (240, 60, _QUARTER)
+
+
+def _parts(c: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The (first minute, span) parts of [0, c) and of [c, 1440) for a quarter-hour 0 < c < 1440, the
+    fewest of each: whole four-hour parts, then hours, then quarters towards c."""
+    left: list[tuple[int, int]] = []
+    at = 0
+    for span in _SPANS:
+        while at + span <= c:
+            left.append((at, span))
+            at += span
+    right: list[tuple[int, int]] = []
+    at = c
+    for span in reversed(_SPANS):
+        nxt = -(-at // (span * 4)) * span * 4 if span != 240 else 1440
+        while at + span <= min(nxt, 1440) and at % span == 0:
+            right.append((at, span))
+            at += span
+    return left, right
+
+
+async def sums(
+    conn: AsyncConnection,
+    organization_ids: Sequence[uuid.UUID],
+    starts: Sequence[datetime],
+    ends: Sequence[datetime],
+) -> Sums:
+    # The pieces: (bucket, day, lo, hi, opens), day as a number since 1970-01-01.
+    pieces: list[tuple[int, int, int, int, bool]] = []
+    for k, (bucket_start, bucket_end) in enumerate(zip(starts, ends, strict=True), start=1):
+        a, b = _minute(bucket_start), _minute(bucket_end)
+        for day in range(a // 1440, (b - 1) // 1440 + 1):
+            lo, hi = max(a - day * 1440, 0), min(b - day * 1440, 1440)
+            pieces.append((k, day, lo, hi, a >= day * 1440))
+    day_numbers = sorted({day for _, day, _, _, _ in pieces})
+    day_row = {day: i for i, day in enumerate(day_numbers)}
+    cuts = sorted({(day, c) for _, day, lo, hi, _ in pieces for c in (lo, hi) if 0 < c < 1440})
+    cut_row = {cut: i for i, cut in enumerate(cuts)}
+    part_keys: dict[tuple[int, int, int], int] = {}
+
+    def part(day: int, minute: int, span: int) -> int:
+        return part_keys.setdefault((day, minute, span), len(part_keys))
+
+    # P of each cut: sum of sign * part rows, plus the day's vector for the right-hand decomposition.
+    term_cut: list[int] = []
+    term_part: list[int] = []
+    term_sign: list[int] = []
+    base_cut: list[int] = []
+    opening: list[int] = []
+    for i, (day, c) in enumerate(cuts):
+        left, right = _parts(c)
+        use_left = len(left) <= len(right)
+        for minute, span in left if use_left else right:
+            term_cut.append(i)
+            term_part.append(part(day, minute, span))
+            term_sign.append(1 if use_left else -1)
+        if not use_left:
+            base_cut.append(i)
+        opening.append(part(day, *right[0]))  # a part that starts at c
+    days = [_EPOCH_DAY + timedelta(days=day) for day in day_numbers]
+    keys = [(_EPOCH_DAY + timedelta(days=day), minute, span) for day, minute, span in part_keys]
+    whole, entries = await part_vectors.read(conn, organization_ids, days, keys)
+    users = len(whole.user_ids)
+    # The values referred to, stacked: row 0 zeros, then the days, then the cuts.
+    first_cut = 1 + len(days)
+    stack_rows = first_cut + len(cuts)
+    minutes = np.zeros((stack_rows, users), dtype=np.int32)
+    started = np.zeros((stack_rows, users), dtype=np.int32)
+    opened = np.zeros((stack_rows, users), dtype=np.int32)
+    minutes[1:first_cut], started[1:first_cut], opened[1:first_cut] = (
+        whole.minutes,
+        whole.starts,
+        whole.carried,
+    )
+    if cuts:
+        if base_cut:
+            based = np.array(base_cut, dtype=np.int64) + first_cut
+            base_days = np.array([day_row[cuts[i][0]] for i in base_cut], dtype=np.int64)
+            minutes[based] += whole.minutes[base_days]
+            started[based] += whole.starts[base_days]
+        spread = _Spread(entries, len(keys))
+        rows, at, sign = spread.terms(
+            np.array(term_cut) + first_cut, np.array(term_part), np.array(term_sign)
+        )
+        np.add.at(minutes, (rows, entries.users[at]), entries.minutes[at] * sign)
+        np.add.at(started, (rows, entries.users[at]), entries.starts[at] * sign)
+        ones = np.ones(len(cuts), dtype=np.int32)
+        rows, at, _ = spread.terms(np.arange(len(cuts)) + first_cut, np.array(opening), ones)
+        opened[rows, entries.users[at]] = entries.carried[at]
+
+    def row(day: int, c: int) -> int:
+        if c == 0:
+            return 0
+        if c == 1440:
+            return 1 + day_row[day]
+        return first_cut + cut_row[(day, c)]
+
+    def open_row(day: int, c: int) -> int:
+        return 1 + day_row[day] if c == 0 else first_cut + cut_row[(day, c)]
+
+    buckets = len(starts) + 1
+    ks = np.array([k for k, _, _, _, _ in pieces], dtype=np.int64)
+    plus = np.array([row(day, hi) for _, day, _, hi, _ in pieces], dtype=np.int64)
+    minus = np.array([row(day, lo) for _, day, lo, _, _ in pieces], dtype=np.int64)
+    out_minutes = np.zeros((buckets, users), dtype=np.int32)
+    out_started = np.zeros((buckets, users), dtype=np.int32)
+    out_opened = np.zeros((buckets, users), dtype=np.int32)
+    np.add.at(out_minutes, ks, minutes[plus] - minutes[minus])
+    np.add.at(out_started, ks, started[plus] - started[minus])
+    opens = [(k, open_row(day, lo)) for k, day, lo, _, first in pieces if first]
+    if opens:
+        out_opened[np.array([k for k, _ in opens])] = opened[np.array([r for _, r in opens])]
+    return Sums(whole.user_ids, out_minutes, out_started, out_opened)
+
+
+class _Spread:
+    """The entries of each part, for terms (target row, part, sign): every entry of the term's part."""
+
+    def __init__(self, entries: part_vectors.Entries, parts: int) -> None:
+        self.order = np.argsort(entries.parts, kind="stable")
+        self.counts = np.bincount(entries.parts, minlength=parts)
+        self.first = np.cumsum(self.counts) - self.counts
+
+    def terms(
+        self, rows: npt.NDArray[np.int64], parts: npt.NDArray[np.int64], signs: npt.NDArray[np.int32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Per entry of each term: its target row, its position in the entries and the term's sign."""
+        lengths = self.counts[parts]
+        term = np.repeat(np.arange(len(parts)), lengths)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        at = self.order[self.first[parts][term] + within]
+        return rows[term], at, signs[term].astype(np.int32)
