@@ -7,6 +7,10 @@ setting; the metrics move."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -363,7 +367,8 @@ async def test_the_server_purges_in_the_background_and_reports_metrics(
     async for client in make_client(**overrides, retention_purge_seconds=0.2, retention_batch_rows=5):
         for _ in range(100):
             metrics = (await client.get("/metrics")).text
-            if 'usagegraph_purged_records_total{kind="ai_session_usage"} 24.0' in metrics:
+            done = 'usagegraph_purged_records_total{kind="ai_session_usage"} 24.0' in metrics
+            if done and "usagegraph_oldest_record_age_seconds{" in metrics:
                 break
             await asyncio.sleep(0.1)
         for table, rows in w["old"].items():
@@ -377,3 +382,153 @@ async def test_the_server_purges_in_the_background_and_reports_metrics(
         assert 5 * 86400 - 600 < ages["resource_samples"] < 5 * 86400 + 600
         assert ages["activity_sessions"] < DAYS * 86400 + 7200
     assert await _keys(engine) == w["kept"]
+
+
+INSIGHTS_QUERY = """
+query($org: ID!, $start: DateTime!, $end: DateTime!) {
+  templateInsights(organizationId: $org, start: $start, end: $end) {
+    activeUsers userActivity { seconds } $MORE
+  }
+}
+"""
+
+
+async def test_template_insights_refuse_only_the_fields_that_read_raw_rows(
+    factory: Factory, engine: AsyncEngine, settings: Settings, make_client: Any
+) -> None:
+    w = await world(factory, engine)
+    org, token = str(w["org"]), w["token"]
+    old_range = {"org": org, "start": iso(OLD - timedelta(days=1)), "end": iso(CUTOFF - timedelta(days=1))}
+    plain = INSIGHTS_QUERY.replace("$MORE", "")
+    async for client in make_client(**{kind.setting: DAYS for kind in retention.KINDS}):
+        gql = GraphQL(client)
+        before = await gql(plain, old_range, token=token)
+        assert "errors" not in before, before
+        assert before["data"]["templateInsights"]["activeUsers"] == 1
+        await retention.Purger(Database(engine=engine, read_engine=engine), retained(settings)).run()
+        # the minute rollup and the per-day rows answer these exactly, however old the range
+        assert await gql(plain, old_range, token=token) == before
+        for field, setting in (
+            ("appUsage { slug timesUsed }", "USAGEGRAPH_RETENTION_ACTIVITY_SESSIONS_DAYS"),
+            ("userLatency { p50 { ms } }", "USAGEGRAPH_RETENTION_LATENCY_SAMPLES_DAYS"),
+        ):
+            body = await gql(INSIGHTS_QUERY.replace("$MORE", field), old_range, token=token)
+            (error,) = body["errors"]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT"
+            assert error["extensions"]["retention"] == setting
+
+
+INGEST = "mutation($b: IngestBatch!) { ingest(batch: $b) { accepted rejected { kind index code message } } }"
+
+
+async def test_ingest_refuses_facts_older_than_their_retention(
+    factory: Factory, engine: AsyncEngine, settings: Settings, make_client: Any
+) -> None:
+    org = await factory.organization("acme")
+    root = await factory.user("root", site_roles=["owner"])
+    tpl = await factory.template(org, "python")
+    ws = str(await factory.workspace(org, tpl, root))
+    user = str(root)
+
+    def facts(at: datetime) -> dict[str, Any]:
+        stamp, later = iso(at), iso(at + timedelta(minutes=30))
+        resource = {
+            "workspaceId": ws,
+            "at": stamp,
+            "cpuUsedCores": 1.0,
+            "cpuLimitCores": 2.0,
+            "memoryUsedBytes": 5.0,
+            "memoryLimitBytes": 10.0,
+        }
+        node = {
+            "node": "n1",
+            "at": stamp,
+            "cpuUsedCores": 1.0,
+            "cpuCapacityCores": 2.0,
+            "memoryUsedBytes": 5.0,
+            "memoryCapacityBytes": 10.0,
+        }
+        return {
+            "activity": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "userId": user,
+                    "workspaceId": ws,
+                    "category": "IDE",
+                    "app": "vscode",
+                    "startedAt": stamp,
+                    "endedAt": later,
+                },
+            ],  # fmt: skip
+            "latency": [{"workspaceId": ws, "userId": user, "at": stamp, "latencyMs": 42.0}],
+            "resources": [resource],
+            "nodes": [node],
+            "aiSessions": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "organizationId": str(org),
+                    "userId": user,
+                    "agent": "a",
+                    "startedAt": stamp,
+                    "endedAt": later,
+                    "usage": [{"model": "m", "inputTokens": 1, "cost": "0.1"}],
+                },
+            ],  # fmt: skip
+        }
+
+    old, new = facts(OLD), facts(NEW)
+    batch = {kind: old[kind] + new[kind] for kind in old}
+    async for client in make_client(**{kind.setting: DAYS for kind in retention.KINDS}):
+        body = await GraphQL(client)(INGEST, {"b": batch}, token=await factory.token(root))
+        result = body["data"]["ingest"]
+        assert result["accepted"] == 5
+        assert sorted(r["kind"] for r in result["rejected"]) == sorted(old)
+        for rejection in result["rejected"]:
+            assert rejection["index"] == 0 and rejection["code"] == "BAD_USER_INPUT"
+            assert "USAGEGRAPH_RETENTION_" in rejection["message"]
+    # without retention the same old facts are accepted
+    async for client in make_client():
+        body = await GraphQL(client)(INGEST, {"b": facts(OLD)}, token=await factory.token(root))
+        assert body["data"]["ingest"] == {"accepted": 5, "rejected": []}
+
+
+async def test_purge_command_dry_run_then_purge(
+    database_url: str, factory: Factory, engine: AsyncEngine
+) -> None:
+    org = await factory.organization("acme")
+    owner = await factory.user("owner", orgs={org: ["owner"]})
+    tpl = await factory.template(org, "python")
+    ws = await factory.workspace(org, tpl, owner)
+    await _insert(
+        engine,
+        "INSERT INTO resource_samples (organization_id, workspace_id, at, node, cpu_used_cores, "
+        "cpu_limit_cores, memory_used_bytes, memory_limit_bytes) VALUES (:org, :ws, :at, 'n1', 1, 2, 1, 2)",
+        [{"org": org, "ws": ws, "at": at} for at in (OLD, OLD + timedelta(hours=1), NEW)],
+    )
+
+    async def remaining() -> int:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM resource_samples"))).scalar_one())
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USAGEGRAPH_")}
+    env.update(USAGEGRAPH_DATABASE_URL=database_url, USAGEGRAPH_RETENTION_RESOURCE_SAMPLES_DAYS=str(DAYS))
+
+    async def purge(*args: str) -> str:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "usagegraph", "purge", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    dry = await purge("--dry-run")
+    assert "resource_samples: would delete 2 rows older than" in dry
+    assert "ai_sessions: kept forever (USAGEGRAPH_RETENTION_AI_SESSIONS_DAYS unset)" in dry
+    assert await remaining() == 3
+    assert "resource_samples: deleted 2 rows" in await purge()
+    assert await remaining() == 1
+    assert "resource_samples: deleted 0 rows" in await purge()

@@ -188,3 +188,23 @@ def retention_purger(
     return Periodic(
         "retention-purge", settings.retention_purge_seconds, lambda: purger.run(), wait_first=True
     )
+
+
+# The ingest record kinds (usagegraph.ingest.pipeline) of each retention kind.
+_INGEST_KINDS = {
+    "resources": RESOURCE_SAMPLES,
+    "nodes": NODE_SAMPLES,
+    "latency": LATENCY_SAMPLES,
+    "activity": ACTIVITY_SESSIONS,
+    "aiSessions": AI_SESSIONS,
+}
+
+
+def ingest_cutoffs(settings: Settings, now: datetime) -> dict[str, tuple[datetime, str]]:
+    """Per ingest record kind with a retention, its cutoff and the setting's variable (usagegraph.ingest.retention)."""
+    out = {}
+    for record_kind, kind in _INGEST_KINDS.items():
+        limit = cutoff(settings, kind, now)
+        if limit is not None:
+            out[record_kind] = (limit, f"{kind.variable}={days(settings, kind)}")
+    return out
