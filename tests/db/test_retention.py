@@ -7,6 +7,7 @@ setting; the metrics move."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -532,3 +534,39 @@ async def test_purge_command_dry_run_then_purge(
     assert "resource_samples: deleted 2 rows" in await purge()
     assert await remaining() == 1
     assert "resource_samples: deleted 0 rows" in await purge()
+
+
+async def _lock_holders(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:  # any session, pooled or not
+        held = await conn.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :c AND objid = :o"),
+            {"c": retention.LOCK_KEY[0], "o": retention.LOCK_KEY[1]},
+        )
+        return int(held.scalar_one())
+
+
+async def test_a_failed_or_cancelled_purge_releases_its_lock(
+    factory: Factory, engine: AsyncEngine, settings: Settings
+) -> None:
+    w = await world(factory, engine)
+    db = Database(engine=engine, read_engine=engine)
+    one_row = retained(settings, retention_batch_rows=1)
+
+    def fail(table: str, rows: int) -> None:
+        raise RuntimeError("the round fails after its first batch")
+
+    with pytest.raises(RuntimeError):
+        await retention.Purger(db, one_row, on_purged=fail).run()
+    assert await _lock_holders(engine) == 0
+
+    started = asyncio.Event()
+    purger = retention.Purger(db, one_row, on_purged=lambda _table, _rows: started.set())
+    task = asyncio.create_task(purger.run())
+    await started.wait()  # cancelled in the middle of the round, between two batches or inside one
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert await _lock_holders(engine) == 0
+    report = await retention.Purger(db, retained(settings)).run()
+    assert report is not None
+    assert await _keys(engine) == w["kept"]

@@ -117,13 +117,8 @@ class Purger:
                 return None
             try:
                 report = await self._round(conn, dry_run, now)
-            except BaseException:
-                await conn.rollback()
-                await conn.execute(q.UNLOCK, {"class": LOCK_KEY[0], "object": LOCK_KEY[1]})
-                await conn.commit()
-                raise
-            await conn.execute(q.UNLOCK, {"class": LOCK_KEY[0], "object": LOCK_KEY[1]})
-            await conn.commit()
+            finally:
+                await _unlock(conn)
         if self.on_oldest is not None:
             self.on_oldest(report.oldest)
         return report
@@ -174,6 +169,17 @@ class Purger:
         report.rows[table] += rows
         if rows and self.on_purged is not None:
             self.on_purged(table, rows)
+
+
+async def _unlock(conn: AsyncConnection) -> None:
+    """Ends what a failed batch left open and releases the lock; a connection that cannot is closed instead
+    (which releases the lock as well) rather than go back to the pool holding it."""
+    try:
+        await conn.rollback()
+        await conn.execute(q.UNLOCK, {"class": LOCK_KEY[0], "object": LOCK_KEY[1]})
+        await conn.commit()
+    except Exception:  # noqa: BLE001
+        await conn.invalidate()
 
 
 def retention_purger(
