@@ -34,9 +34,11 @@ from usagegraph.monitoring.insights_gauges import start_insights_collector
 from usagegraph.monitoring.logging import AccessLogMiddleware, configure_logging, is_configured
 from usagegraph.monitoring.metrics import Metrics, MetricsMiddleware, PoolCollector
 from usagegraph.monitoring.replica_gauges import ReplicaCollector
+from usagegraph.monitoring.retention_gauges import RetentionCollector
 from usagegraph.monitoring.workspace_gauges import WorkspaceUtilizationCollector
 from usagegraph.schema.schema import build_schema
 from usagegraph.settings import Settings
+from usagegraph.upkeep import retention
 from usagegraph.upkeep.periodic import insights_refresher, rollup_compactor
 
 log = logging.getLogger("usagegraph.app")
@@ -124,6 +126,17 @@ def create_app(
                 if seconds > 0:
                     job.start()
                     stack.push_async_callback(job.stop)
+            # Retention (off unless a USAGEGRAPH_RETENTION_*_DAYS is set): purged in the background.
+            retention_gauges = RetentionCollector(retention.TABLES)
+            metrics.register(retention_gauges)
+            stack.callback(metrics.unregister, retention_gauges)
+            app.state.retention_gauges = retention_gauges
+            if retention.enabled(settings) and settings.retention_purge_seconds > 0:
+                purge = retention.retention_purger(
+                    db, settings, on_purged=retention_gauges.count, on_oldest=retention_gauges.observe
+                )
+                purge.start()
+                stack.push_async_callback(purge.stop)
             # What startup built (schema, types, caches) lives as long as the process: keep the cyclic
             # garbage collector from traversing it again on every full collection during large responses.
             gc.collect()

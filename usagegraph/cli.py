@@ -280,6 +280,36 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+async def _purge(settings: Settings, dry_run: bool) -> int:
+    """One retention purge round (or, dry, what it would delete), printed per table; 1 when another
+    process holds the purge lock."""
+    from usagegraph.local import local
+    from usagegraph.upkeep import retention
+
+    if not retention.enabled(settings):
+        err.print("no USAGEGRAPH_RETENTION_*_DAYS is set: every record is kept")
+        return 0
+    async with local(settings) as loc:
+        report = await retention.Purger(loc.db, settings).run(dry_run=dry_run)
+    if report is None:
+        err.print("another process is purging now (the purge lock is taken); nothing done")
+        return 1
+    verb = "would delete" if dry_run else "deleted"
+    for kind in retention.KINDS:
+        for table in kind.tables:
+            if table not in report.rows:
+                print(f"{table}: kept forever ({kind.variable} unset)")
+                continue
+            oldest = report.oldest.get(table)
+            print(
+                f"{table}: {verb} {report.rows[table]} rows older than "
+                f"{report.cutoffs[table].isoformat(timespec='seconds')} ({kind.variable}="
+                f"{retention.days(settings, kind)}); oldest record now "
+                f"{oldest.isoformat(timespec='seconds') if oldest else 'none'}"
+            )
+    return 0
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
     for flag, env in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
         value = getattr(args, flag, None)
@@ -335,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument(
         "--since", help="only facts from this time on (RFC 3339 or YYYY-MM-DD, UTC); entities in full"
     )
+    purge = commands.add_parser(
+        "purge", help="delete the raw records older than the USAGEGRAPH_RETENTION_*_DAYS settings, now"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="print what would be deleted, delete nothing")
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     return parser
 
@@ -361,6 +395,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "export":
         written = asyncio.run(_export(settings, args.file, args.organization, args.since))
         err.print(f"{written} records exported")
+    elif args.command == "purge":
+        if asyncio.run(_purge(settings, args.dry_run)):
+            raise SystemExit(1)
     elif args.command == "import":
         totals = asyncio.run(_import(settings, args.file, args.batch_size, args.per_batch))
         err.print(

@@ -72,3 +72,17 @@ class RateLimited(UsageGraphError):
 class PayloadTooLarge(UsageGraphError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
+
+
+class PastRetention(BadUserInput):
+    """A range that starts before the retention of raw rows that the field reads (docs/operations.md#retention):
+    `BAD_USER_INPUT` naming the setting in `retention` and the oldest start still answered in `retainedSince`."""
+
+    def __init__(self, field: str, setting: str, days: int, cutoff: str, argument: str) -> None:
+        super().__init__(
+            f"{field} cannot answer a range that starts before {cutoff}: raw rows older than {days} days "
+            f"are purged ({setting})",
+            argument,
+            retention=setting,
+            retainedSince=cutoff,
+        )

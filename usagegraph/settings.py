@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     """how often the server folds the AI session rollups' delta rows (0 = never)"""
     insights_refresh_seconds: float = 30.0
     """how often the server recomputes the Template Insights day rows of days ingest touched (0 = never)"""
+    # Retention (docs/operations.md#retention): raw rows older than this many days are purged in the
+    # background; 0 keeps them forever (the default). The rollups are kept; analytics that need the raw
+    # rows refuse ranges that start before the cutoff, naming the setting.
+    retention_resource_samples_days: int = Field(default=0, ge=0)
+    retention_node_samples_days: int = Field(default=0, ge=0)
+    retention_latency_samples_days: int = Field(default=0, ge=0)
+    retention_activity_sessions_days: int = Field(default=0, ge=0)
+    retention_ai_sessions_days: int = Field(default=0, ge=0)
+    """AI sessions and their usage lines (per-model rows)"""
+    retention_purge_seconds: float = Field(default=3600.0, ge=0)
+    """how often the server purges what the retention settings let go (0 = never; `usagegraph purge` still works)"""
+    retention_batch_rows: int = Field(default=5_000, ge=1)
+    """rows deleted per statement and transaction by the purge"""
     # The Prometheus that scrapes this deployment, read by Query.controlPlane (docs/monitoring.md): unset, the
     # control-plane charts are off. Only fixed queries built by the server are sent to it.
     prometheus_url: str | None = None

@@ -54,6 +54,7 @@ from usagegraph.db.queries import rollup
 from usagegraph.ingest import pipeline
 from usagegraph.ingest.outcome import Outcome, Scope
 from usagegraph.pricing import load_price_table
+from usagegraph.upkeep.retention import ingest_cutoffs
 
 KINDS = tuple(kind for kind in pipeline.KINDS if kind != "workspaceParameters")
 DEFAULT_CHUNK = 25_000
@@ -335,7 +336,8 @@ async def import_lines(
 ) -> Totals:
     """Imports numbered NDJSON lines in the caller's transaction (which it should commit only when this
     returns). Raises LineError for a line the import cannot go on from."""
-    scope = Scope(principal, datetime.now(UTC), settings.disable_template_insights)
+    now = datetime.now(UTC)
+    scope = Scope(principal, now, settings.disable_template_insights, ingest_cutoffs(settings, now))
     prices = load_price_table(settings.price_table)
     coercer = Coercer()
     totals = Totals()

@@ -117,6 +117,8 @@ class Scope:
     principal: Principal
     now: datetime
     insights_disabled: bool
+    retention: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    """per record kind, the retention cutoff and the setting that sets it (usagegraph.upkeep.retention)"""
     _writable: dict[uuid.UUID, bool] = field(default_factory=dict)
 
     @property

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from usagegraph.ingest import ai_sessions, entities, facts, people
 from usagegraph.ingest.outcome import Outcome, Scope
 from usagegraph.ingest.references import References
+from usagegraph.ingest.retention import retained
 from usagegraph.ingest.screen import screened
 from usagegraph.pricing import PriceTable
 
@@ -59,10 +60,10 @@ async def run(conn: AsyncConnection, batch: Any, scope: Scope, prices: PriceTabl
             await write_entities(conn, records, scope, out)
     refs = References(conn)
     for kind, write_facts in _FACTS:
-        records = screened(kind, getattr(batch, kind), scope.now, out)
+        records = screened(kind, getattr(batch, kind), scope.now, out, retained(kind, scope))
         if records:
             await write_facts(conn, records, scope, out, refs)
-    records = screened("aiSessions", batch.ai_sessions, scope.now, out)
+    records = screened("aiSessions", batch.ai_sessions, scope.now, out, retained("aiSessions", scope))
     if records:
         await ai_sessions.ai_sessions(conn, records, scope, out, refs, prices)
     order = {kind: position for position, kind in enumerate(KINDS)}

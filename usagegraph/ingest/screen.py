@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -47,14 +48,23 @@ def _value(value: Any, path: str, now: datetime) -> None:
             _value(getattr(value, field.name), f"{path}.{name}" if path else name, now)
 
 
-def screened(kind: str, records: list[Any] | None, now: datetime, out: Outcome) -> list[Any]:
-    """The records of one kind that pass ``screen``; the others are reported with their index in the
-    batch, and ``out`` maps the indexes of the kept records back to the batch's."""
+def screened(
+    kind: str,
+    records: list[Any] | None,
+    now: datetime,
+    out: Outcome,
+    check: Callable[[Any], None] | None = None,
+) -> list[Any]:
+    """The records of one kind that pass ``screen`` (and ``check``, which raises Rejected); the others are
+    reported with their index in the batch, and ``out`` maps the indexes of the kept records back to the
+    batch's."""
     kept: list[Any] = []
     positions: list[int] = []
     for index, record in enumerate(records or ()):
         try:
             screen(record, now)
+            if check is not None:
+                check(record)
         except Rejected as error:
             out.reject(kind, index, error)
             continue

@@ -25,6 +25,7 @@ from usagegraph.schema.activity import (
 )
 from usagegraph.schema.enums import ActiveWindow, ActivityCategory, FillPolicy
 from usagegraph.schema.scalars import Interval
+from usagegraph.upkeep import retention
 
 MAX_RANGE = timedelta(days=3653)
 MAX_PERIOD = 3660
@@ -62,6 +63,8 @@ async def activity(
     if interval.count <= 0:
         raise BadUserInput("interval must be positive", "interval")
     check_zone(timezone)
+    if _category(category) is not None:  # one category reads the raw sessions; ANY only the rollups
+        retention.check_range(info.context.settings, start, "activity", "start", retention.ACTIVITY_SESSIONS)
     org = as_uuid(organization_id, "organizationId") if organization_id is not None else None
     async with info.context.db.read() as conn:
         starts = await q.bucket_starts(conn, start, end, interval.sql, timezone)

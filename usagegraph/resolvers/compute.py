@@ -28,6 +28,7 @@ from usagegraph.schema.compute import (
     WorkspaceUtilization,
 )
 from usagegraph.schema.scalars import Interval
+from usagegraph.upkeep import retention
 
 MAX_YEARS = 10
 
@@ -38,6 +39,9 @@ async def organization_compute(
     db, loaders = info.context.db, info.context.loaders
     async with db.read() as conn:
         rng = await _validated_range(conn, start, end, interval, timezone)
+    retention.check_range(
+        info.context.settings, start, "compute", "start", retention.RESOURCE_SAMPLES, retention.NODE_SAMPLES
+    )
 
     # The workspaces' statistics (and then their workspaces and owners) and the nodes' statistics (and
     # then their series) are independent: each chain on a connection of its own.
@@ -95,6 +99,9 @@ async def workspace_utilization(
 ) -> list[UtilizationPoint]:
     async with info.context.db.read() as conn:
         rng = await _validated_range(conn, start, end, interval, timezone)
+        retention.check_range(
+            info.context.settings, start, "workspaceUtilization", "start", retention.RESOURCE_SAMPLES
+        )
         rows = await q.workspace_series(conn, org_uuid, workspace_uuid, rng)
     return _points(rows)
 

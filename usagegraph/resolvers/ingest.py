@@ -13,6 +13,7 @@ from usagegraph.ingest import pipeline
 from usagegraph.ingest.outcome import Outcome, Scope
 from usagegraph.pricing import load_price_table
 from usagegraph.schema.ingest import IngestBatch, IngestRejection, IngestResult
+from usagegraph.upkeep.retention import ingest_cutoffs
 
 
 async def ingest(info: Info, batch: IngestBatch) -> IngestResult:
@@ -23,7 +24,8 @@ async def ingest(info: Info, batch: IngestBatch) -> IngestResult:
             f"a batch holds at most {settings.max_batch_records} records, this one has {total}; split it",
             limit=settings.max_batch_records,
         )
-    scope = Scope(principal_of(info), datetime.now(UTC), settings.disable_template_insights)
+    now = datetime.now(UTC)
+    scope = Scope(principal_of(info), now, settings.disable_template_insights, ingest_cutoffs(settings, now))
     prices = load_price_table(settings.price_table)
     async with info.context.db.write() as conn:
         out = await pipeline.run(conn, batch, scope, prices)

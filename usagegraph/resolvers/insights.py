@@ -36,6 +36,7 @@ from usagegraph.schema.insights import (
     UserLatency,
     UserUsage,
 )
+from usagegraph.upkeep import retention
 
 T = TypeVar("T")
 
@@ -152,6 +153,15 @@ async def _insights(
     chosen = interval or default_interval(templates, end)
     scope = q.Scope(organization_id, [t.uuid for t in templates], start, end)
     fields = selected_names(info)
+    # appUsage counts sessions from the raw sessions at the range's edges; userLatency reads the raw samples.
+    if "appUsage" in fields:
+        retention.check_range(
+            info.context.settings, start, "templateInsights.appUsage", "start", retention.ACTIVITY_SESSIONS
+        )
+    if "userLatency" in fields:
+        retention.check_range(
+            info.context.settings, start, "templateInsights.userLatency", "start", retention.LATENCY_SAMPLES
+        )
     db = info.context.db
 
     async def run(query: Callable[[AsyncConnection], Awaitable[T]]) -> T:

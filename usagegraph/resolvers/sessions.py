@@ -42,6 +42,7 @@ from usagegraph.schema.sessions import (
     SessionSummary,
     UserSessionStats,
 )
+from usagegraph.upkeep import retention
 
 DEFAULT_RANGE = timedelta(days=30)
 MAX_RANGE = timedelta(days=3660)
@@ -67,6 +68,8 @@ def build_spec(info: Info, organization_id: uuid.UUID, filter: SessionFilter | N
     start = chosen.start or end - DEFAULT_RANGE
     if end <= start:
         raise BadUserInput("filter.end must be after filter.start", argument="filter")
+    # Every AI session analytic reads raw sessions (the range's partial hours, days or weeks; filters).
+    retention.check_range(info.context.settings, start, info.field_name, "filter", retention.AI_SESSIONS)
     user_ids = _ids(chosen.user_ids, "userIds")
     only_user = None
     if not principal.has(roles.SESSIONS_READ_TEAM, organization_id):
