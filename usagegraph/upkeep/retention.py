@@ -5,7 +5,7 @@ The purge runs under a session-level advisory lock, so one replica (or one `usag
 time; the others find the lock taken and skip the round. It deletes in batches of RETENTION_BATCH_ROWS rows,
 each batch one statement in a transaction of its own that skips rows an ingest holds, so neither ingest nor
 reads wait on it. The rollups are never touched: the AI rollups' DELETE triggers stay quiet in the purge's
-transactions (migration 0022); the activity rollups are kept by ingest, not by triggers."""
+transactions (migration 0023); the activity rollups are kept by ingest, not by triggers."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ _AI_USAGE_DELETE = sql(
 _AI_SESSIONS_DELETE = sql(
     "DELETE FROM ai_sessions WHERE organization_id = :org AND id = ANY(CAST(:ids AS uuid[]))"
 )
-# The AI rollups' DELETE triggers stay quiet in this transaction (migration 0022): the rollups keep the sums.
+# The AI rollups' DELETE triggers stay quiet in this transaction (migration 0023): the rollups keep the sums.
 _KEEP_ROLLUPS = sql("SELECT set_config('usagegraph.retention_purge', 'on', true)")
 
 _OLDEST_BY_ORGANIZATION = """

@@ -5,14 +5,14 @@ row. The retention purge deletes raw rows whose sums the rollups must keep answe
 trigger now fires unless the deleting transaction has set `usagegraph.retention_purge` to `on` (the purge
 sets it with `set_config(..., true)`, for its own transaction only). Every other DELETE is unchanged.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 """
 
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
