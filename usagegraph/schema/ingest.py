@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
-from usagegraph.ingest.inputs import fast_input
+from usagegraph.schema.inputs import fast_input
 from usagegraph.schema import costs
 from usagegraph.schema.enums import ActivityCategory
 from usagegraph.schema.scalars import BigInt
