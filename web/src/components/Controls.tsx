@@ -86,6 +86,36 @@ export function DateField(props: { label: string; value: string; name: string; o
 const ZONES_LIST = "iana-zones";
 
 /** Any IANA zone, typed or picked from the browser's list. */
+/** The range picker of a filter bar: presets, and From and To days when the range is custom (a custom range
+ * starts from the days the chosen preset covered). */
+export function RangeFields(props: {
+  label?: string;
+  value: string;
+  options: Option[];
+  from: string;
+  to: string;
+  update: (patch: { range?: string; from?: string; to?: string }) => void;
+}) {
+  const { update } = props;
+  return (
+    <>
+      <Select
+        label={props.label ?? "Date range"}
+        name="range"
+        value={props.value}
+        options={props.options}
+        onChange={(value) => update(value === "custom" ? { range: value, from: props.from, to: props.to } : { range: value, from: "", to: "" })}
+      />
+      {props.value === "custom" && (
+        <>
+          <DateField label="From" name="from" value={props.from} onCommit={(from) => update({ from })} />
+          <DateField label="To" name="to" value={props.to} onCommit={(to) => update({ to })} />
+        </>
+      )}
+    </>
+  );
+}
+
 export function ZoneField(props: { value: string; onCommit: (value: string) => void }) {
   return (
     <>

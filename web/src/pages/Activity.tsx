@@ -1,6 +1,6 @@
 // Activity (the deployment "Metrics" page): active users per bucket, the users' totals, and DAU/WAU/MAU.
 import { useMemo, useState } from "preact/hooks";
-import { Select, DateField, FilterBar, TextField, ZoneField } from "../components/Controls";
+import { Select, FilterBar, TextField, ZoneField, RangeFields } from "../components/Controls";
 import { Panel } from "../components/Panel";
 import { type Column, Table } from "../components/Table";
 import { TimeChart } from "../components/TimeChart";
@@ -99,19 +99,7 @@ function ActivityFilters(props: {
         onChange={(org) => update({ org })}
       />
       <Select label="Action" name="action" value={state.action} options={ACTIONS} onChange={(action) => update({ action })} />
-      <Select
-        label="Date range"
-        name="range"
-        value={state.range}
-        options={presetOptions(ACTIVITY_PRESETS)}
-        onChange={(value) => update(value === "custom" ? { range: value, from: range.from, to: range.to } : { range: value, from: "", to: "" })}
-      />
-      {state.range === "custom" && (
-        <>
-          <DateField label="From" name="from" value={range.from} onCommit={(from) => update({ from })} />
-          <DateField label="To" name="to" value={range.to} onCommit={(to) => update({ to })} />
-        </>
-      )}
+      <RangeFields value={state.range} options={presetOptions(ACTIVITY_PRESETS)} from={range.from} to={range.to} update={update} />
       <Select
         label="Interval"
         name="interval-choice"

@@ -1,7 +1,7 @@
 // Compute: node and workspace CPU and memory utilization of one organization's workspaces, and the
 // control plane's own charts (log events, status codes, latency) from the Prometheus that scrapes it.
 import { useMemo } from "preact/hooks";
-import { DateField, FilterBar, Select, ZoneField } from "../components/Controls";
+import { FilterBar, Select, ZoneField, RangeFields } from "../components/Controls";
 import { ErrorBox, Panel } from "../components/Panel";
 import { type Column, Table } from "../components/Table";
 import { type ChartSeries, TimeChart } from "../components/TimeChart";
@@ -166,19 +166,7 @@ export function ComputePage() {
           options={orgList.map((o) => ({ value: o.id, label: o.name }))}
           onChange={(value) => update({ org: value })}
         />
-        <Select
-          label="Range"
-          name="range"
-          value={state.range}
-          options={[...RANGES.map((r) => ({ value: r.value, label: r.label })), { value: "custom", label: "Custom" }]}
-          onChange={(value) => update(value === "custom" ? { range: value, from: range.from, to: range.to } : { range: value, from: "", to: "" })}
-        />
-        {state.range === "custom" && (
-          <>
-            <DateField label="From" name="from" value={range.from} onCommit={(from) => update({ from })} />
-            <DateField label="To" name="to" value={range.to} onCommit={(to) => update({ to })} />
-          </>
-        )}
+        <RangeFields label="Range" value={state.range} options={[...RANGES.map((r) => ({ value: r.value, label: r.label })), { value: "custom", label: "Custom" }]} from={range.from} to={range.to} update={update} />
         <Select
           label="Interval"
           name="interval"

@@ -2,7 +2,7 @@
 // template or of every template of an organization.
 import { useMemo } from "preact/hooks";
 import { Bar } from "../components/Bar";
-import { DateField, FilterBar, Select, ZoneField } from "../components/Controls";
+import { FilterBar, Select, ZoneField, RangeFields } from "../components/Controls";
 import { ErrorBox, Panel } from "../components/Panel";
 import { type Column, Table } from "../components/Table";
 import { type ChartSeries, TimeChart } from "../components/TimeChart";
@@ -101,19 +101,7 @@ export function InsightsPage() {
         options={[{ value: "", label: "All templates" }, ...templateList.map((t) => ({ value: t.id, label: t.displayName || t.name }))]}
         onChange={(template) => update({ template })}
       />
-      <Select
-        label="Date range"
-        name="range"
-        value={state.range}
-        options={presetOptions(INSIGHTS_PRESETS)}
-        onChange={(value) => update(value === "custom" ? { range: value, from: range.from, to: range.to } : { range: value, from: "", to: "" })}
-      />
-      {state.range === "custom" && (
-        <>
-          <DateField label="From" name="from" value={range.from} onCommit={(from) => update({ from })} />
-          <DateField label="To" name="to" value={range.to} onCommit={(to) => update({ to })} />
-        </>
-      )}
+      <RangeFields value={state.range} options={presetOptions(INSIGHTS_PRESETS)} from={range.from} to={range.to} update={update} />
       <Select
         label="Interval"
         name="interval"

@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useMemo } from "preact/hooks";
 import { Bar } from "../components/Bar";
-import { DateField, FilterBar, Select, TextField, ZoneField } from "../components/Controls";
+import { FilterBar, Select, TextField, ZoneField, RangeFields } from "../components/Controls";
 import { Panel } from "../components/Panel";
 import { type Column, Table } from "../components/Table";
 import { TimeChart } from "../components/TimeChart";
@@ -206,19 +206,7 @@ function SessionFilters(props: {
         options={props.orgs.map((o) => ({ value: o.id, label: o.name }))}
         onChange={(org) => update({ org, project: "", user: "" })}
       />
-      <Select
-        label="Date range"
-        name="range"
-        value={state.range}
-        options={presetOptions(ACTIVITY_PRESETS)}
-        onChange={(value) => update(value === "custom" ? { range: value, from: range.from, to: range.to } : { range: value, from: "", to: "" })}
-      />
-      {state.range === "custom" && (
-        <>
-          <DateField label="From" name="from" value={range.from} onCommit={(from) => update({ from })} />
-          <DateField label="To" name="to" value={range.to} onCommit={(to) => update({ to })} />
-        </>
-      )}
+      <RangeFields value={state.range} options={presetOptions(ACTIVITY_PRESETS)} from={range.from} to={range.to} update={update} />
       <Select label="Project" name="project" value={state.project} options={[{ value: "", label: "All projects" }, ...projects]} onChange={(project) => update({ project })} />
       <TextField label="Repository" name="repo" value={state.repo} size={22} onCommit={(repo) => update({ repo: repo.trim() })} />
       <Select label="Agent" name="agent" value={state.agent} options={[{ value: "", label: "All agents" }, ...agents]} onChange={(agent) => update({ agent })} />
