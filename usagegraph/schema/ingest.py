@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import strawberry
 
-from usagegraph.schema.inputs import fast_input
 from usagegraph.schema import costs
 from usagegraph.schema.enums import ActivityCategory
+from usagegraph.schema.inputs import fast_input
 from usagegraph.schema.scalars import BigInt
 
 
