@@ -80,8 +80,12 @@ export function TimeChart(props: TimeChartProps) {
         x: {
           time: true,
           range: (_u, min, max) => {
-            const lo = props.xStart ? Math.min(Date.parse(props.xStart) / 1000, min) : xs.length ? xs[0] : min;
-            const hi = props.xEnd ? Math.max(Date.parse(props.xEnd) / 1000, max) : max;
+            // from the data itself: for a single point uPlot pads min and max by a share of the value's
+            // magnitude (years, for a timestamp), so its min and max only stand in when there is no data
+            const first = xs.length ? xs[0] : min;
+            const last = xs.length ? xs[xs.length - 1] : max;
+            const lo = props.xStart ? Math.min(Date.parse(props.xStart) / 1000, first) : first;
+            const hi = props.xEnd ? Math.max(Date.parse(props.xEnd) / 1000, last) : last;
             // a single point (or none) still gets an axis of a bucket either side
             return hi > lo ? [lo, hi] : [lo - (step ?? 60), hi + (step ?? 60)];
           },
