@@ -206,14 +206,12 @@ def build_sql(spec: MetricsSpec, whole_hours: bool, fixed: bool = False) -> str:
 
 # A workspace's rows of activity_workspace_days in [lo_day, hi_day): user, UTC day number (days since
 # 1970-01-01), first and last active minute of the day.
-_WORKSPACE_DAYS = text(
-    """
+_WORKSPACE_DAYS = """
     SELECT coalesce(array_agg(user_id), '{}') AS users, coalesce(array_agg(day - DATE '1970-01-01'), '{}') AS days,
            coalesce(array_agg(first_minute), '{}') AS firsts, coalesce(array_agg(last_minute), '{}') AS lasts
     FROM activity_workspace_days
     WHERE organization_id = :org AND workspace_id = :workspace AND day >= :lo_day AND day < :hi_day
-    """
-)
+"""
 
 # The distinct (user, local day number) pairs of a workspace's per-hour minute rows in the UTC spans
 # [t0, t1): an hour belongs to one local day, or to two when a local midnight falls inside it, in which
@@ -244,11 +242,20 @@ WITH cells AS (
 SELECT coalesce(array_agg(user_id), '{}') AS users, coalesce(array_agg(day - DATE '1970-01-01'), '{}') AS days
 FROM (SELECT DISTINCT user_id, day FROM pairs) p
 """
-_HOUR_PAIRS_BY_CATEGORY = {
-    True: sql(_HOUR_PAIRS, CATEGORY="AND m.category = :category"),
-    False: sql(_HOUR_PAIRS, CATEGORY=""),
-}
-"""_HOUR_PAIRS for one category (True) or for every category."""
+_HOUR_PAIRS_ONE_CATEGORY = sql(_HOUR_PAIRS, CATEGORY="AND m.category = :category")
+
+_WORKSPACE_DAYS_ONLY = sql(_WORKSPACE_DAYS)
+# Every category in a zone whose offset changes within some UTC days of the range (DST): the steady days'
+# rows and the pairs of the other days' hour rows in one round trip.
+_WORKSPACE_DAYS_AND_HOURS = sql(
+    """
+    SELECT d.users, d.days, d.firsts, d.lasts, h.users AS hour_users, h.days AS hour_days
+    FROM ($WORKSPACE_DAYS) d, ($HOUR_PAIRS) h
+    """,
+    WORKSPACE_DAYS=_WORKSPACE_DAYS,
+    HOUR_PAIRS=_HOUR_PAIRS,
+    CATEGORY="",
+)
 
 # The zone's offset (seconds east of UTC) at the first and at the last minute of every UTC day of a year,
 # from the server's time zone database.
@@ -295,16 +302,24 @@ async def _workspace_pairs(
     days: list[Ints] = []
     users: list[Ints] = []
     lo_day, hi_day = from_day - timedelta(days=1), spec.last_day + timedelta(days=2)
-    spans: tuple[list[datetime], list[datetime]]
     if spec.category is None:
-        found = (await conn.execute(_WORKSPACE_DAYS, {**params, "lo_day": lo_day, "hi_day": hi_day})).one()
+        first_at, last_at = await _zone_offsets(conn, spec.zone, lo_day, hi_day - timedelta(days=1))
+        steady_days = (first_at == last_at) & (first_at % 60 == 0)
+        # The UTC days whose offset changes within them are known from the zone alone: their pairs come
+        # from the hour rows in the same statement as the other days' rows.
+        unsteady = np.flatnonzero(~steady_days).tolist()
+        starts = [datetime.combine(lo_day + timedelta(days=d), time(), UTC) for d in unsteady]
+        bounds = {**params, "lo_day": lo_day, "hi_day": hi_day}
+        if starts:
+            spans = {"t0s": starts, "t1s": [t + timedelta(days=1) for t in starts]}
+            found = (await conn.execute(_WORKSPACE_DAYS_AND_HOURS, {**bounds, **spans})).one()
+        else:
+            found = (await conn.execute(_WORKSPACE_DAYS_ONLY, bounds)).one()
         user = np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
         day = np.array(found.days, dtype=np.int64)
-        first_at, last_at = await _zone_offsets(conn, spec.zone, lo_day, hi_day - timedelta(days=1))
         at = day - (lo_day.toordinal() - _EPOCH)
-        offset = first_at[at]
-        shift = offset // 60
-        steady = (offset == last_at[at]) & (offset % 60 == 0)
+        shift = first_at[at] // 60
+        steady = steady_days[at]
         d0 = (day * 1440 + shift) // 1440
         d1 = (day * 1440 + 1439 + shift) // 1440
         midnight = d1 * 1440 - shift - day * 1440
@@ -312,14 +327,19 @@ async def _workspace_pairs(
         after = steady & (d0 != d1) & (np.array(found.lasts) >= midnight)
         days += [d0[before], d1[after]]
         users += [user[before], user[after]]
-        unsteady = sorted(set(day[~steady].tolist()))
-        starts = [datetime.combine(date.fromordinal(d + _EPOCH), time(), UTC) for d in unsteady]
-        spans = (starts, [t + timedelta(days=1) for t in starts])
+        if starts:
+            days.append(np.array(found.hour_days, dtype=np.int64))
+            users.append(
+                np.fromiter(
+                    (ids.setdefault(u, len(ids)) for u in found.hour_users), np.int64, len(found.hour_users)
+                )
+            )
     else:
-        spans = ([datetime.combine(lo_day, time(), UTC)], [datetime.combine(hi_day, time(), UTC)])
-    if spans[0]:
-        statement = _HOUR_PAIRS_BY_CATEGORY[spec.category is not None]
-        found = (await conn.execute(statement, {**params, "t0s": spans[0], "t1s": spans[1]})).one()
+        spans = {
+            "t0s": [datetime.combine(lo_day, time(), UTC)],
+            "t1s": [datetime.combine(hi_day, time(), UTC)],
+        }
+        found = (await conn.execute(_HOUR_PAIRS_ONE_CATEGORY, {**params, **spans})).one()
         days.append(np.array(found.days, dtype=np.int64))
         users.append(
             np.fromiter((ids.setdefault(u, len(ids)) for u in found.users), np.int64, len(found.users))
