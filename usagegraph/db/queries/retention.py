@@ -21,14 +21,16 @@ from usagegraph.db.queries.compose import sql
 _ACTIVITY_END = "CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at ELSE ended_at END"
 
 
-_LEDGER_SESSION_OLD = """NOT EXISTS (
-    SELECT 1 FROM otlp_events later
+# A ledger row's session is wholly past the cutoff: its latest event is older, and its row, if any, started
+# before it. Scalar subqueries, so that each candidate row costs two index probes (the latest event is the
+# top of otlp_events_session, migration 0024) whatever the planner thinks of the rest of the table.
+_LEDGER_SESSION_OLD = """(
+    SELECT max(later.occurred_at) FROM otlp_events later
     WHERE later.organization_id = $TABLE.organization_id AND later.session_id = $TABLE.session_id
-      AND later.occurred_at >= :cutoff
-) AND NOT EXISTS (
-    SELECT 1 FROM ai_sessions s
-    WHERE s.organization_id = $TABLE.organization_id AND s.id = $TABLE.session_id AND s.started_at >= :cutoff
-)"""
+) < :cutoff AND coalesce((
+    SELECT max(s.started_at) FROM ai_sessions s
+    WHERE s.organization_id = $TABLE.organization_id AND s.id = $TABLE.session_id
+), '-infinity') < :cutoff"""
 
 
 @dataclass(frozen=True)
