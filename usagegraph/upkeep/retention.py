@@ -1,5 +1,6 @@
-"""Retention: raw rows older than their kind's USAGEGRAPH_RETENTION_*_DAYS purged in the background, and the
-check by which analytics refuse ranges they can no longer answer (docs/operations.md#retention).
+"""Retention: raw rows older than their kind's USAGEGRAPH_RETENTION_*_DAYS purged in the background (OTLP's
+event ledger with the AI sessions, a whole session at a time), and the check by which analytics refuse
+ranges they can no longer answer (docs/operations.md#retention).
 
 The purge runs under a session-level advisory lock, so one replica (or one `usagegraph purge`) purges at a
 time; the others find the lock taken and skip the round. It deletes in batches of RETENTION_BATCH_ROWS rows,
