@@ -3,7 +3,8 @@
 A database of its own (`usagegraph_retention_bench` on the embedded server under .usagegraph-bench), built
 in SQL: one organization, USERS users each with a workspace, DAYS days ending now of hourly workspace
 resource samples, node samples every 5 minutes on 10 nodes, latency samples every 2 hours per user, four
-activity sessions and two AI sessions (two usage lines each) per user and day. Then, per raw table: rows and
+activity sessions and two AI sessions (two usage lines each, and ten events in OTLP's event ledger: four
+prompts, six API requests) per user and day. Then, per raw table: rows and
 bytes on disk (heap, indexes and TOAST: pg_total_relation_size) per row; the purge of everything older than
 KEEP days (RETENTION_*_DAYS = KEEP, batches of --batch rows) timed; the same sizes after it, after VACUUM,
 and after as many new rows as were purged are written again (the freed space is reused).
@@ -34,7 +35,7 @@ TABLES = retention.TABLES
 SETUP = [
     "TRUNCATE organizations, users, templates, workspaces, memberships, activity_sessions, ai_sessions, "
     "ai_session_usage, resource_samples, node_samples, latency_samples, activity_minutes, ai_session_hours, "
-    "ai_usage_hours, ai_session_user_days, ai_session_user_weeks, ai_session_project_days CASCADE",
+    "ai_usage_hours, ai_session_user_days, ai_session_user_weeks, ai_session_project_days, otlp_events CASCADE",
     "INSERT INTO organizations (id, name, created_at) VALUES (:org, 'bench', CAST(:t0 AS timestamptz) - interval '1 day')",
     "INSERT INTO users (id, username, name, email, created_at, site_roles) "
     "SELECT gen_random_uuid(), 'user' || g, 'User ' || g, 'user' || g || '@example.com', :t0, '{}' "
@@ -93,6 +94,19 @@ FILL = {
                                       cache_read_tokens, cache_write_tokens, cost, priced)
         SELECT :org, s.id, m, 1500, 750, 0, 0, 0.25, true FROM s, unnest(ARRAY['sonnet', 'opus']) m
     """,
+    # The events the AI sessions of [:lo, :hi) were summed from, two minutes apart.
+    "otlp_events": """
+        INSERT INTO otlp_events (organization_id, event_id, session_id, name, occurred_at, model, input_tokens,
+                                 output_tokens, cost)
+        SELECT s.organization_id, gen_random_uuid(), s.id,
+               CASE WHEN n % 5 IN (0, 3) THEN 'claude_code.user_prompt' ELSE 'claude_code.api_request' END,
+               s.started_at + n * interval '2 minutes',
+               CASE WHEN n % 5 IN (0, 3) THEN NULL ELSE 'sonnet' END,
+               CASE WHEN n % 5 IN (0, 3) THEN 0 ELSE 500 END, CASE WHEN n % 5 IN (0, 3) THEN 0 ELSE 250 END,
+               CASE WHEN n % 5 IN (0, 3) THEN NULL ELSE 0.08 END
+        FROM ai_sessions s, generate_series(0, 9) n
+        WHERE s.started_at >= :lo AND s.started_at < :hi
+    """,
 }
 
 
@@ -145,8 +159,18 @@ async def run(users: int, days: int, keep: int, batch: int) -> None:
         dry_started = time.perf_counter()
         dry = await retention.Purger(db, settings).run(dry_run=True, now=now)
         dry_seconds = time.perf_counter() - dry_started
-        started = time.perf_counter()
-        report = await retention.Purger(db, settings).run(now=now)
+        # Each batch's time goes to its table: from the previous batch's end to its own (a table's last,
+        # empty batch, which reports nothing, is counted with the next table's first).
+        spent: dict[str, float] = dict.fromkeys(TABLES, 0.0)
+        mark = [time.perf_counter()]
+
+        def batch_done(table: str, _rows: int) -> None:
+            at = time.perf_counter()
+            spent[table] += at - mark[0]
+            mark[0] = at
+
+        started = mark[0] = time.perf_counter()
+        report = await retention.Purger(db, settings, on_purged=batch_done).run(now=now)
         seconds = time.perf_counter() - started
         assert dry is not None and report is not None and report.rows == dry.rows
         total = sum(report.rows.values())
@@ -155,7 +179,7 @@ async def run(users: int, days: int, keep: int, batch: int) -> None:
             f"({total / seconds:,.0f} rows/s, batches of {batch}); the dry run took {dry_seconds:.1f} s"
         )
         for table, rows in report.rows.items():
-            print(f"  {table:<20} {rows:>11,}")
+            print(f"  {table:<20} {rows:>11,} rows in {spent[table]:5.1f} s")
         show("after the purge", await sizes(engine))
         await vacuum(engine)
         show("after VACUUM", await sizes(engine))

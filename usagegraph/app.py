@@ -127,11 +127,16 @@ def create_app(
                     job.start()
                     stack.push_async_callback(job.stop)
             # Retention (off unless a USAGEGRAPH_RETENTION_*_DAYS is set): purged in the background.
-            retention_gauges = RetentionCollector(retention.TABLES)
+            purges = retention.enabled(settings) and settings.retention_purge_seconds > 0
+            retention_gauges = RetentionCollector(
+                retention.TABLES,
+                retention.retention_seconds(settings),
+                settings.retention_purge_seconds if purges else 0.0,
+            )
             metrics.register(retention_gauges)
             stack.callback(metrics.unregister, retention_gauges)
             app.state.retention_gauges = retention_gauges
-            if retention.enabled(settings) and settings.retention_purge_seconds > 0:
+            if purges:
                 purge = retention.retention_purger(
                     db, settings, on_purged=retention_gauges.count, on_oldest=retention_gauges.observe
                 )

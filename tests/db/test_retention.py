@@ -1,8 +1,10 @@
 """Retention (docs/operations.md#retention): the purge deletes exactly the raw rows older than each kind's
-cutoff, in batches, and nothing else (the rollups keep their rows, the AI rollups their sums); a dry run
-deletes nothing; one purger at a time; analytics of ranges after the cutoff are unchanged, rollup-served
-analytics of older ranges too, and the others refuse a range that starts before the cutoff, naming the
-setting; the metrics move."""
+cutoff, in batches, and nothing else (the rollups keep their rows, the AI rollups their sums; OTLP's event
+ledger keeps every event of a session that is not wholly past the cutoff); a dry run deletes nothing; one
+purger at a time; analytics of ranges after the cutoff are unchanged, rollup-served analytics of older
+ranges too, and the others refuse a range that starts before the cutoff, naming the setting; ingest and
+OTLP intake refuse records past the retention, so an export retried after the purge is not counted twice;
+the metrics move."""
 
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQL
 from tests.factories import Factory
+from tests.ingest.otlp_client import Event, Person, proto_logs
 from tests.sessions_world import Usage, ai_session
 from usagegraph.db.database import Database
 from usagegraph.settings import Settings
@@ -39,6 +43,7 @@ RAW = (
     "activity_sessions",
     "ai_sessions",
     "ai_session_usage",
+    "otlp_events",
 )
 ROLLUPS = (
     "activity_minutes",
@@ -63,6 +68,7 @@ KEYS = {
     "activity_sessions": "id::text",
     "ai_sessions": "id::text",
     "ai_session_usage": "session_id::text || model",
+    "otlp_events": "event_id::text",
 }
 
 SESSION_QUERY = """
@@ -157,16 +163,35 @@ async def world(factory: Factory, engine: AsyncEngine) -> dict[str, Any]:
                 org, owner, "IDE", start, start + timedelta(minutes=25), workspace_id=ws, app="vscode"
             )
         )
-    kept_ai = []
+    kept_ai, old_ai = [], []
     two_lines: list[Usage] = [("sonnet", 10, 5, 0, 0, "0.001000"), ("opus", 3, 2, 1, 0, "0.020000")]
     for i in range(12):
         start = OLD + timedelta(hours=5 * i, minutes=13)
-        await ai_session(engine, org, owner, start, start + timedelta(minutes=9), usage=two_lines)
+        old_ai.append(
+            await ai_session(engine, org, owner, start, start + timedelta(minutes=9), usage=two_lines)
+        )
     for i in range(4):
         start = NEW + timedelta(hours=5 * i, minutes=13)
         kept_ai.append(
             await ai_session(engine, org, owner, start, start + timedelta(minutes=9), usage=two_lines)
         )
+    # OTLP's event ledger, (session, event times) by session
+    old_ledger = [
+        (s, [OLD + timedelta(hours=5 * i, minutes=13 + m) for m in (0, 3, 8)])
+        for i, s in enumerate(old_ai[:4])
+    ]
+    kept_ledger = [
+        # spans the cutoff: while one of its events is retained, a retried older one must still be known
+        (
+            uuid.uuid4(),
+            [CUTOFF - timedelta(hours=2), CUTOFF - timedelta(hours=1), CUTOFF + timedelta(hours=1)],
+        ),
+        # every event old but the session's row started after the cutoff (it was also fed by `ingest`)
+        (kept_ai[0], [OLD, OLD + timedelta(minutes=1)]),
+        (kept_ai[1], [NEW + timedelta(hours=5, minutes=13), NEW + timedelta(hours=5, minutes=20)]),
+    ]
+    kept_events = await _ledger(engine, org, kept_ledger)
+    await _ledger(engine, org, old_ledger)
     token = await factory.token(owner)
     return {
         "org": org,
@@ -178,6 +203,7 @@ async def world(factory: Factory, engine: AsyncEngine) -> dict[str, Any]:
             "activity_sessions": {str(s) for s in kept_activity},
             "ai_sessions": {str(s) for s in kept_ai},
             "ai_session_usage": {f"{s}{model}" for s in kept_ai for model in ("sonnet", "opus")},
+            "otlp_events": {str(e) for e in kept_events},
         },
         "old": {
             "resource_samples": 13,
@@ -186,8 +212,27 @@ async def world(factory: Factory, engine: AsyncEngine) -> dict[str, Any]:
             "activity_sessions": 9,
             "ai_sessions": 12,
             "ai_session_usage": 24,
+            "otlp_events": 12,
         },
     }
+
+
+async def _ledger(
+    engine: AsyncEngine, org: uuid.UUID, sessions: list[tuple[uuid.UUID, list[datetime]]]
+) -> list[uuid.UUID]:
+    """Ledger rows as the OTLP intake writes them (an API request of one model each); their event ids."""
+    rows = [
+        {"org": org, "event": uuid.uuid4(), "session": session, "at": at}
+        for session, times in sessions
+        for at in times
+    ]
+    await _insert(
+        engine,
+        "INSERT INTO otlp_events (organization_id, event_id, session_id, name, occurred_at, model, input_tokens, "
+        "output_tokens, cost) VALUES (:org, :event, :session, 'claude_code.api_request', :at, 'sonnet', 10, 5, 0.001)",
+        rows,
+    )
+    return [row["event"] for row in rows]
 
 
 def _pg(at: datetime) -> str:
@@ -250,6 +295,7 @@ async def test_purge_deletes_exactly_the_old_rows_in_batches(
     assert [rows for table, rows in calls if table == "resource_samples"] == [5, 5, 3]
     assert [rows for table, rows in calls if table == "ai_sessions"] == [5, 5, 2]
     assert [rows for table, rows in calls if table == "ai_session_usage"] == [10, 10, 4]
+    assert [rows for table, rows in calls if table == "otlp_events"] == [5, 5, 2]
     # the rollups are untouched, row for row
     assert await _rollups(engine) == before_rollups
     assert await _ai_sums(engine) == sums
@@ -257,6 +303,7 @@ async def test_purge_deletes_exactly_the_old_rows_in_batches(
     assert oldest["resource_samples"] == NEW
     assert oldest["ai_sessions"] == NEW + timedelta(minutes=13)
     assert oldest["activity_sessions"] == CUTOFF - timedelta(hours=1)
+    assert oldest["otlp_events"] == OLD  # the events of the session whose row started after the cutoff
     # a second round finds nothing
     again = await purger.run()
     assert again is not None and set(again.rows.values()) == {0}
@@ -305,7 +352,7 @@ async def test_one_purger_at_a_time(factory: Factory, engine: AsyncEngine, setti
     # two at once: one purges, the other either finds the lock taken or (having come second) nothing left
     results = await asyncio.gather(*(retention.Purger(db, retained(settings)).run() for _ in range(2)))
     purged = [sum(r.rows.values()) for r in results if r is not None]
-    assert sum(purged) == 84 and max(purged) == 84
+    assert sum(purged) == 96 and max(purged) == 96
 
 
 async def test_analytics_after_the_cutoff_unchanged_and_older_ranges_refused(
@@ -333,7 +380,7 @@ async def test_analytics_after_the_cutoff_unchanged_and_older_ranges_refused(
         assert before[0]["data"]["organization"]["sessionAnalytics"]["summary"]["totalSessions"] == 4
         assert any(b["activeUsers"] for b in before[4]["data"]["activity"]["buckets"][:25])
         report = await retention.Purger(Database(engine=engine, read_engine=engine), retained(settings)).run()
-        assert report is not None and sum(report.rows.values()) == 84
+        assert report is not None and sum(report.rows.values()) == 96
         after = [await gql(query, variables, token=token) for query, variables in reads]
         assert after == before
         refusals: list[tuple[str, dict[str, Any], str, str]] = [
@@ -383,6 +430,14 @@ async def test_the_server_purges_in_the_background_and_reports_metrics(
         assert set(ages) == set(RAW)
         assert 5 * 86400 - 600 < ages["resource_samples"] < 5 * 86400 + 600
         assert ages["activity_sessions"] < DAYS * 86400 + 7200
+        # what the stalled-purge alert compares those ages with (deploy/prometheus/rules.yml)
+        kept = {
+            line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("usagegraph_retention_seconds{")
+        }
+        assert kept == dict.fromkeys(RAW, DAYS * 86400.0)
+        assert "\nusagegraph_retention_purge_interval_seconds 0.2\n" in metrics
     assert await _keys(engine) == w["kept"]
 
 
@@ -530,6 +585,7 @@ async def test_purge_command_dry_run_then_purge(
     dry = await purge("--dry-run")
     assert "resource_samples: would delete 2 rows older than" in dry
     assert "ai_sessions: kept forever (USAGEGRAPH_RETENTION_AI_SESSIONS_DAYS unset)" in dry
+    assert "otlp_events: kept forever (USAGEGRAPH_RETENTION_AI_SESSIONS_DAYS unset)" in dry
     assert await remaining() == 3
     assert "resource_samples: deleted 2 rows" in await purge()
     assert await remaining() == 1
@@ -569,4 +625,138 @@ async def test_a_failed_or_cancelled_purge_releases_its_lock(
     assert await _lock_holders(engine) == 0
     report = await retention.Purger(db, retained(settings)).run()
     assert report is not None
+    assert await _keys(engine) == w["kept"]
+
+
+def _otlp_requests(factory: Factory) -> Any:
+    """A collector's token and a function that exports Claude Code API request events of one developer
+    over OTLP (protobuf) and returns the answer."""
+
+    async def setup() -> tuple[uuid.UUID, Any, Any]:
+        org = await factory.organization("acme")
+        dev = await factory.user("dev", email="dev@acme.test", orgs={org: ["member"]})
+        collector = await factory.user("collector", orgs={org: ["collector"]})
+        token = await factory.token(collector)
+        person = Person(dev, str(dev), "dev@acme.test")
+
+        def events(session: str, *times: datetime) -> list[Event]:
+            return [
+                Event(session, person, "api_request", at, n, "claude-sonnet-4-5", (100, 50, 0, 0), 0.01)
+                for n, at in enumerate(times)
+            ]
+
+        async def send(client: Any, batch: list[Event]) -> ExportLogsServiceResponse:
+            response = await client.post(
+                "/v1/logs",
+                content=proto_logs(batch, {"service.name": "claude-code"}).SerializeToString(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-protobuf"},
+            )
+            assert response.status_code == 200, response.text
+            return ExportLogsServiceResponse.FromString(response.content)
+
+        return org, events, send
+
+    return setup()
+
+
+async def _ledger_sessions(engine: AsyncEngine) -> dict[uuid.UUID, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT session_id, count(*) FROM otlp_events GROUP BY session_id"))
+        return {row[0]: int(row[1]) for row in rows}
+
+
+async def _ai_rows(engine: AsyncEngine) -> set[uuid.UUID]:
+    async with engine.connect() as conn:
+        return {row[0] for row in await conn.execute(text("SELECT id FROM ai_sessions"))}
+
+
+async def test_otlp_intake_refuses_events_past_the_retention_and_a_retry_after_the_purge_counts_once(
+    factory: Factory, engine: AsyncEngine, settings: Settings, make_client: Any
+) -> None:
+    _org, events, send = await _otlp_requests(factory)
+    old, spanning, recent, fresh = (str(uuid.uuid4()) for _ in range(4))
+    export = [
+        *events(old, OLD, OLD + timedelta(minutes=5)),
+        *events(
+            spanning, CUTOFF - timedelta(hours=2), CUTOFF - timedelta(hours=1), CUTOFF + timedelta(hours=1)
+        ),
+        *events(recent, NEW, NEW + timedelta(minutes=10)),
+    ]
+    # The spanning session goes on after the retention was set: a new event, after the cutoff.
+    (later,) = events(spanning, NOW - timedelta(hours=1))
+    later.sequence = 10
+    # Stored before any retention was set.
+    async for client in make_client():
+        answer = await send(client, export)
+        assert not answer.HasField("partial_success")
+    assert await _ai_rows(engine) == {uuid.UUID(s) for s in (old, spanning, recent)}
+
+    keep = {"retention_ai_sessions_days": DAYS}
+    async for client in make_client(**keep):
+        # The same export retried: the events older than the cutoff are dropped, the others are duplicates.
+        answer = await send(client, export)
+        assert answer.partial_success.rejected_log_records == 4
+        message = answer.partial_success.error_message
+        assert message.startswith(
+            "4 log records rejected: past_retention x4 (first: log record 0: the record's"
+        )
+        assert "USAGEGRAPH_RETENTION_AI_SESSIONS_DAYS=30" in message
+        # A new event of a session that started before the cutoff is dropped as well; a new session is not.
+        answer = await send(client, [later, *events(fresh, NOW - timedelta(hours=2))])
+        assert answer.partial_success.rejected_log_records == 1
+        assert f"past_retention x1 (first: log record 0: session {spanning} started at" in (
+            answer.partial_success.error_message
+        )
+        ledger = await _ledger_sessions(engine)
+        assert ledger == {
+            uuid.UUID(old): 2,
+            uuid.UUID(spanning): 3,
+            uuid.UUID(recent): 2,
+            uuid.UUID(fresh): 1,
+        }
+        counted = await _ai_sums(engine)
+        assert sum(row[1] for row in counted) == 4
+
+        report = await retention.Purger(
+            Database(engine=engine, read_engine=engine), settings.model_copy(update=keep)
+        ).run()
+        assert report is not None
+        assert (report.rows["ai_sessions"], report.rows["otlp_events"]) == (2, 2)
+        # The spanning session's row is gone, its events are kept: one of them is after the cutoff.
+        assert await _ai_rows(engine) == {uuid.UUID(recent), uuid.UUID(fresh)}
+        assert await _ledger_sessions(engine) == {k: v for k, v in ledger.items() if k != uuid.UUID(old)}
+
+        # Everything again after the purge: nothing is stored, nothing counted twice.
+        answer = await send(client, [*export, later])
+        assert answer.partial_success.rejected_log_records == 5
+        assert "past_retention x5" in answer.partial_success.error_message
+        assert await _ai_rows(engine) == {uuid.UUID(recent), uuid.UUID(fresh)}
+        assert await _ai_sums(engine) == counted
+        metrics = (await client.get("/metrics")).text
+        assert 'usagegraph_otlp_rejected_total{reason="past_retention",signal="logs"} 10.0' in metrics
+        assert 'usagegraph_otlp_records_total{outcome="duplicate",signal="logs"} 6.0' in metrics
+
+
+async def test_the_ledger_purge_skips_the_rows_an_intake_holds(
+    factory: Factory, engine: AsyncEngine, settings: Settings
+) -> None:
+    w = await world(factory, engine)
+    db = Database(engine=engine, read_engine=engine)
+    async with engine.connect() as intake:  # a transaction that holds one old ledger row
+        held = (
+            await intake.execute(
+                text(
+                    "SELECT event_id FROM otlp_events WHERE occurred_at < :before AND session_id <> ALL(:kept) "
+                    "LIMIT 1 FOR UPDATE"
+                ),
+                {"before": OLD + timedelta(days=5), "kept": [uuid.UUID(s) for s in w["kept"]["ai_sessions"]]},
+            )
+        ).scalar_one()
+        # a hang guard: a purge that waited for the lock would never return
+        report = await asyncio.wait_for(retention.Purger(db, retained(settings)).run(), 120)
+        assert report is not None and report.rows["otlp_events"] == 11
+        assert (await _keys(engine))["otlp_events"] == w["kept"]["otlp_events"] | {str(held)}
+        await intake.rollback()
+    report = await retention.Purger(db, retained(settings)).run()
+    assert report is not None and report.rows["otlp_events"] == 1
     assert await _keys(engine) == w["kept"]

@@ -198,3 +198,23 @@ def test_json_response_shape() -> None:
         "partialSuccess": {"rejectedLogRecords": "2", "errorMessage": "2 log records rejected"}
     }
     assert json_format.MessageToDict(ExportLogsServiceResponse()) == {}
+
+
+def test_an_event_older_than_the_ai_sessions_retention_is_dropped() -> None:
+    body = _json_body([_record(API_REQUEST)], {"service.name": "claude-code"})  # 2025-12-01T12:00:00.123456Z
+    message = wire.decode(body, wire.JSON, ExportLogsServiceRequest())
+    ((resource, record),) = ev.log_records(message)
+    orgs = ev.Organizations(_principal())
+    setting = "USAGEGRAPH_RETENTION_AI_SESSIONS_DAYS=30"
+    drop = ev.parse_log(
+        0, resource, record, orgs, NOW, (datetime(2025, 12, 1, 12, 0, 1, tzinfo=UTC), setting)
+    )
+    assert isinstance(drop, ev.Drop) and drop.reason == "past_retention"
+    assert drop.message == (
+        "the record's time 2025-12-01T12:00:00.123456+00:00 is older than the retention "
+        f"({setting}): AI sessions before 2025-12-01T12:00:01+00:00 are purged"
+    )
+    kept = ev.parse_log(
+        0, resource, record, orgs, NOW, (datetime(2025, 12, 1, 12, 0, 0, tzinfo=UTC), setting)
+    )
+    assert isinstance(kept, ev.Event)

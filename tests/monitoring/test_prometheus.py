@@ -36,6 +36,7 @@ from usagegraph.monitoring.control_plane import queries
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
+RULE_TESTS = ROOT / "deploy" / "prometheus" / "rules_test.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "usagegraph.json"
 JOB = "usagegraph"
 
@@ -71,6 +72,17 @@ def _promtool_rule_count() -> int:
 
 def test_promtool_check_rules_passes() -> None:
     assert _promtool_rule_count() >= 20
+
+
+def test_promtool_rule_unit_tests_pass() -> None:
+    """deploy/prometheus/rules_test.yml: series given minute by minute, the alerts expected at given times
+    (the stalled retention purge: firing past the limit, not for a replica whose turn it was not, not for
+    a table kept for ever)."""
+    result = subprocess.run(
+        [_binary("promtool"), "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout, result.stdout + result.stderr
 
 
 # --- The Grafana dashboard's JSON --------------------------------------------------------------------
@@ -290,6 +302,9 @@ async def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
             USAGEGRAPH_PROMETHEUS_URL=prometheus,
             USAGEGRAPH_PROMETHEUS_JOB=JOB,
             USAGEGRAPH_LOG_FORMAT="json",
+            # A retention the seeded sample is well within, purged every second: the retention metrics.
+            USAGEGRAPH_RETENTION_RESOURCE_SAMPLES_DAYS="30",
+            USAGEGRAPH_RETENTION_PURGE_SECONDS="1",
         )
         processes.append(
             subprocess.Popen(  # noqa: ASYNC220
@@ -322,6 +337,7 @@ async def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
                 "usagegraph_workspace_cpu_utilization",
                 "usagegraph_admission_wait_seconds_bucket",
                 'job_route:usagegraph_http_request_duration_seconds:p95_5m{route="/graphql"}',
+                'usagegraph_oldest_record_age_seconds{kind="resource_samples"}',
             ]
             deadline = time.monotonic() + 90
             while True:
@@ -394,6 +410,44 @@ async def test_the_workspace_gauges_are_fresh_and_the_stale_alerts_do_not_fire(s
         assert 0 < float(ratio["value"][1]) < 1  # one rejected of two records per round of traffic
         [errors] = await stack.query(client, "job:usagegraph_http_5xx:ratio_rate5m")
         assert float(errors["value"][1]) == 0
+
+
+async def test_the_retention_purge_reports_and_its_alert_does_not_fire(stack: Stack) -> None:
+    stalled = next(
+        rule["query"]
+        for group in await _rule_groups(stack)
+        for rule in group["rules"]
+        if rule["name"] == "UsageGraphRetentionPurgeStalled"
+    )
+    async with httpx.AsyncClient() as client:
+        [age] = await stack.query(client, 'usagegraph_oldest_record_age_seconds{kind="resource_samples"}')
+        assert 0 < float(age["value"][1]) < 3600  # the seeded sample, a minute old when it was written
+        kept = {
+            item["metric"]["kind"]: float(item["value"][1])
+            for item in await stack.query(client, "usagegraph_retention_seconds")
+        }
+        assert kept["resource_samples"] == 30 * 86400 and kept["ai_sessions"] == 0
+        [interval] = await stack.query(client, "usagegraph_retention_purge_interval_seconds")
+        assert float(interval["value"][1]) == 1
+        assert await stack.query(client, stalled) == []
+        assert await stack.query(client, 'ALERTS{alertname="UsageGraphRetentionPurgeStalled"}') == []
+        # The same expression with the limit a day below 0 for the tables with a retention: it finds the
+        # seeded sample's table, through the labels the server and Prometheus really give.
+        lowered = stalled
+        for part, replacement in (
+            ("(usagegraph_retention_seconds > 0)", "((usagegraph_retention_seconds > 0) * 0)"),
+            ("+ 86400", "- 86400"),
+        ):
+            assert stalled.count(part) == 1, stalled
+            lowered = lowered.replace(part, replacement)
+        [fired] = await stack.query(client, lowered)
+        assert fired["metric"] == {"job": JOB, "kind": "resource_samples"}
+
+
+async def _rule_groups(stack: Stack) -> list[Any]:
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(f"{stack.prometheus}/api/v1/rules")).json()
+    return body["data"]["groups"]  # type: ignore[no-any-return]
 
 
 async def test_every_dashboard_query_parses_and_returns_data(stack: Stack) -> None:

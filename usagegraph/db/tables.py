@@ -743,7 +743,10 @@ class InsightsDirtyDay(SQLModel, table=True):
 
 class OtlpEvent(SQLModel, table=True):
     __tablename__ = "otlp_events"
-    __table_args__ = (Index("otlp_events_session", "organization_id", "session_id"),)
+    __table_args__ = (
+        Index("otlp_events_session", "organization_id", "session_id", "occurred_at"),
+        Index("otlp_events_time", "organization_id", "occurred_at"),
+    )
     organization_id: uuid.UUID = _uuid(ForeignKey("organizations.id"), pk=True)
     event_id: uuid.UUID = _uuid(pk=True)
     session_id: uuid.UUID = _uuid()

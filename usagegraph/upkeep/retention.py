@@ -1,5 +1,6 @@
-"""Retention: raw rows older than their kind's USAGEGRAPH_RETENTION_*_DAYS purged in the background, and the
-check by which analytics refuse ranges they can no longer answer (docs/operations.md#retention).
+"""Retention: raw rows older than their kind's USAGEGRAPH_RETENTION_*_DAYS purged in the background (OTLP's
+event ledger with the AI sessions, a whole session at a time), and the check by which analytics refuse
+ranges they can no longer answer (docs/operations.md#retention).
 
 The purge runs under a session-level advisory lock, so one replica (or one `usagegraph purge`) purges at a
 time; the others find the lock taken and skip the round. It deletes in batches of RETENTION_BATCH_ROWS rows,
@@ -48,7 +49,8 @@ RESOURCE_SAMPLES = Kind("resource_samples", ("resource_samples",))
 NODE_SAMPLES = Kind("node_samples", ("node_samples",))
 LATENCY_SAMPLES = Kind("latency_samples", ("latency_samples",))
 ACTIVITY_SESSIONS = Kind("activity_sessions", ("activity_sessions",))
-AI_SESSIONS = Kind("ai_sessions", ("ai_sessions", "ai_session_usage"))
+# OTLP's event ledger de-duplicates the events AI sessions are summed from: it goes with them.
+AI_SESSIONS = Kind("ai_sessions", ("ai_sessions", "ai_session_usage", "otlp_events"))
 KINDS = (RESOURCE_SAMPLES, NODE_SAMPLES, LATENCY_SAMPLES, ACTIVITY_SESSIONS, AI_SESSIONS)
 TABLES = tuple(table for kind in KINDS for table in kind.tables)
 
@@ -68,6 +70,11 @@ def cutoff(settings: Settings, kind: Kind, now: datetime | None = None) -> datet
 
 def enabled(settings: Settings) -> bool:
     return any(days(settings, kind) > 0 for kind in KINDS)
+
+
+def retention_seconds(settings: Settings) -> dict[str, float]:
+    """Per table, how long its rows are kept in seconds (0: forever), for the metrics."""
+    return {table: days(settings, kind) * 86400.0 for kind in KINDS for table in kind.tables}
 
 
 def check_range(settings: Settings, start: datetime, field: str, argument: str, *kinds: Kind) -> None:
@@ -151,17 +158,27 @@ class Purger:
         self, conn: AsyncConnection, report: Report, kind: Kind, limit: datetime, org: object
     ) -> None:
         batch = self.settings.retention_batch_rows
+        if kind is not AI_SESSIONS:
+            await self._purge_table(conn, report, kind.tables[0], limit, org)
+            return
         while True:
-            if kind is AI_SESSIONS:
-                sessions, lines = await q.delete_ai_batch(conn, limit, org, batch)  # type: ignore[arg-type]
-                await conn.commit()
-                self._count(report, "ai_sessions", sessions)
-                self._count(report, "ai_session_usage", lines)
-                done = sessions
-            else:
-                done = await q.delete_batch(conn, kind.tables[0], limit, org, batch)  # type: ignore[arg-type]
-                await conn.commit()
-                self._count(report, kind.tables[0], done)
+            sessions, lines = await q.delete_ai_batch(conn, limit, org, batch)  # type: ignore[arg-type]
+            await conn.commit()
+            self._count(report, "ai_sessions", sessions)
+            self._count(report, "ai_session_usage", lines)
+            if sessions < batch:
+                break
+        # The ledger after the sessions: its rule looks at what is left of them.
+        await self._purge_table(conn, report, "otlp_events", limit, org)
+
+    async def _purge_table(
+        self, conn: AsyncConnection, report: Report, table: str, limit: datetime, org: object
+    ) -> None:
+        batch = self.settings.retention_batch_rows
+        while True:
+            done = await q.delete_batch(conn, table, limit, org, batch)  # type: ignore[arg-type]
+            await conn.commit()
+            self._count(report, table, done)
             if done < batch:
                 return
 

@@ -21,6 +21,18 @@ from usagegraph.db.queries.compose import sql
 _ACTIVITY_END = "CASE WHEN category = 'LOGIN' OR ended_at IS NULL THEN started_at ELSE ended_at END"
 
 
+# A ledger row's session is wholly past the cutoff: its latest event is older, and its row, if any, started
+# before it. Scalar subqueries, so that each candidate row costs two index probes (the latest event is the
+# top of otlp_events_session, migration 0024) whatever the planner thinks of the rest of the table.
+_LEDGER_SESSION_OLD = """(
+    SELECT max(later.occurred_at) FROM otlp_events later
+    WHERE later.organization_id = $TABLE.organization_id AND later.session_id = $TABLE.session_id
+) < :cutoff AND coalesce((
+    SELECT max(s.started_at) FROM ai_sessions s
+    WHERE s.organization_id = $TABLE.organization_id AND s.id = $TABLE.session_id
+), '-infinity') < :cutoff"""
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -44,6 +56,14 @@ TABLES = {
     "ai_sessions": Table("ai_sessions", "started_at < :cutoff", oldest="started_at"),
     # Usage lines carry their session's started_at (a trigger copies it), so they go with their sessions.
     "ai_session_usage": Table("ai_session_usage", "started_at < :cutoff", oldest="started_at"),
+    # OTLP's event ledger (migration 0021) tells a retried event from a new one. An event goes only with its
+    # whole session: when every event of the session is older than the cutoff and the session's row, if it
+    # is still there, started before it. Until then a retried event is found in the ledger (a duplicate) and
+    # a new one sees the session's start before the cutoff (refused); after, every event of the session is
+    # refused by its own time (usagegraph.http.otlp), so none can be counted twice.
+    "otlp_events": Table(
+        "otlp_events", f"occurred_at < :cutoff AND {_LEDGER_SESSION_OLD}", oldest="occurred_at"
+    ),
 }
 
 _SCOPE = "organization_id = :org AND $OLD"
@@ -108,7 +128,8 @@ async def count(conn: AsyncConnection, table: str, cutoff: datetime, org: uuid.U
 async def delete_batch(
     conn: AsyncConnection, table: str, cutoff: datetime, org: uuid.UUID | None, batch: int
 ) -> int:
-    """At most `batch` rows of a sample or activity session table older than the cutoff deleted; how many."""
+    """At most `batch` rows of a sample or activity session table, or of the OTLP event ledger, older than
+    the cutoff deleted; how many."""
     result = await conn.execute(_BY_TABLE[table][1], {"cutoff": cutoff, "org": org, "batch": batch})
     return int(result.rowcount)
 

@@ -40,6 +40,7 @@ from usagegraph.monitoring.logging import get_logger
 from usagegraph.monitoring.metrics import Metrics
 from usagegraph.pricing import load_price_table
 from usagegraph.settings import Settings
+from usagegraph.upkeep.retention import ingest_cutoffs
 
 log = get_logger("usagegraph.otlp")
 
@@ -175,11 +176,12 @@ class OtlpReceiver:
         total = ev.count_log_records(message)
         self._check_size(total, "log record")
         now = datetime.now(UTC)
+        retention = ingest_cutoffs(self.settings, now)
         orgs = ev.Organizations(principal)
         parsed: list[ev.Event] = []
         drops: list[tuple[int, Drop]] = []
         for index, (resource, record) in enumerate(ev.log_records(message)):
-            item = ev.parse_log(index, resource, record, orgs, now)
+            item = ev.parse_log(index, resource, record, orgs, now, retention.get("aiSessions"))
             if isinstance(item, Drop):
                 drops.append((index, item))
             else:
@@ -189,7 +191,7 @@ class OtlpReceiver:
         if parsed:
             async with db.write() as conn:
                 stored = await store(
-                    conn, parsed, principal, now, self.settings.disable_template_insights, prices
+                    conn, parsed, principal, now, self.settings.disable_template_insights, prices, retention
                 )
             drops.extend(stored.drops)
             accepted, duplicates = stored.accepted, stored.duplicates

@@ -215,6 +215,14 @@ def _time(record: Any, attrs: dict[str, Any], now: datetime) -> tuple[int, datet
     return nanos, at
 
 
+def past_retention(what: str, retention: tuple[datetime, str]) -> str:
+    cutoff, setting = retention
+    return (
+        f"{what} is older than the retention ({setting}): AI sessions before "
+        f"{cutoff.isoformat(timespec='seconds')} are purged"
+    )
+
+
 def _name(record: Any, attrs: dict[str, Any]) -> str:
     event_name = getattr(record, "event_name", "")
     if event_name:
@@ -247,8 +255,16 @@ def count_log_records(request: ExportLogsServiceRequest) -> int:
 
 
 def parse_log(
-    index: int, resource: dict[str, Any], record: Any, orgs: Organizations, now: datetime
+    index: int,
+    resource: dict[str, Any],
+    record: Any,
+    orgs: Organizations,
+    now: datetime,
+    retention: tuple[datetime, str] | None = None,
 ) -> Event | Drop:
+    """One log record as an event, or the reason it is dropped. ``retention`` is the AI sessions' cutoff
+    and the setting that sets it: an older event is dropped (``past_retention``), as the ``ingest``
+    mutation refuses an AI session that started before it."""
     try:
         own = attributes(record.attributes)
         merged = {**resource, **own}
@@ -258,6 +274,8 @@ def parse_log(
             raise Rejected("no_session", "the record has no session.id (or gen_ai.conversation.id)")
         name = _name(record, own)
         nanos, at = _time(record, own, now)
+        if retention is not None and at < retention[0]:
+            raise Rejected("past_retention", past_retention(f"the record's time {at.isoformat()}", retention))
         usage = is_usage(name, own)
         model = _text(own, *MODELS) if usage else None
         if usage and model is None:

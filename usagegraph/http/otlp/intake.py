@@ -1,7 +1,11 @@
 """Storing a batch of agent events: users and projects resolved among the organization's own, the events
 added to the ledger by identity (a retried one is a duplicate), and each session that gained an event
 recomputed from the ledger and written through the ``ingest`` pipeline's AI session path (same
-validation, pricing, idempotency and rollups), all in one transaction (docs/otlp.md)."""
+validation, pricing, idempotency, retention and rollups), all in one transaction (docs/otlp.md).
+
+A session that started before the AI sessions' retention cutoff (its stored start, or the earliest event
+the ledger holds of it) takes no new event: its raw row is purged, or about to be, and the rollups keep
+what it counted (docs/operations.md#retention)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usagegraph.auth.principal import Principal
 from usagegraph.db.queries import otlp as q
-from usagegraph.http.otlp.events import Drop, Event
+from usagegraph.http.otlp.events import Drop, Event, past_retention
 from usagegraph.ingest import pipeline
 from usagegraph.ingest.outcome import Scope
 from usagegraph.pricing import PriceTable
@@ -138,8 +142,13 @@ async def store(
     now: datetime,
     insights_disabled: bool,
     prices: PriceTable,
+    retention: dict[str, tuple[datetime, str]] | None = None,
 ) -> Stored:
+    """``retention``: per ingest record kind, the cutoff and its setting (usagegraph.upkeep.retention's
+    ``ingest_cutoffs``); only ``aiSessions`` applies here."""
     out = Stored()
+    retention = retention or {}
+    limit = retention.get("aiSessions")
     if not events:
         return out
     resolved = await _resolve(conn, events, out)
@@ -210,19 +219,25 @@ async def store(
     usage: dict[SessionKey, list[ModelUsageInput]] = defaultdict(list)
     for row in await q.session_usage(conn, fresh):
         usage[(row.organization_id, row.session_id)].append(_line(row, prices))
-    order = list(fresh)
+    order: list[SessionKey] = []
     inputs = []
-    for key in order:
-        items = fresh[key]
+    forget: list[SessionKey] = []
+    for key, items in fresh.items():
         span = spans[key]
         row = stored.get(key)
+        started = row.started_at if row is not None else span.first
+        if limit is not None and started < limit[0]:
+            forget.extend(r.event.key for r in items)
+            message = past_retention(f"session {key[1]} started at {started.isoformat()}, which", limit)
+            out.drops.extend((r.event.index, Drop("past_retention", message)) for r in items)
+            continue
+        order.append(key)
         latest = sorted(items, key=lambda r: r.event.occurred_at)
         project = next((r.project_id for r in reversed(latest) if r.project_id is not None), None)
         repository = next((r.event.repository for r in reversed(latest) if r.event.repository), None)
         if row is not None:
             project = project if project is not None else row.project_id
             repository = repository if repository is not None else row.repository
-        started = row.started_at if row is not None else span.first
         ended = max(span.last, row.ended_at) if row is not None and row.ended_at is not None else span.last
         inputs.append(
             AiSessionInput(
@@ -238,11 +253,11 @@ async def store(
             )
         )
     outcome = await pipeline.run(
-        conn, IngestBatch(ai_sessions=inputs), Scope(principal, now, insights_disabled), prices
+        conn, IngestBatch(ai_sessions=inputs), Scope(principal, now, insights_disabled, retention), prices
     )
     refused: dict[SessionKey, str] = {order[r.index]: f"{r.code}: {r.message}" for r in outcome.rejected}
-    forget: list[SessionKey] = []
-    for key, items in fresh.items():
+    for key in order:
+        items = fresh[key]
         if key in refused:
             forget.extend(r.event.key for r in items)
             out.drops.extend((r.event.index, Drop("session_rejected", refused[key])) for r in items)
