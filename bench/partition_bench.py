@@ -12,12 +12,13 @@ the project's own, run with the variant's schema first on `search_path`:
              one partition per UTC day
     weekly   part_7d.resource_samples, the same with one partition per 7 days from the first sample
 
-(--widths picks the partition widths.) Partitions exist from the first sample to 14 days after the last (further when the timed inserts need it).
-Autovacuum is off for these tables, so that a figure holds only the work of its own step; VACUUM is run and
+(--widths picks the partition widths.) Partitions exist from the first sample to 14 days after the last
+(further when the timed inserts need it). Autovacuum is off for these tables, so that a figure holds only the work of its own step; VACUUM is run and
 timed explicitly. A CHECKPOINT precedes each step whose WAL is counted, so that full-page images weigh alike.
 
 Per variant, before and after the purge of everything older than KEEP days:
-- rows, and MB on disk of the table with its indexes (every partition's, for a partitioned table);
+- rows, and MB on disk of the table with its indexes (every partition's, for a partitioned table); the rows
+  after count the inserts made before;
 - a typical read: the compute queries (usagegraph.db.queries.compute) over the last 28 days by the hour, one
   workspace's series (`workspace_series`, Workspace.utilization) and every workspace's statistics
   (`workspace_stats`, Organization.compute), median ms of --runs after one untimed run, variants interleaved;
@@ -28,9 +29,11 @@ The purge: plain runs the retention purge itself (usagegraph.upkeep.retention.Pu
 RETENTION_RESOURCE_SAMPLES_DAYS=KEEP and batches of --batch rows), partitioned tables detach (CONCURRENTLY)
 and drop every partition that ends at or before the cutoff; seconds, WAL bytes (pg_current_wal_insert_lsn
 before and after), rows removed and rows older than the cutoff left; then VACUUM of the table, its seconds
-and WAL bytes.
+and WAL bytes. The first purge catches up with DAYS - KEEP days at once (a retention newly set); the next
+round, a day later, is the steady state's daily share of the work (the server's rounds are hourly, so it
+spreads over 24 of them for the plain table).
 
-Usage: python -m bench.partition_bench [--rows 5000000] [--days 180] [--keep 90] [--batch 5000] [--runs 7]
+Usage: python -m bench.partition_bench [--rows 5000000] [--days 180] [--keep 90] [--batch 5000] [--runs 11]
        [--inserts 3] [--widths 1,7]
 """
 
@@ -327,8 +330,9 @@ async def measure_inserts(variants: list[Variant], rows: list[list[tuple[Any, ..
         )
 
 
-async def purge(variant: Variant, settings: Settings, cutoff: datetime, now: datetime) -> None:
-    """The purge, timed with the WAL it wrote; then VACUUM, timed with its WAL."""
+async def purge(variant: Variant, settings: Settings, now: datetime, title: str) -> None:
+    """A purge round at `now`, timed with the WAL it wrote; then VACUUM, timed with its WAL."""
+    cutoff = now - timedelta(days=settings.retention_resource_samples_days)
     await autocommit(variant.engine, "CHECKPOINT")
     if variant.width:
         expired = [p for p in variant.partitions if p.hi <= cutoff]
@@ -349,9 +353,10 @@ async def purge(variant: Variant, settings: Settings, cutoff: datetime, now: dat
                     )
                 )
                 await conn.execute(text(f"DROP TABLE {variant.schema}.{p.name}"))
+        variant.partitions = [p for p in variant.partitions if p not in expired]
         seconds = time.perf_counter() - began
         wal_after = await wal(variant.engine)
-        how = f"{len(expired)} partitions detached and dropped"
+        how = f"{_count(len(expired), 'partition')} detached and dropped"
     else:
         db = Database(engine=variant.engine, read_engine=variant.engine)
         wal_before = await wal(variant.engine)
@@ -361,18 +366,18 @@ async def purge(variant: Variant, settings: Settings, cutoff: datetime, now: dat
         wal_after = await wal(variant.engine)
         assert report is not None
         removed = report.rows["resource_samples"]
-        how = f"{math.ceil(removed / settings.retention_batch_rows):,} DELETE batches"
+        how = _count(math.ceil(removed / settings.retention_batch_rows), "DELETE batch")
     async with variant.engine.connect() as conn:
         left = (
             await conn.execute(
                 text(f"SELECT count(*) FROM {variant.table} WHERE at < :cutoff"), {"cutoff": cutoff}
             )
         ).scalar_one()
-    variant.figures["purge"] = how
-    variant.figures["rows removed"] = f"{removed:,}"
-    variant.figures["rows older than the cutoff left"] = f"{left:,}"
-    variant.figures["purge (s)"] = f"{seconds:,.2f}"
-    variant.figures["purge WAL (MB)"] = f"{(wal_after - wal_before) / 1e6:,.2f}"
+    variant.figures[f"{title}: how"] = how
+    variant.figures[f"{title}: rows removed"] = f"{removed:,}"
+    variant.figures[f"{title}: rows older than the cutoff left"] = f"{left:,}"
+    variant.figures[f"{title}: seconds"] = f"{seconds:,.2f}"
+    variant.figures[f"{title}: WAL (MB)"] = f"{(wal_after - wal_before) / 1e6:,.2f}"
 
     await autocommit(variant.engine, "CHECKPOINT")
     wal_before = await wal(variant.engine)
@@ -380,9 +385,13 @@ async def purge(variant: Variant, settings: Settings, cutoff: datetime, now: dat
     await autocommit(variant.engine, f"VACUUM {variant.table}")
     seconds = time.perf_counter() - began
     wal_after = await wal(variant.engine)
-    variant.figures["VACUUM after it (s)"] = f"{seconds:,.2f}"
-    variant.figures["VACUUM WAL (MB)"] = f"{(wal_after - wal_before) / 1e6:,.2f}"
+    variant.figures[f"{title}: VACUUM after it, seconds"] = f"{seconds:,.2f}"
+    variant.figures[f"{title}: VACUUM after it, WAL (MB)"] = f"{(wal_after - wal_before) / 1e6:,.2f}"
     await autocommit(variant.engine, f"ANALYZE {variant.table}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "es" if noun.endswith("ch") else "s")
 
 
 def show(variants: list[Variant]) -> None:
@@ -474,11 +483,13 @@ async def run(
             }
         )
         for variant in variants:
-            await purge(variant, settings, cutoff, end)
+            await purge(variant, settings, end, f"purge of {days - keep} days")
 
         await measure_sizes(variants, "after")
         await measure_reads(variants, reads, runs, "after")
         await measure_inserts(variants, new_rows[inserts:], "after")
+        for variant in variants:
+            await purge(variant, settings, end + timedelta(days=1), "a day later, the next round")
         show(variants)
     finally:
         for made in engines:
@@ -495,7 +506,7 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=5000, help="RETENTION_BATCH_ROWS of the plain table's purge"
     )
-    parser.add_argument("--runs", type=int, default=7, help="timed runs of each read")
+    parser.add_argument("--runs", type=int, default=11, help="timed runs of each read")
     parser.add_argument("--inserts", type=int, default=3, help="timed insert batches before and after")
     parser.add_argument("--widths", default="1,7", help="days per partition, one partitioned table each")
     args = parser.parse_args()
