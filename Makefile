@@ -14,7 +14,7 @@ NODE_CHECK := node -e 'process.exit(Number(process.versions.node.split(".")[0]) 
 	&& command -v npm >/dev/null \
 	|| { echo "building the dashboard (web/) needs Node.js 20 or newer with npm: install them (Debian: apt-get install nodejs npm) and run make again" >&2; exit 1; }
 
-.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-retention bench-import bench-otlp bench-http bench-ui load fault clean
+.PHONY: ui run test lint format schema schema-check bench bench-ingest bench-activity bench-insights bench-sessions bench-compiled bench-retention bench-partitions bench-import bench-otlp bench-http bench-ui load fault clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYVER)" || { echo "usagegraph needs Python 3.11, 3.12 or 3.13 (with venv) on PATH or under pyenv"; exit 1; }
@@ -87,6 +87,11 @@ bench-compiled: $(STAMP)
 ## Bytes on disk per raw record before and after a retention purge, and the purge's speed.
 bench-retention: $(STAMP)
 	$(BIN)/python -m bench.retention_bench
+
+## resource_samples purged by batched DELETEs against daily and weekly time partitions dropped: purge time,
+## WAL, bytes on disk, reads and inserts before and after.
+bench-partitions: $(STAMP)
+	$(BIN)/python -m bench.partition_bench
 
 ## OTLP /v1/logs in batches of 512 against the same events through the ingest mutation.
 bench-otlp: $(STAMP)
