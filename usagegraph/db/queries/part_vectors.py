@@ -205,16 +205,26 @@ async def read(
         empty = np.zeros(0, dtype=np.int32)
         return vectors, Entries(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty)
     sizes = np.concatenate(sizes_of)
-    records = np.concatenate(values_of).astype(np.int64)  # (idx, minutes, starts, carried) per entry
+    # (idx, minutes, starts, carried) per entry, as native integers, a column each
+    records = np.concatenate(values_of).astype(np.int32).T
     part_of = np.repeat(np.arange(len(sizes)), sizes)
-    idxs = records[:, 0]
+    idxs = records[0]
     org_of = np.repeat(np.arange(len(parts_of)), [len(p) for p in parts_of])[part_of]
+    entries = Entries(
+        np.concatenate(parts_of)[part_of],
+        np.array(base, dtype=np.int64)[org_of] + idxs,
+        records[1],
+        records[2],
+        records[3],
+    )
     # Users numbered after the numbering was read are not in this report.
     keep = idxs < np.array(limit)[org_of]
-    return vectors, Entries(
-        np.concatenate(parts_of)[part_of][keep],
-        (np.array(base, dtype=np.int64)[org_of] + idxs)[keep],
-        records[keep, 1].astype(np.int32),
-        records[keep, 2].astype(np.int32),
-        records[keep, 3].astype(np.int32),
-    )
+    if not keep.all():
+        entries = Entries(
+            entries.parts[keep],
+            entries.users[keep],
+            entries.minutes[keep],
+            entries.starts[keep],
+            entries.carried[keep],
+        )
+    return vectors, entries
