@@ -81,6 +81,7 @@ _FRAGMENTS = {
         WHERE r.first_bucket <> r.last_bucket AND r.bits & $BUCKET_MASK <> 0
     """,
     "PART_MASK": _mask("a.hour", "p.lo", "p.hi"),
+    "PIECE_MASK": _mask("a.hour", "m.lo", "m.hi"),
     "PARTS": "SELECT lo, hi FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS p(lo, hi)",
     "LOOKBACK": """
         SELECT coalesce(max(longest.length), interval '0') AS length
@@ -223,8 +224,39 @@ async def rollup_sections(
     )
 
 
-_DAY_SECTIONS = _sql(
-    """
+_PIECES_EVERY_TEMPLATE = """
+    SELECT 'piece', NULL, NULL, CAST(m.piece AS int), NULL, array_agg(r.user_id), NULL, NULL, NULL
+    FROM unnest(CAST(:piece_days AS date[]), CAST(:piece_los AS int[]), CAST(:piece_his AS int[]))
+        WITH ORDINALITY AS m(day, lo, hi, piece)
+    JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
+    WHERE m.day IN $CLEAN AND bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
+    GROUP BY m.piece
+"""
+"""The users of every template active in each piece: the piece's substring of their user-day's minutes."""
+
+_PIECES_ONE_TEMPLATE = """
+    SELECT 'piece', NULL, NULL, CAST(piece AS int), NULL, array_agg(user_id), NULL, NULL, NULL
+    FROM (
+        SELECT DISTINCT m.piece, a.user_id
+        FROM (
+            SELECT day, piece, CAST(day AS timestamp) AT TIME ZONE 'UTC' + lo * interval '1 minute' AS lo,
+                   CAST(day AS timestamp) AT TIME ZONE 'UTC' + hi * interval '1 minute' AS hi
+            FROM unnest(CAST(:piece_days AS date[]), CAST(:piece_los AS int[]), CAST(:piece_his AS int[]))
+                WITH ORDINALITY AS m(day, lo, hi, piece)
+        ) AS m
+        JOIN activity_minutes a
+          ON a.organization_id = :org AND a.template_id = ANY(CAST(:tpls AS uuid[])) AND a.category <> 'LOGIN'
+         AND a.hour >= date_trunc('hour', m.lo) AND a.hour < m.hi
+        WHERE m.day IN $CLEAN
+          AND CASE WHEN a.hour >= m.lo AND a.hour + interval '1 hour' <= m.hi THEN a.minutes <> 0
+                   ELSE a.minutes & $PIECE_MASK <> 0 END
+    ) AS d
+    GROUP BY piece
+"""
+"""The template's users active in each piece: the minute rollup's hour rows of the piece, masked to it (the
+whole day's users and minutes come from the template's day row)."""
+
+_DAY_SECTIONS_SQL = """
     WITH candidates AS MATERIALIZED ($CANDIDATES), parts AS ($SPLIT_PARTS), cells AS MATERIALIZED (
         SELECT a.user_id, a.hour, a.app,
                bit_or(CASE WHEN a.hour >= p.lo AND a.hour + interval '1 hour' <= p.hi THEN a.minutes
@@ -259,12 +291,7 @@ _DAY_SECTIONS = _sql(
   UNION ALL
     SELECT 'marked', NULL, NULL, NULL, day, NULL, NULL, NULL, NULL FROM candidates WHERE marked
   UNION ALL
-    SELECT 'piece', NULL, NULL, CAST(m.piece AS int), NULL, array_agg(r.user_id), NULL, NULL, NULL
-    FROM unnest(CAST(:piece_days AS date[]), CAST(:piece_los AS int[]), CAST(:piece_his AS int[]))
-        WITH ORDINALITY AS m(day, lo, hi, piece)
-    JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
-    WHERE m.day IN $CLEAN AND bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
-    GROUP BY m.piece
+    $PIECES
   UNION ALL
     SELECT 'vector', NULL, NULL, NULL, day, NULL, NULL, NULL, minutes FROM activity_day_vectors
     WHERE CAST(:want_vectors AS boolean) AND organization_id = :org AND day IN $CLEAN
@@ -283,8 +310,11 @@ _DAY_SECTIONS = _sql(
     FROM activity_user_bits WHERE CAST(:want_numbering AS boolean) AND organization_id = :org
     HAVING count(*) > 0
     """
-)
-"""Everything day_sections reads, in one statement (so in one snapshot, without a transaction block), by
+_DAY_SECTIONS = {
+    True: sql(_DAY_SECTIONS_SQL, PIECES=_PIECES_EVERY_TEMPLATE, **_FRAGMENTS),
+    False: sql(_DAY_SECTIONS_SQL, PIECES=_PIECES_ONE_TEMPLATE, **_FRAGMENTS),
+}
+"""Everything day_sections reads (for every template: True; for one: False), in one statement (so in one snapshot, without a transaction block), by
 section:
 
 - "marked": the candidate whole days that ingest has marked since their rows were computed; the others
@@ -293,8 +323,9 @@ section:
   (each hour in at most one part), as arrays to add to the clean days': the users and their minutes (one
   row), each bucket i's users, each app's minutes and users;
 - "piece": the users active in each piece [lo, hi) (minutes of the day) of the clean days that bucket
-  boundaries cut, every template together (activity_user_days: bit i of `minutes` is minute lo + i of
-  the day); i is the piece's position in the :piece_* arrays, 1-based;
+  boundaries cut: every template together from activity_user_days (bit i of `minutes` is minute lo + i
+  of the day), one template from the minute rollup's hour rows of the piece; i is the piece's position
+  in the :piece_* arrays, 1-based;
 - "vector": every template's users' minutes of a clean day (activity_day_vectors, packed by number);
 - "day": one template's clean day (insights_template_days): the day's users and their minutes;
 - "day_apps": per app, the clean days' minutes and users' bit strings (insights_app_days) of the template
@@ -380,15 +411,11 @@ async def day_sections(
     if not sections & set(_SECTIONS):
         return RollupSections((), {}, ())
     every = template_id == app_days.ALL_TEMPLATES
-    pieces: dict[date, list[tuple[int, int, int]]] = {}
-    if every:
-        # Every template's minutes of a UTC day are its user-days' (activity_user_days): a day that bucket
-        # boundaries cut at whole minutes still counts as whole, its series users read per piece.
-        candidates = _whole_days(scope.start, scope.end, ())
-        pieces = _pieces(candidates, starts)
-        candidates = [day for day in candidates if day not in pieces or pieces[day]]
-    else:
-        candidates = _whole_days(scope.start, scope.end, starts[1:])
+    # A day that bucket boundaries cut at whole minutes still counts as whole (its users, minutes and apps
+    # from the per-day rows); only its series users are read per piece.
+    candidates = _whole_days(scope.start, scope.end, ())
+    pieces = _pieces(candidates, starts)
+    candidates = [day for day in candidates if day not in pieces or pieces[day]]
     cut = (
         [(day, piece) for day in candidates for piece in pieces.get(day, ())] if "series" in sections else []
     )
@@ -406,7 +433,7 @@ async def day_sections(
         "want_template_days": not every and bool(sections & {"users", "series"}),
         "want_numbering": every or "apps" in sections,
     }
-    rows = (await conn.execute(_DAY_SECTIONS, params)).all()
+    rows = (await conn.execute(_DAY_SECTIONS[every], params)).all()
     marked = {row.day for row in rows if row.section == "marked"}
     days = [day for day in candidates if day not in marked]
     bucket_of = {
@@ -445,7 +472,7 @@ async def day_sections(
             if "users" in sections:
                 for user, used in zip(row.user_ids, row.numbers, strict=True):
                     minutes_by_user[user] = minutes_by_user.get(user, 0) + used
-            if "series" in sections:
+            if "series" in sections and row.day in bucket_of:  # a cut day's users come per piece
                 bucket_users.setdefault(bucket_of[row.day], set()).update(row.user_ids)
         elif row.section == "day_apps":
             app_minutes[row.app] = app_minutes.get(row.app, 0) + row.minutes
