@@ -134,16 +134,36 @@ async def sums(
             base_days = np.array([day_row[cuts[i][0]] for i in base_cut], dtype=np.int64)
             minutes[based] += whole.minutes[base_days]
             started[based] += whole.starts[base_days]
-        spread = _Spread(entries, len(keys))
-        rows, at, sign = spread.terms(
-            np.array(term_cut) + first_cut, np.array(term_part), np.array(term_sign)
-        )
-        cells = rows * users + entries.users[at]
-        minutes += _scatter(cells, entries.minutes[at] * sign, minutes.shape)
-        started += _scatter(cells, entries.starts[at] * sign, started.shape)
-        ones = np.ones(len(cuts), dtype=np.int32)
-        rows, at, _ = spread.terms(np.arange(len(cuts)) + first_cut, np.array(opening), ones)
-        opened[rows, entries.users[at]] = entries.carried[at]
+        term_rows = np.array(term_cut, dtype=np.int64) + first_cut
+        term_parts = np.array(term_part, dtype=np.int64)
+        term_signs = np.array(term_sign, dtype=np.int32)
+        if len(np.unique(term_parts)) == len(term_parts):
+            # Each part in at most one term (the usual case: one cut per day): every entry's row and sign
+            # by a look-up on its part, no grouping of the entries.
+            row_of = np.full(len(keys), -1, dtype=np.int64)
+            row_of[term_parts] = term_rows
+            sign_of = np.zeros(len(keys), dtype=np.int32)
+            sign_of[term_parts] = term_signs
+            rows = row_of[entries.parts]
+            if (rows >= 0).all():
+                at = np.arange(len(rows))
+                sign = sign_of[entries.parts]
+            else:
+                at = np.flatnonzero(rows >= 0)
+                rows, sign = rows[at], sign_of[entries.parts[at]]
+        else:
+            rows, at, sign = _Spread(entries, len(keys)).terms(term_rows, term_parts, term_signs)
+        # Only the cuts' rows receive terms.
+        cells = (rows - first_cut) * users + entries.users[at]
+        shape = (len(cuts), users)
+        minutes[first_cut:] += _scatter(cells, entries.minutes[at] * sign, shape)
+        started[first_cut:] += _scatter(cells, entries.starts[at] * sign, shape)
+        # Each cut has a part of its own that starts at it: its entries' carried are the sessions open there.
+        open_of = np.full(len(keys), -1, dtype=np.int64)
+        open_of[np.array(opening, dtype=np.int64)] = np.arange(len(cuts)) + first_cut
+        rows = open_of[entries.parts]
+        at = np.flatnonzero(rows >= 0)
+        opened[rows[at], entries.users[at]] = entries.carried[at]
 
     def row(day: int, c: int) -> int:
         if c == 0:
