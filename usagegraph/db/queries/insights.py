@@ -257,17 +257,21 @@ _PIECES_ONE_TEMPLATE = """
 whole day's users and minutes come from the template's day row)."""
 
 _DAY_SECTIONS_SQL = """
-    WITH candidates AS MATERIALIZED ($CANDIDATES), parts AS ($SPLIT_PARTS), cells AS MATERIALIZED (
-        SELECT a.user_id, a.hour, a.app,
+    WITH candidates AS MATERIALIZED ($CANDIDATES), parts AS (
+        SELECT lo, hi, true AS whole FROM ($SPLIT_PARTS) AS p
+      UNION ALL
+        SELECT lo, hi, false FROM unnest(CAST(:app_los AS timestamptz[]), CAST(:app_his AS timestamptz[])) AS p(lo, hi)
+    ), cells AS MATERIALIZED (
+        SELECT a.user_id, a.hour, a.app, p.whole,
                bit_or(CASE WHEN a.hour >= p.lo AND a.hour + interval '1 hour' <= p.hi THEN a.minutes
                            ELSE a.minutes & $PART_MASK END) AS bits
         FROM parts p
         JOIN activity_minutes a
           ON a.organization_id = :org AND a.template_id = ANY(CAST(:tpls AS uuid[])) AND a.category <> 'LOGIN'
          AND a.hour >= date_trunc('hour', p.lo) AND a.hour < p.hi
-        GROUP BY a.user_id, a.hour, a.app
+        GROUP BY a.user_id, a.hour, a.app, p.whole
     ), user_hours AS MATERIALIZED (
-        SELECT user_id, hour, bit_or(bits) AS bits FROM cells GROUP BY user_id, hour
+        SELECT user_id, hour, bit_or(bits) AS bits FROM cells WHERE whole GROUP BY user_id, hour
     ), hour_buckets AS ($HOUR_BUCKETS)
     SELECT 'users' AS section, CAST(NULL AS text) AS app, CAST(NULL AS bigint) AS minutes,
            CAST(NULL AS int) AS i, CAST(NULL AS date) AS day, array_agg(user_id) AS user_ids,
@@ -292,6 +296,25 @@ _DAY_SECTIONS_SQL = """
     SELECT 'marked', NULL, NULL, NULL, day, NULL, NULL, NULL, NULL FROM candidates WHERE marked
   UNION ALL
     $PIECES
+  UNION ALL
+    SELECT 'edge_users', NULL, NULL, NULL, NULL, array_agg(user_id), array_agg(minutes), NULL, NULL
+    FROM (
+        SELECT r.user_id, CAST(sum(bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo))) AS int)
+                   AS minutes
+        FROM unnest(CAST(:edge_days AS date[]), CAST(:edge_los AS int[]), CAST(:edge_his AS int[])) AS m(day, lo, hi)
+        JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
+        WHERE CAST(:want_users AS boolean)
+        GROUP BY r.user_id
+    ) AS e
+    WHERE minutes > 0
+    HAVING count(*) > 0
+  UNION ALL
+    SELECT 'edge_piece', NULL, NULL, CAST(m.piece AS int), NULL, array_agg(r.user_id), NULL, NULL, NULL
+    FROM unnest(CAST(:edge_days AS date[]), CAST(:edge_los AS int[]), CAST(:edge_his AS int[]))
+        WITH ORDINALITY AS m(day, lo, hi, piece)
+    JOIN activity_user_days r ON r.organization_id = :org AND r.day = m.day
+    WHERE CAST(:want_series AS boolean) AND bit_count(substring(r.minutes FROM m.lo - r.lo + 1 FOR m.hi - m.lo)) > 0
+    GROUP BY m.piece
   UNION ALL
     SELECT 'vector', NULL, NULL, NULL, day, NULL, NULL, NULL, minutes FROM activity_day_vectors
     WHERE CAST(:want_vectors AS boolean) AND organization_id = :org AND day IN $CLEAN
@@ -397,6 +420,59 @@ def _parts(start: datetime, end: datetime, days: Sequence[date]) -> dict[str, li
     return {"los": los, "his": his}
 
 
+def _edges(
+    start: datetime, end: datetime, starts: Sequence[datetime], parts: dict[str, list[datetime]]
+) -> tuple[list[tuple[date, int, int, int]], dict[str, list[datetime]], dict[str, list[datetime]]] | None:
+    """The pieces (day, first minute, minute after the last, bucket) of the UTC days that the range's own
+    ends cut, when both ends and every bucket boundary inside those days fall on whole minutes; with the
+    parts left once those days' intervals are taken out of `parts`, and those intervals (their apps still
+    come from the minute rollup). None when an end is not a whole minute."""
+    if any(at.second or at.microsecond for at in (start, end)):
+        return None
+    head, tail = _midnight(start), _midnight(end)
+    edges: list[tuple[datetime, datetime]] = []
+    if head != start:
+        edges.append((start, min(end, head + timedelta(days=1))))
+    if tail != end and (tail > head or head == start):  # else the head's interval reaches the end
+        edges.append((max(start, tail), end))
+    edges = [(lo, hi) for lo, hi in edges if lo < hi]
+    if not edges:
+        return None
+    pieces: list[tuple[date, int, int, int]] = []
+    for lo, hi in edges:
+        inside = [b for b in starts[1:] if lo < b < hi]
+        if any(b.second or b.microsecond for b in inside):
+            return None
+        midnight = _midnight(lo)
+        bounds = [lo, *inside, hi]
+        for a, b in itertools.pairwise(bounds):
+            pieces.append(
+                (
+                    midnight.date(),
+                    (a - midnight) // timedelta(minutes=1),
+                    (b - midnight) // timedelta(minutes=1),
+                    bisect.bisect_right(starts, a),
+                )
+            )
+    los: list[datetime] = []
+    his: list[datetime] = []
+    for lo, hi in zip(parts["los"], parts["his"], strict=True):
+        for e_lo, e_hi in edges:  # an edge interval lies at the start or the end of one part
+            if lo <= e_lo < hi or lo < e_hi <= hi:
+                if lo < e_lo:
+                    los.append(lo)
+                    his.append(e_lo)
+                lo = max(lo, e_hi)
+        if lo < hi:
+            los.append(lo)
+            his.append(hi)
+    return (
+        pieces,
+        {"los": los, "his": his},
+        {"app_los": [e[0] for e in edges], "app_his": [e[1] for e in edges]},
+    )
+
+
 async def day_sections(
     conn: AsyncConnection, scope: Scope, starts: list[datetime], sections: set[str], template_id: uuid.UUID
 ) -> RollupSections:
@@ -419,9 +495,21 @@ async def day_sections(
     cut = (
         [(day, piece) for day in candidates for piece in pieces.get(day, ())] if "series" in sections else []
     )
+    parts = _parts(scope.start, scope.end, candidates)
+    app_parts: dict[str, list[datetime]] = {"app_los": [], "app_his": []}
+    edge: list[tuple[date, int, int, int]] = []
+    # Every template: the two UTC days that the range's ends cut take their users, minutes and series
+    # users from the user-days' minute bits too; only their apps are read from the minute rollup.
+    found_edges = _edges(scope.start, scope.end, starts, parts) if every else None
+    if found_edges is not None:
+        edge, parts, app_parts = found_edges
     params = {
         **scope.params(),
-        **_parts(scope.start, scope.end, candidates),
+        **parts,
+        **app_parts,
+        "edge_days": [piece[0] for piece in edge],
+        "edge_los": [piece[1] for piece in edge],
+        "edge_his": [piece[2] for piece in edge],
         **{f"want_{name}": name in sections for name in _SECTIONS},
         "starts": starts,
         "candidates": candidates,
@@ -468,6 +556,11 @@ async def day_sections(
             app_users.setdefault(row.app, set()).update(row.user_ids)
         elif row.section == "piece":
             bucket_users.setdefault(cut[row.i - 1][1][2], set()).update(row.user_ids)
+        elif row.section == "edge_users":
+            for user, used in zip(row.user_ids, row.numbers, strict=True):
+                minutes_by_user[user] = minutes_by_user.get(user, 0) + used
+        elif row.section == "edge_piece":
+            bucket_users.setdefault(edge[row.i - 1][3], set()).update(row.user_ids)
         elif row.section == "day":
             if "users" in sections:
                 for user, used in zip(row.user_ids, row.numbers, strict=True):
