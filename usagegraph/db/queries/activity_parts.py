@@ -137,6 +137,7 @@ async def sums(
         term_rows = np.array(term_cut, dtype=np.int64) + first_cut
         term_parts = np.array(term_part, dtype=np.int64)
         term_signs = np.array(term_sign, dtype=np.int32)
+        entry_users, entry_minutes, entry_starts = entries.users, entries.minutes, entries.starts
         if len(np.unique(term_parts)) == len(term_parts):
             # Each part in at most one term (the usual case: one cut per day): every entry's row and sign
             # by a look-up on its part, no grouping of the entries.
@@ -145,19 +146,28 @@ async def sums(
             sign_of = np.zeros(len(keys), dtype=np.int32)
             sign_of[term_parts] = term_signs
             rows = row_of[entries.parts]
-            if (rows >= 0).all():
-                at = np.arange(len(rows))
-                sign = sign_of[entries.parts]
-            else:
+            entry_parts = entries.parts
+            if not (rows >= 0).all():  # parts read only as a cut's opening part
                 at = np.flatnonzero(rows >= 0)
-                rows, sign = rows[at], sign_of[entries.parts[at]]
+                rows, entry_parts = rows[at], entry_parts[at]
+                entry_users, entry_minutes, entry_starts = (
+                    entry_users[at],
+                    entry_minutes[at],
+                    entry_starts[at],
+                )
+            sign = sign_of[entry_parts]
         else:
             rows, at, sign = _Spread(entries, len(keys)).terms(term_rows, term_parts, term_signs)
-        # Only the cuts' rows receive terms.
-        cells = (rows - first_cut) * users + entries.users[at]
+            entry_users, entry_minutes, entry_starts = entry_users[at], entry_minutes[at], entry_starts[at]
+        # Only the cuts' rows receive terms; when every term has the same sign, it is applied to the sums.
+        cells = (rows - first_cut) * users + entry_users
         shape = (len(cuts), users)
-        minutes[first_cut:] += _scatter(cells, entries.minutes[at] * sign, shape)
-        started[first_cut:] += _scatter(cells, entries.starts[at] * sign, shape)
+        uniform = int(term_signs[0]) if (term_signs == term_signs[0]).all() else 0
+        for target, values in ((minutes, entry_minutes), (started, entry_starts)):
+            if uniform:
+                target[first_cut:] += uniform * _scatter(cells, values, shape)
+            else:
+                target[first_cut:] += _scatter(cells, values * sign, shape)
         # Each cut has a part of its own that starts at it: its entries' carried are the sessions open there.
         open_of = np.full(len(keys), -1, dtype=np.int64)
         open_of[np.array(opening, dtype=np.int64)] = np.arange(len(cuts)) + first_cut
