@@ -4,6 +4,7 @@ the same filters, latency colours follow the bands, the interval and template fi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tests.browser.conftest import (
@@ -72,7 +73,9 @@ async def _insights(
 
 
 def _ms(value: float) -> str:
-    return f"{value:.1f} ms"
+    """As the page writes it (Number.toFixed: of the two nearest tenths of the exact value, the larger on
+    a tie, where Python's format takes the even one: 113.25 is '113.3 ms')."""
+    return f"{Decimal(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} ms"
 
 
 async def _assert_series(page: Any, expected: dict[str, Any]) -> None:
