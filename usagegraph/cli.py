@@ -112,9 +112,14 @@ async def _import(settings: Settings, path: Path, batch_size: int | None, per_ba
             task = progress.add_task(f"import {path.name}", total=size)
 
             def numbered() -> Iterator[tuple[int, bytes]]:
+                read = 0  # bytes not yet shown: the bar moves every 4,096 lines, not every line
                 for number, raw in enumerate(stream, start=1):
-                    progress.advance(task, len(raw))
+                    read += len(raw)
+                    if number % 4096 == 0:
+                        progress.advance(task, read)
+                        read = 0
                     yield number, raw
+                progress.advance(task, read)
 
             try:
                 if per_batch:

@@ -5,6 +5,7 @@ PostgreSQL stores, each timestamp a recorded fact within the accepted window, ea
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +18,12 @@ from usagegraph.schema import bounds
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, GraphQL name) of each field of an input dataclass, worked out once per class."""
+    return tuple((field.name, _camel(field.name)) for field in dataclasses.fields(cls))
 
 
 def screen(record: Any, now: datetime) -> None:
@@ -43,9 +50,8 @@ def _value(value: Any, path: str, now: datetime) -> None:
         for item in value:
             _value(item, path, now)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            name = _camel(field.name)
-            _value(getattr(value, field.name), f"{path}.{name}" if path else name, now)
+        for attribute, name in _fields(type(value)):
+            _value(getattr(value, attribute), f"{path}.{name}" if path else name, now)
 
 
 def screened(
