@@ -421,56 +421,33 @@ def _parts(start: datetime, end: datetime, days: Sequence[date]) -> dict[str, li
 
 
 def _edges(
-    start: datetime, end: datetime, starts: Sequence[datetime], parts: dict[str, list[datetime]]
-) -> tuple[list[tuple[date, int, int, int]], dict[str, list[datetime]], dict[str, list[datetime]]] | None:
-    """The pieces (day, first minute, minute after the last, bucket) of the UTC days that the range's own
-    ends cut, when both ends and every bucket boundary inside those days fall on whole minutes; with the
-    parts left once those days' intervals are taken out of `parts`, and those intervals (their apps still
-    come from the minute rollup). None when an end is not a whole minute."""
+    start: datetime, end: datetime, starts: Sequence[datetime]
+) -> tuple[datetime, datetime, list[tuple[datetime, datetime]], list[tuple[date, int, int, int]]] | None:
+    """For a range whose ends and bucket boundaries inside the UTC days its ends cut all fall on whole
+    minutes: the whole UTC days between those cut days (inner start, inner end), the cut days' intervals
+    of the range, and their pieces (day, first minute, minute after the last, bucket) split at the bucket
+    boundaries. None otherwise."""
     if any(at.second or at.microsecond for at in (start, end)):
         return None
-    head, tail = _midnight(start), _midnight(end)
-    edges: list[tuple[datetime, datetime]] = []
-    if head != start:
-        edges.append((start, min(end, head + timedelta(days=1))))
-    if tail != end and (tail > head or head == start):  # else the head's interval reaches the end
-        edges.append((max(start, tail), end))
-    edges = [(lo, hi) for lo, hi in edges if lo < hi]
-    if not edges:
-        return None
+    inner_start = start if _midnight(start) == start else min(end, _midnight(start) + timedelta(days=1))
+    inner_end = max(inner_start, _midnight(end))
+    edges = [(lo, hi) for lo, hi in ((start, inner_start), (inner_end, end)) if lo < hi]
     pieces: list[tuple[date, int, int, int]] = []
     for lo, hi in edges:
         inside = [b for b in starts[1:] if lo < b < hi]
         if any(b.second or b.microsecond for b in inside):
             return None
         midnight = _midnight(lo)
-        bounds = [lo, *inside, hi]
-        for a, b in itertools.pairwise(bounds):
-            pieces.append(
-                (
-                    midnight.date(),
-                    (a - midnight) // timedelta(minutes=1),
-                    (b - midnight) // timedelta(minutes=1),
-                    bisect.bisect_right(starts, a),
-                )
+        pieces.extend(
+            (
+                midnight.date(),
+                (a - midnight) // timedelta(minutes=1),
+                (b - midnight) // timedelta(minutes=1),
+                bisect.bisect_right(starts, a),
             )
-    los: list[datetime] = []
-    his: list[datetime] = []
-    for lo, hi in zip(parts["los"], parts["his"], strict=True):
-        for e_lo, e_hi in edges:  # an edge interval lies at the start or the end of one part
-            if lo <= e_lo < hi or lo < e_hi <= hi:
-                if lo < e_lo:
-                    los.append(lo)
-                    his.append(e_lo)
-                lo = max(lo, e_hi)
-        if lo < hi:
-            los.append(lo)
-            his.append(hi)
-    return (
-        pieces,
-        {"los": los, "his": his},
-        {"app_los": [e[0] for e in edges], "app_his": [e[1] for e in edges]},
-    )
+            for a, b in itertools.pairwise([lo, *inside, hi])
+        )
+    return inner_start, inner_end, edges, pieces
 
 
 async def day_sections(
@@ -495,18 +472,19 @@ async def day_sections(
     cut = (
         [(day, piece) for day in candidates for piece in pieces.get(day, ())] if "series" in sections else []
     )
-    parts = _parts(scope.start, scope.end, candidates)
-    app_parts: dict[str, list[datetime]] = {"app_los": [], "app_his": []}
-    edge: list[tuple[date, int, int, int]] = []
     # Every template: the two UTC days that the range's ends cut take their users, minutes and series
     # users from the user-days' minute bits too; only their apps are read from the minute rollup.
-    found_edges = _edges(scope.start, scope.end, starts, parts) if every else None
-    if found_edges is not None:
-        edge, parts, app_parts = found_edges
+    inner_start, inner_end = scope.start, scope.end
+    edges: list[tuple[datetime, datetime]] = []
+    edge: list[tuple[date, int, int, int]] = []
+    found = _edges(scope.start, scope.end, starts) if every else None
+    if found is not None:
+        inner_start, inner_end, edges, edge = found
     params = {
         **scope.params(),
-        **parts,
-        **app_parts,
+        **_parts(inner_start, inner_end, candidates),
+        "app_los": [lo for lo, _ in edges],
+        "app_his": [hi for _, hi in edges],
         "edge_days": [piece[0] for piece in edge],
         "edge_los": [piece[1] for piece in edge],
         "edge_his": [piece[2] for piece in edge],
