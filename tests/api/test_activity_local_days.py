@@ -13,14 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api.test_activity_property import (
-    ACTIVITY,
     BASE,
     ZONES,
     Event,
-    bucket_bounds,
+    assert_activity_matches,
     events_over,
-    iso,
-    reference_activity,
     store,
     world,
 )
@@ -54,7 +51,7 @@ async def test_quarter_hour_boundaries_match_reference(
     org, token, user_ids, workspaces = await world(factory, 2)
     await store(factory, org, user_ids, workspaces, events)
     users = [str(u) for u in user_ids]
-    count, unit = interval
+    unit = interval[1]
     start = BASE - timedelta(days=1) + timedelta(minutes=15 * start_quarters)
     if unit == "day":
         local = start.astimezone(ZoneInfo(zone)).date()
@@ -65,22 +62,4 @@ async def test_quarter_hour_boundaries_match_reference(
     else:
         end = start + timedelta(minutes=15 * span_quarters)
     end += timedelta(minutes=unaligned)  # a range end that is not a quarter-hour: the user-days are read
-    bounds = bucket_bounds(start, end, count, unit, zone)
-    body = await gql(
-        ACTIVITY,
-        {
-            "start": iso(start),
-            "end": iso(end),
-            "interval": f"{count} {unit}",
-            "category": "ANY",
-            "org": str(org),
-            "tz": zone,
-        },
-        token=token,
-    )
-    assert "errors" not in body, body
-    report = body["data"]["activity"]
-    assert [(b["start"], b["end"]) for b in report["buckets"]] == [(iso(lo), iso(hi)) for lo, hi in bounds]
-    expected = reference_activity(events, users, bounds, "ANY")
-    assert [b["userActivity"] for b in report["buckets"]] == expected["buckets"]
-    assert report["users"] == expected["users"]
+    await assert_activity_matches(gql, token, org, events, users, (start, end), interval, "ANY", zone)

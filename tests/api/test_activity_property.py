@@ -244,6 +244,33 @@ async def usage_metrics(
     return body["data"][kind]["usageMetrics"]
 
 
+async def assert_activity_matches(
+    gql: GraphQL,
+    token: str,
+    org: uuid.UUID,
+    events: list[Event],
+    users: list[str],
+    span: tuple[datetime, datetime],
+    interval: tuple[int, str],
+    category: str,
+    zone: str,
+) -> None:
+    """The activity report over the span by `interval` in `zone` has the reference's buckets, each
+    bucket's users' activity and the users' totals."""
+    start, end = span
+    count, unit = interval
+    bounds = bucket_bounds(start, end, count, unit, zone)
+    variables = {"start": iso(start), "end": iso(end), "interval": f"{count} {unit}", "category": category,
+                 "org": str(org), "tz": zone}  # fmt: skip
+    body = await gql(ACTIVITY, variables, token=token)
+    assert "errors" not in body, body
+    report = body["data"]["activity"]
+    assert [(b["start"], b["end"]) for b in report["buckets"]] == [(iso(lo), iso(hi)) for lo, hi in bounds]
+    expected = reference_activity(events, users, bounds, category)
+    assert [b["userActivity"] for b in report["buckets"]] == expected["buckets"]
+    assert report["users"] == expected["users"]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     events=events_strategy,
@@ -271,31 +298,13 @@ async def test_activity_and_usage_metrics_match_reference(
     await store(factory, org, user_ids, workspaces, events)
     users = [str(u) for u in user_ids]
 
-    count, unit = interval
+    unit = interval[1]
     start = BASE + timedelta(minutes=start_minutes)
     if unit == "day":
         start = datetime.combine(start.astimezone(ZoneInfo(zone)).date(), datetime.min.time(), ZoneInfo(zone))
         start = start.astimezone(UTC)
     end = start + timedelta(minutes=span_minutes)
-    bounds = bucket_bounds(start, end, count, unit, zone)
-    body = await gql(
-        ACTIVITY,
-        {
-            "start": iso(start),
-            "end": iso(end),
-            "interval": f"{count} {unit}",
-            "category": category,
-            "org": str(org),
-            "tz": zone,
-        },
-        token=token,
-    )
-    assert "errors" not in body, body
-    report = body["data"]["activity"]
-    assert [(b["start"], b["end"]) for b in report["buckets"]] == [(iso(lo), iso(hi)) for lo, hi in bounds]
-    expected = reference_activity(events, users, bounds, category)
-    assert [b["userActivity"] for b in report["buckets"]] == expected["buckets"]
-    assert report["users"] == expected["users"]
+    await assert_activity_matches(gql, token, org, events, users, (start, end), interval, category, zone)
 
     first = (BASE - timedelta(days=1)).date() + timedelta(days=start_minutes // 1440)
     last = first + timedelta(days=span_minutes // 720)
@@ -379,24 +388,11 @@ async def test_any_report_over_days_matches_reference(
     bucket boundaries from their largest piece (the day's totals less the other pieces) and the user-days."""
     org, token, user_ids, workspaces = await world(factory, 2)
     await store(factory, org, user_ids, workspaces, events)
-    count, unit = interval
+    unit = interval[1]
     start = BASE + timedelta(minutes=start_minutes)
     if unit == "day":
         start = datetime.combine(start.astimezone(ZoneInfo(zone)).date(), datetime.min.time(), ZoneInfo(zone))
         start = start.astimezone(UTC)
     end = start + timedelta(days=span_days)
-    bounds = bucket_bounds(start, end, count, unit, zone)
-    variables = {
-        "start": iso(start),
-        "end": iso(end),
-        "interval": f"{count} {unit}",
-        "category": "ANY",
-        "org": str(org),
-        "tz": zone,
-    }
-    body = await gql(ACTIVITY, variables, token=token)
-    assert "errors" not in body, body
-    report = body["data"]["activity"]
-    expected = reference_activity(events, [str(u) for u in user_ids], bounds, "ANY")
-    assert [b["userActivity"] for b in report["buckets"]] == expected["buckets"]
-    assert report["users"] == expected["users"]
+    users = [str(u) for u in user_ids]
+    await assert_activity_matches(gql, token, org, events, users, (start, end), interval, "ANY", zone)
