@@ -9,6 +9,8 @@ them and from column names); values never are: they travel as bind parameters (`
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import TextClause, text
 
@@ -34,3 +36,14 @@ def sql(statement: str, /, **fragments: str) -> TextClause:
     if left is not None:
         raise ValueError(f"no fragment for ${left.group(1)}")
     return text(statement)
+
+
+def as_columns(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """Row tuples as one bind parameter per column, named `names` in order: the arrays a statement's
+    `unnest(CAST(:name AS type[]), ...)` takes, so that a batch of rows is sent as a few arrays."""
+    found: dict[str, list[Any]] = {name: [] for name in names}
+    lists = list(found.values())
+    for row in rows:
+        for column, value in zip(lists, row, strict=True):
+            column.append(value)
+    return found

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries.compose import as_columns
+
 _ACTIVITY_WRITE = text(
     """
     WITH inserted AS (
@@ -101,16 +103,6 @@ _AI_USAGE_INSERT = text(
 )
 
 
-def _columns(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """Row tuples to one array per column, the shape unnest takes."""
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    lists = list(columns.values())
-    for row in rows:
-        for column, value in zip(lists, row, strict=True):
-            column.append(value)
-    return columns
-
-
 ACTIVITY_COLUMNS = ("orgs", "ids", "users", "workspaces", "templates", "categories", "apps", "starts", "ends")
 
 
@@ -135,8 +127,8 @@ async def write_activity(
     same id makes that fewer than offered)."""
     if not new and not extended:
         return [], 0
-    params: dict[str, Any] = _columns(new, ACTIVITY_COLUMNS)
-    params.update({f"ext_{k}": v for k, v in _columns(extended, ("orgs", "ids", "ends")).items()})
+    params: dict[str, Any] = as_columns(new, ACTIVITY_COLUMNS)
+    params.update({f"ext_{k}": v for k, v in as_columns(extended, ("orgs", "ids", "ends")).items()})
     rows = (await conn.execute(_ACTIVITY_WRITE, params)).all()
     return [(row.organization_id, row.id) for row in rows], sum(1 for row in rows if row.inserted)
 
@@ -144,21 +136,21 @@ async def write_activity(
 async def insert_latency(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    columns = _columns(rows, ("orgs", "workspaces", "users", "ats", "templates", "values"))
+    columns = as_columns(rows, ("orgs", "workspaces", "users", "ats", "templates", "values"))
     return len((await conn.execute(_LATENCY_INSERT, columns)).all())
 
 
 async def insert_resources(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    columns = _columns(rows, ("orgs", "workspaces", "ats", "nodes", "cpu", "cpu_limit", "mem", "mem_limit"))
+    columns = as_columns(rows, ("orgs", "workspaces", "ats", "nodes", "cpu", "cpu_limit", "mem", "mem_limit"))
     return len((await conn.execute(_RESOURCES_INSERT, columns)).all())
 
 
 async def insert_nodes(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    columns = _columns(rows, ("nodes", "ats", "cpu", "cpu_cap", "mem", "mem_cap"))
+    columns = as_columns(rows, ("nodes", "ats", "cpu", "cpu_cap", "mem", "mem_cap"))
     return len((await conn.execute(_NODES_INSERT, columns)).all())
 
 
@@ -221,8 +213,8 @@ async def write_ai_sessions(
     """Upserts whole sessions: their row with its totals, and their usage lines replaced."""
     if not sessions:
         return
-    columns = _columns(sessions, AI_SESSION_COLUMNS)
+    columns = as_columns(sessions, AI_SESSION_COLUMNS)
     await conn.execute(_AI_UPSERT, columns)
     await conn.execute(_AI_USAGE_DELETE, {"orgs": columns["orgs"], "ids": columns["ids"]})
     if usage:
-        await conn.execute(_AI_USAGE_INSERT, _columns(usage, AI_USAGE_COLUMNS))
+        await conn.execute(_AI_USAGE_INSERT, as_columns(usage, AI_USAGE_COLUMNS))

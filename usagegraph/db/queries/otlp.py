@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usagegraph.db.queries.compose import as_columns
+
 _MEMBERS = text(
     """
     SELECT m.organization_id, u.id, lower(u.email) AS email
@@ -102,15 +104,6 @@ EVENT_COLUMNS = (
 )
 
 
-def _columns(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    lists = list(columns.values())
-    for row in rows:
-        for column, value in zip(lists, row, strict=True):
-            column.append(value)
-    return columns
-
-
 async def members(
     conn: AsyncConnection, orgs: Iterable[uuid.UUID], ids: Iterable[uuid.UUID], emails: Iterable[str]
 ) -> Sequence[Row[Any]]:
@@ -151,7 +144,7 @@ async def insert_events(
     """The (organization, event) keys that were new; the others were already in the ledger."""
     if not rows:
         return set()
-    result = await conn.execute(_INSERT, _columns(rows, EVENT_COLUMNS))
+    result = await conn.execute(_INSERT, as_columns(rows, EVENT_COLUMNS))
     return {(row.organization_id, row.event_id) for row in result}
 
 
