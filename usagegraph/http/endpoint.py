@@ -258,15 +258,7 @@ class GraphQLEndpoint:
             cost = estimate_cost(self.schema, document, operation, params.get("variables"))
             if cost > self.settings.max_cost:
                 self._count(operation_name, "client_error")
-                error = {
-                    "message": f"query cost {cost} exceeds the budget of {self.settings.max_cost}",
-                    "extensions": {
-                        "code": "QUERY_TOO_COMPLEX",
-                        "cost": cost,
-                        "budget": self.settings.max_cost,
-                        "requestId": request_id,
-                    },
-                }
+                error = _too_complex(cost, self.settings.max_cost, {"requestId": request_id})
                 return Response(
                     _dumps({"errors": [error]}), status_code=400 if strict else 200, media_type=media
                 )
@@ -342,14 +334,7 @@ class GraphQLEndpoint:
             cost = estimate_cost(self.schema, document, operation, variables)
             if cost > self.settings.max_cost:
                 self._count(operation_name, "client_error")
-                error = {
-                    "message": f"query cost {cost} exceeds the budget of {self.settings.max_cost}",
-                    "extensions": {
-                        "code": "QUERY_TOO_COMPLEX",
-                        "cost": cost,
-                        "budget": self.settings.max_cost,
-                    },
-                }
+                error = _too_complex(cost, self.settings.max_cost)
                 return DocumentResult(None, [error])
             refused = argument_errors(self.schema, document, operation, variables)
             if refused:
@@ -363,6 +348,14 @@ class GraphQLEndpoint:
     def _count(self, operation_name: str | None, outcome: str) -> None:
         if self.on_operation is not None:
             self.on_operation(operation_name, outcome)
+
+
+def _too_complex(cost: int, budget: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The error of a document whose estimated cost is over the budget (docs/api.md)."""
+    return {
+        "message": f"query cost {cost} exceeds the budget of {budget}",
+        "extensions": {"code": "QUERY_TOO_COMPLEX", "cost": cost, "budget": budget, **(extra or {})},
+    }
 
 
 def _outcome(errors: list[dict[str, Any]] | None) -> str:
